@@ -1,0 +1,333 @@
+import { createCipheriv, createHash } from 'node:crypto';
+import { CancelledError, InvalidOptionError } from '@bundlefarm/errors';
+import {
+  PART_SIZE,
+  generateBundleSecret,
+  partCount,
+  type BundleFacts,
+  type BundleSecret,
+  type ManifestPart,
+} from '@bundlefarm/format';
+import { crc32Combine } from './crc32-combine.js';
+import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
+import { GZIP_HEADER, gzipTrailer } from './gzip-framing.js';
+import { ImageReader } from './image-reader.js';
+import type { PartSink } from './part-sink.js';
+import type { CompressResult, PieceMode } from './pool-worker.js';
+import { ProgressThrottle, type BundleProgress } from './progress.js';
+import { storedBlocksLength } from './stored-blocks.js';
+import { sharedWorkerPool, type WorkerPool } from './worker-pool.js';
+
+/**
+ * Streaming, multi-core bundling: image → tar stream → parallel gzip (one member) → AES-128-CBC →
+ * 10 MiB parts → sink. The serial stages (SHA-1 of the tar stream, CRC combination, AES, part slicing)
+ * run on the calling thread, overlapped with compression and part hashing on the worker pool; every
+ * queue is bounded, so memory does not grow with the image.
+ */
+export interface BundleImageOptions {
+  /** Path of the image file. */
+  image: string;
+  /** Bundle name: tar member, part and manifest prefix (default: the image's file name). */
+  name?: string;
+  /** Compression level 1–9 (default DEFAULT_LEVEL). */
+  level?: number;
+  /** Blocks of this bundle compressing at once (default: the pool's thread count). */
+  threads?: number;
+  /** Deflate implementation (default 'auto': libdeflate when its binding loads, else zlib). */
+  backend?: DeflateBackendName | 'auto';
+  /** Bytes of tar stream per compression task (default DEFAULT_BLOCK_SIZE; 64 KiB–64 MiB). */
+  blockSize?: number;
+  /** CPU pool (default: the process-wide shared pool). */
+  pool?: WorkerPool;
+  signal?: AbortSignal;
+  /** Called at most every `progressIntervalMs` and once at the end. */
+  onProgress?: (progress: BundleProgress) => void;
+  /** Milliseconds between progress calls (default 200). */
+  progressIntervalMs?: number;
+  /** AES key and IV (default: fresh random ones). */
+  secret?: BundleSecret;
+}
+
+/** Default compression level, chosen from `npm run bench` (see README, Performance). */
+export const DEFAULT_LEVEL = 5;
+export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
+
+export interface BundleStats {
+  seconds: number;
+  tarBytes: number;
+  gzipBytes: number;
+  backend: DeflateBackendName;
+  level: number;
+  /** How many blocks were deflated, stored (incompressible) or all zeros. */
+  blocks: Record<PieceMode, number>;
+}
+
+export interface BundleResult {
+  name: string;
+  facts: BundleFacts;
+  /** AES key and IV, for building manifests in memory only: never log, store or return them. */
+  secret: BundleSecret;
+  stats: BundleStats;
+}
+
+export async function bundleImage(options: BundleImageOptions, sink: PartSink): Promise<BundleResult> {
+  const level = options.level ?? DEFAULT_LEVEL;
+  if (!Number.isInteger(level) || level < 1 || level > 9) {
+    throw new InvalidOptionError('level', `${String(level)} is not a compression level from 1 to 9`);
+  }
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (!Number.isInteger(blockSize) || blockSize < 64 * 1024 || blockSize > 64 * 1024 * 1024) {
+    throw new InvalidOptionError('block size', `${String(blockSize)} is not between 64 KiB and 64 MiB`);
+  }
+  const pool = options.pool ?? sharedWorkerPool();
+  const threads = options.threads ?? pool.threads;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new InvalidOptionError('threads', `${String(threads)} is not a whole number from 1 to 256`);
+  }
+  if (options.signal?.aborted) throw new CancelledError('bundle');
+  const reader = await ImageReader.open(options.image, options.name);
+  try {
+    return await new BundleRun(options, sink, pool, reader, level, blockSize, threads).run();
+  } finally {
+    await reader.close();
+  }
+}
+
+/** State of one bundling run. */
+class BundleRun {
+  private readonly started = performance.now();
+  private readonly backend;
+  private readonly secret: BundleSecret;
+  private readonly blockCount: number;
+  private readonly lastBlockLength: number;
+  /** Aborted by the caller's signal or by a failure in any stage; stops every stage. */
+  private readonly internal = new AbortController();
+  private readonly throttle: ProgressThrottle;
+  private readonly progress: BundleProgress;
+
+  private readonly tarHash = createHash('sha1');
+  private readonly cipher;
+  private crc = 0;
+  private gzipBytes = 0;
+  private readonly blocks: Record<PieceMode, number> = { deflate: 0, stored: 0, zero: 0 };
+
+  // compression window
+  private readonly compressOps = new Map<number, Promise<CompressResult>>();
+  private readonly freeBlocks: Uint8Array[] = [];
+  private slotsFree: number;
+  private wakeProducer: (() => void) | undefined;
+  private wakeConsumer: (() => void) | undefined;
+
+  // parts
+  private part = Buffer.allocUnsafeSlow(PART_SIZE);
+  private partFill = 0;
+  private partIndex = 0;
+  private readonly partDigests: string[] = [];
+  private readonly partOps: Array<Promise<void>> = [];
+  private readonly pendingParts: Array<Promise<void>> = [];
+  private previousPutCalled: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly options: BundleImageOptions,
+    private readonly sink: PartSink,
+    private readonly pool: WorkerPool,
+    private readonly reader: ImageReader,
+    private readonly level: number,
+    private readonly blockSize: number,
+    threads: number,
+  ) {
+    this.backend = resolveBackend(options.backend ?? 'auto');
+    this.secret = options.secret ?? generateBundleSecret();
+    this.cipher = createCipheriv('aes-128-cbc', this.secret.key, this.secret.iv);
+    const tarLength = reader.image.tarLength;
+    this.blockCount = Math.ceil(tarLength / blockSize);
+    this.lastBlockLength = tarLength - (this.blockCount - 1) * blockSize;
+    this.slotsFree = threads * 2 + 1;
+    this.throttle = new ProgressThrottle(options.onProgress, options.progressIntervalMs ?? 200);
+    this.progress = {
+      stage: 'bundling',
+      bytesIn: 0,
+      totalIn: reader.image.size,
+      bytesOut: 0,
+      partsDone: 0,
+      partsTotal: undefined,
+    };
+  }
+
+  async run(): Promise<BundleResult> {
+    const { signal } = this.options;
+    const onAbort = (): void => this.abortStages();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let producer: Promise<void> = Promise.resolve();
+    try {
+      await this.sink.begin({ name: this.reader.image.name, maxPartCount: partCount(this.maxCipherLength()) });
+      producer = this.produce();
+      producer.catch(() => this.abortStages());
+      await this.consume(producer);
+      await producer;
+      return await this.finish();
+    } catch (err) {
+      this.abortStages();
+      await Promise.allSettled([producer, ...this.partOps, ...this.compressOps.values()]);
+      await this.sink.abort().catch(() => {});
+      if (signal?.aborted && !(err instanceof CancelledError)) throw new CancelledError('bundle', { cause: err });
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private abortStages(): void {
+    this.internal.abort();
+    this.wakeProducer?.();
+    this.wakeConsumer?.();
+  }
+
+  /** Largest possible ciphertext: every block stored, plus gzip frame and a full AES padding block. */
+  private maxCipherLength(): number {
+    return (
+      GZIP_HEADER.length +
+      (this.blockCount - 1) * storedBlocksLength(this.blockSize) +
+      storedBlocksLength(this.lastBlockLength) +
+      8 +
+      16
+    );
+  }
+
+  /** Reads blocks in order, hashes the tar stream, and hands blocks to the pool within the window. */
+  private async produce(): Promise<void> {
+    const stop = this.internal.signal;
+    let dictionary: Uint8Array | undefined;
+    for (let i = 0; i < this.blockCount; i++) {
+      while (this.slotsFree === 0 && !stop.aborted) await new Promise<void>((r) => (this.wakeProducer = r));
+      stop.throwIfAborted();
+      this.slotsFree--;
+      const start = i * this.blockSize;
+      const length = i === this.blockCount - 1 ? this.lastBlockLength : this.blockSize;
+      let buf = this.freeBlocks.pop();
+      if (!buf || buf.length !== length) buf = new Uint8Array(length);
+      await this.reader.readTar(start, buf);
+      this.tarHash.update(buf);
+      const task = {
+        data: buf,
+        level: this.level,
+        final: i === this.blockCount - 1,
+        backend: this.backend.name,
+        ...(dictionary ? { dictionary } : {}),
+      };
+      // the dictionary of the next block must be copied before this block is transferred away
+      dictionary = this.backend.usesDictionary ? buf.slice(Math.max(0, buf.length - 32768)) : undefined;
+      const op = this.pool.compress(task, stop);
+      op.catch(() => {});
+      this.compressOps.set(i, op);
+      this.progress.bytesIn = Math.min(this.reader.image.size, Math.max(0, start + length - 512));
+      this.wakeConsumer?.();
+    }
+  }
+
+  /** Takes compressed pieces in order: CRC, gzip framing, encryption, parts. */
+  private async consume(producer: Promise<void>): Promise<void> {
+    const stop = this.internal.signal;
+    await this.pushGzip(Buffer.from(GZIP_HEADER));
+    for (let i = 0; i < this.blockCount; i++) {
+      while (!this.compressOps.has(i)) {
+        stop.throwIfAborted();
+        await Promise.race([new Promise<void>((r) => (this.wakeConsumer = r)), producer]);
+      }
+      const result = await this.compressOps.get(i)!;
+      this.compressOps.delete(i);
+      this.slotsFree++;
+      this.wakeProducer?.();
+      const length = result.data.length;
+      if (length === this.blockSize) this.freeBlocks.push(result.data);
+      this.crc = i === 0 ? result.crc : crc32Combine(this.crc, result.crc, length);
+      this.blocks[result.mode]++;
+      await this.pushGzip(result.piece);
+      this.throttle.update(this.progress);
+      stop.throwIfAborted();
+    }
+  }
+
+  private async finish(): Promise<BundleResult> {
+    const image = this.reader.image;
+    await this.pushGzip(gzipTrailer(this.crc, image.tarLength));
+    await this.pushCipher(this.cipher.final());
+    if (this.partFill > 0) await this.emitPart(this.part.subarray(0, this.partFill));
+    await Promise.all(this.partOps);
+    const count = this.partIndex;
+    const names = await this.sink.commitParts(count);
+    const parts: ManifestPart[] = names.map((filename, index) => ({ index, filename, digest: this.partDigests[index]! }));
+    this.progress.stage = 'done';
+    this.progress.bytesIn = image.size;
+    this.progress.partsTotal = count;
+    this.throttle.flush(this.progress);
+    return {
+      name: image.name,
+      facts: { digest: this.tarHash.digest('hex'), size: image.size, bundledSize: this.progress.bytesOut, parts },
+      secret: this.secret,
+      stats: {
+        seconds: (performance.now() - this.started) / 1000,
+        tarBytes: image.tarLength,
+        gzipBytes: this.gzipBytes,
+        backend: this.backend.name,
+        level: this.level,
+        blocks: { ...this.blocks },
+      },
+    };
+  }
+
+  private async pushGzip(bytes: Uint8Array): Promise<void> {
+    this.gzipBytes += bytes.length;
+    await this.pushCipher(this.cipher.update(bytes));
+  }
+
+  /** Cuts ciphertext into PART_SIZE parts. */
+  private async pushCipher(chunk: Buffer): Promise<void> {
+    let at = 0;
+    while (at < chunk.length) {
+      const n = Math.min(PART_SIZE - this.partFill, chunk.length - at);
+      chunk.copy(this.part, this.partFill, at, at + n);
+      this.partFill += n;
+      at += n;
+      if (this.partFill === PART_SIZE) {
+        const full = this.part;
+        this.part = Buffer.allocUnsafeSlow(PART_SIZE);
+        this.partFill = 0;
+        await this.emitPart(full);
+      }
+    }
+    this.progress.bytesOut += chunk.length;
+  }
+
+  /**
+   * Hashes a part on the pool and gives it to the sink. Hashes run in parallel, `putPart` calls start in
+   * index order, and at most `sink.maxInFlight` parts are pending (backpressure on the whole pipeline).
+   */
+  private async emitPart(data: Buffer): Promise<void> {
+    const index = this.partIndex++;
+    const stop = this.internal.signal;
+    const hashed = this.pool.sha1({ data }, stop);
+    const previous = this.previousPutCalled;
+    let markCalled!: () => void;
+    this.previousPutCalled = new Promise<void>((r) => (markCalled = r));
+    const op = (async () => {
+      let put: Promise<void>;
+      try {
+        const { sha1, data: back } = await hashed;
+        await previous;
+        stop.throwIfAborted();
+        this.partDigests[index] = sha1;
+        put = this.sink.putPart({ index, data: Buffer.from(back.buffer, back.byteOffset, back.byteLength), sha1 });
+      } finally {
+        markCalled();
+      }
+      await put;
+      this.progress.partsDone++;
+      this.throttle.update(this.progress);
+    })();
+    op.catch(() => {});
+    this.partOps.push(op);
+    this.pendingParts.push(op);
+    while (this.pendingParts.length > Math.max(1, this.sink.maxInFlight)) await this.pendingParts.shift();
+  }
+}

@@ -1,0 +1,17 @@
+export * from './bundle-image.js';
+export * from './create-bundle.js';
+export * from './progress.js';
+export * from './part-sink.js';
+export * from './directory-sink.js';
+export * from './part-source.js';
+export * from './directory-source.js';
+export * from './read-parts.js';
+export * from './unbundle.js';
+export * from './verify-bundle.js';
+export * from './worker-pool.js';
+export * from './deflate-backend.js';
+export * from './crc32-combine.js';
+export * from './gzip-framing.js';
+export * from './stored-blocks.js';
+export { standalone } from './pool-worker.js';
+export type { CompressResult, CompressTask, PieceMode } from './pool-worker.js';

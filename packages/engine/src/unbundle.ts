@@ -1,0 +1,186 @@
+import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { link, lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import {
+  ArchiveInvalidError,
+  CancelledError,
+  DestinationExistsError,
+  FileUnwritableError,
+  ImageDigestMismatchError,
+  ImageSizeMismatchError,
+  isBundlefarmError,
+} from '@bundlefarm/errors';
+import {
+  TarMemberReader,
+  tarStreamLength,
+  unwrapWithKey,
+  verifyManifestText,
+  type CertificateMaterial,
+  type ParsedManifest,
+  type PrivateKeyMaterial,
+} from '@bundlefarm/format';
+import type { PartSource } from './part-source.js';
+import { readVerifiedParts } from './read-parts.js';
+
+/**
+ * Unbundle: check the signature (when a certificate is given), decrypt the AES key and IV with the
+ * user's private key, then stream parts (each SHA-1-checked before use) → AES-128-CBC → gunzip → tar
+ * reader → the image file, checking the tar stream's SHA-1 and the size at the end. The image is written
+ * to a temporary file in the destination and only linked into place when every check passed; holes of
+ * sparse images (and long zero runs) stay holes.
+ */
+export interface UnbundleOptions {
+  manifest: ParsedManifest;
+  privateKey: PrivateKeyMaterial;
+  source: PartSource;
+  /** Directory to write the image into (created if missing). */
+  destination: string;
+  /** When given, the manifest's signature must verify with it before anything is decrypted. */
+  certificate?: CertificateMaterial;
+  /** Replace an existing file of the same name (default false: refuse). */
+  overwrite?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (progress: { partsDone: number; partsTotal: number; bytesOut: number }) => void;
+}
+
+export interface UnbundleResult {
+  /** Path of the image written. */
+  path: string;
+  name: string;
+  size: number;
+  digest: string;
+}
+
+const ZERO_RUN = 64 * 1024;
+
+export async function unbundle(options: UnbundleOptions): Promise<UnbundleResult> {
+  const { manifest, xml } = options.manifest;
+  const image = manifest.image;
+  if (options.certificate) {
+    verifyManifestText(xml, manifest.signature, options.certificate.publicKey, options.certificate.source);
+  }
+  const key = unwrapWithKey(image.userEncryptedKey, options.privateKey, 'key');
+  const iv = unwrapWithKey(image.userEncryptedIv, options.privateKey, 'IV');
+
+  if (!options.overwrite) await assertFree(join(options.destination, image.name));
+  try {
+    await mkdir(options.destination, { recursive: true });
+  } catch (err) {
+    throw new FileUnwritableError(options.destination, err);
+  }
+  const temp = join(options.destination, `.${image.name}.unbundle-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  let handle: FileHandle;
+  try {
+    handle = await open(temp, 'wx');
+  } catch (err) {
+    throw new FileUnwritableError(temp, err);
+  }
+
+  const tarHash = createHash('sha1');
+  const reader = new TarMemberReader({ maxSize: image.size });
+  const maxTar = tarStreamLength(image.size);
+  let tarBytes = 0;
+  let committed = false;
+  try {
+    const decipher = createDecipheriv('aes-128-cbc', key, iv);
+    let partsDone = 0;
+    let bytesOut = 0;
+    const total = image.parts.length;
+    const ciphertext = async function* (): AsyncGenerator<Buffer> {
+      for await (const { data } of readVerifiedParts(image.parts, options.source, options.signal)) {
+        const plain = decipher.update(data);
+        partsDone++;
+        options.onProgress?.({ partsDone, partsTotal: total, bytesOut });
+        if (plain.length > 0) yield plain;
+      }
+      let last: Buffer;
+      try {
+        last = decipher.final();
+      } catch (err) {
+        throw new ArchiveInvalidError('decryption failed at the end of the last part (bad padding): the key, IV or parts do not belong together', {
+          cause: err,
+        });
+      }
+      if (last.length > 0) yield last;
+    };
+    const extract = async (source: AsyncIterable<Buffer>): Promise<void> => {
+      for await (const chunk of source) {
+        tarBytes += chunk.length;
+        if (tarBytes > maxTar) {
+          throw new ArchiveInvalidError(`the bundle decompresses to more than the ${maxTar}-byte tar stream of a ${image.size}-byte image`);
+        }
+        tarHash.update(chunk);
+        for (const segment of reader.push(chunk)) {
+          bytesOut += await writeSegment(handle, segment.offset, segment.data, temp);
+        }
+      }
+    };
+    try {
+      await pipeline(ciphertext, createGunzip({ chunkSize: 256 * 1024 }), extract, ...(options.signal ? [{ signal: options.signal }] : []));
+    } catch (err) {
+      if (options.signal?.aborted) throw new CancelledError('unbundle', { cause: err });
+      if (isBundlefarmError(err)) throw err;
+      if (typeof (err as { errno?: unknown }).errno === 'number' && /header|data|check|unexpected end/i.test(String((err as Error).message))) {
+        throw new ArchiveInvalidError(`the decrypted bundle is not valid gzip data (${(err as Error).message})`, { cause: err });
+      }
+      throw err;
+    }
+    const member = reader.end();
+    const digest = tarHash.digest('hex');
+    if (digest !== image.digest.toLowerCase()) throw new ImageDigestMismatchError(image.digest, digest);
+    if (member.size !== image.size) throw new ImageSizeMismatchError(image.size, member.size);
+
+    await handle.truncate(member.size);
+    await handle.datasync();
+    await handle.close();
+    const dest = join(options.destination, member.name);
+    await publish(temp, dest, options.overwrite ?? false);
+    committed = true;
+    return { path: dest, name: member.name, size: member.size, digest };
+  } finally {
+    if (!committed) {
+      await handle.close().catch(() => {});
+    }
+    await rm(temp, { force: true });
+  }
+}
+
+async function writeSegment(handle: FileHandle, offset: number, data: Buffer, path: string): Promise<number> {
+  // Leave long zero runs as holes: the file is truncated to its full size at the end.
+  if (data.length >= ZERO_RUN && isZero(data)) return data.length;
+  let at = 0;
+  try {
+    while (at < data.length) {
+      const { bytesWritten } = await handle.write(data, at, data.length - at, offset + at);
+      at += bytesWritten;
+    }
+  } catch (err) {
+    throw new FileUnwritableError(path, err);
+  }
+  return data.length;
+}
+
+let zeros = Buffer.alloc(0);
+function isZero(data: Buffer): boolean {
+  if (zeros.length < data.length) zeros = Buffer.alloc(data.length);
+  return data.equals(zeros.subarray(0, data.length));
+}
+
+/** Move the finished temp file into place: atomic, and refusing to replace unless asked to. */
+async function publish(temp: string, dest: string, overwrite: boolean): Promise<void> {
+  try {
+    if (overwrite) await rename(temp, dest);
+    else await link(temp, dest);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EEXIST' || (err as { code?: string }).code === 'EISDIR') {
+      throw new DestinationExistsError(dest);
+    }
+    throw new FileUnwritableError(dest, err);
+  }
+}
+
+async function assertFree(dest: string): Promise<void> {
+  if (await lstat(dest).then(() => true, () => false)) throw new DestinationExistsError(dest);
+}
