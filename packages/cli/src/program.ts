@@ -1,0 +1,50 @@
+import { Command, CommanderError } from 'commander';
+import { closeSharedWorkerPool } from '@bundlefarm/engine';
+import type { CliIo, GlobalFlags } from './cli-io.js';
+import { registerBundle } from './commands/bundle-command.js';
+import { registerDemo } from './commands/demo-command.js';
+import { registerUnbundle } from './commands/unbundle-command.js';
+import { registerVerify } from './commands/verify-command.js';
+import { EXIT_USAGE, reportError } from './report-error.js';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(io: CliIo): { program: Command; flags: () => GlobalFlags } {
+  const program = new Command('bundlefarm');
+  const flags = (): GlobalFlags => {
+    const o = program.opts<{ debug?: boolean; quiet?: boolean }>();
+    return { debug: o.debug ?? false, quiet: o.quiet ?? false };
+  };
+  program
+    .description('Fast EC2 instance-store AMI bundles (ec2-bundle-image compatible): bundle, unbundle, verify')
+    .version(VERSION)
+    .option('--debug', 'print stack traces and causes of errors', false)
+    .option('-q, --quiet', 'no progress bar', false)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  registerBundle(program, io, flags);
+  registerUnbundle(program, io, flags);
+  registerVerify(program, io, flags);
+  registerDemo(program, io);
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  return { program, flags };
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const { program, flags } = buildProgram(io);
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit with 0; usage errors were already printed by commander
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    return reportError(err, debug || flags().debug, (s) => io.stderr.write(s));
+  } finally {
+    await closeSharedWorkerPool();
+  }
+}

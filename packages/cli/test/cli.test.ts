@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { BIN, bundlefarm } from '../../../test/helpers/cli.js';
+import { generateSelfSignedIdentity, parseManifest } from '@bundlefarm/format';
+import { writeIdentity } from '../../../test/helpers/identity.js';
+import { textLike, writeRandomFile } from '../../../test/helpers/images.js';
+import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { SMALL } from '../../../test/helpers/fixtures.js';
+
+/** One line on stderr, naming the code, no stack trace. */
+function assertOneLineError(r: { code: number | null; stderr: string }, code: string, pattern?: RegExp): void {
+  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+  assert.ok(lines[0]!.startsWith(`bundlefarm: ${code}: `), lines[0]);
+  if (pattern) assert.match(lines[0]!, pattern);
+  assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
+}
+
+async function setup() {
+  const dir = await tempDir();
+  const ids = await writeIdentity(dir);
+  const image = join(dir, 'root.img');
+  await writeFile(image, Buffer.concat([textLike(3 * 1024 * 1024), Buffer.alloc(2 * 1024 * 1024)]));
+  return { dir, ...ids, image };
+}
+
+const base = (s: { image: string; cert: string; key: string }, dest: string): string[] => [
+  'bundle', '-i', s.image, '-c', s.cert, '-k', s.key, '-u', '123456789012', '-r', 'x86_64', '-d', dest,
+];
+
+describe('bundlefarm CLI', () => {
+  it('shows help with the ec2-ami-tools flag names', async () => {
+    const r = await bundlefarm(['bundle', '--help']);
+    assert.equal(r.code, 0);
+    for (const flag of ['-i, --image', '-c, --cert', '-k, --privatekey', '-u, --user', '-r, --arch', '-d, --destination', '-p, --prefix', '--kernel', '--ramdisk', '-B, --block-device-mapping', '--productcodes', '--ec2cert', '--region']) {
+      assert.ok(r.stdout.includes(flag), flag);
+    }
+    const u = await bundlefarm(['unbundle', '--help']);
+    for (const flag of ['-m, --manifest', '-k, --privatekey', '-s, --source', '-d, --destination']) assert.ok(u.stdout.includes(flag), flag);
+  });
+
+  it('bundles with prefix, kernel, ramdisk, mapping, product codes and region; verifies; unbundles', async () => {
+    const s = await setup();
+    const out = join(s.dir, 'out');
+    const r = await bundlefarm([
+      ...base(s, out), '-u', '1234-5678-9012', '-p', 'my-image_v1.0', '--kernel', 'aki-11111111', '--ramdisk', 'ari-22222222',
+      '-B', 'root=/dev/sda1,ami=sda1,ephemeral0=sda2', '--productcodes', 'ABCD1234,EFGH5678', '--region', 'cn-north-1', '--level', '9',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /manifest: .*my-image_v1\.0\.manifest\.xml/);
+    const { manifest } = parseManifest(await readFile(join(out, 'my-image_v1.0.manifest.xml')));
+    assert.equal(manifest.image.name, 'my-image_v1.0');
+    assert.equal(manifest.image.user, '123456789012');
+    assert.equal(manifest.machineConfiguration?.kernelId, 'aki-11111111');
+    assert.equal(manifest.machineConfiguration?.ramdiskId, 'ari-22222222');
+    assert.deepEqual(manifest.machineConfiguration?.productCodes, ['ABCD1234', 'EFGH5678']);
+    assert.deepEqual(manifest.machineConfiguration?.blockDeviceMapping?.map((m) => m.virtual), ['ami', 'ephemeral0', 'root']);
+    assert.equal(manifest.image.ec2EncryptedKey.length, 512, 'wrapped for the 2048-bit cn-north-1 certificate');
+    const v = await bundlefarm(['verify', '-m', join(out, 'my-image_v1.0.manifest.xml'), '-c', s.cert]);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /bundle OK/);
+    const back = join(s.dir, 'back');
+    const u = await bundlefarm(['unbundle', '-m', join(out, 'my-image_v1.0.manifest.xml'), '-k', s.key, '-d', back]);
+    assert.equal(u.code, 0, u.stderr);
+    assert.ok((await readFile(join(back, 'my-image_v1.0'))).equals(await readFile(s.image)));
+  });
+
+  it('unbundles the ec2-ami-tools fixture (-s source dir)', async () => {
+    const dir = await tempDir();
+    const r = await bundlefarm(['unbundle', '-m', join(SMALL, 'small.img.manifest.xml'), '-k', join(SMALL, 'user-key.pem'), '-s', SMALL, '-d', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await readFile(join(dir, 'small.img'))).equals(await readFile(join(SMALL, 'small.img'))));
+  });
+
+  it('names every bad input with its error code on one line', async () => {
+    const s = await setup();
+    const out = join(s.dir, 'never');
+    const big = join(s.dir, 'big.img');
+    await writeFile(big, '');
+    await truncate(big, 10 * 1024 ** 3 + 1);
+    const empty = join(s.dir, 'empty.img');
+    await writeFile(empty, '');
+    const other = generateSelfSignedIdentity({ bits: 1024 });
+    await writeFile(join(s.dir, 'other-cert.pem'), other.certificatePem);
+    await writeFile(join(s.dir, 'truncated.pem'), (await readFile(s.key, 'utf8')).slice(0, 300));
+    const enc = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' });
+    await writeFile(join(s.dir, 'enc.pem'), enc);
+    const cases: Array<[string, string[], string, RegExp?]> = [
+      ['over 10 GiB', [...base({ ...s, image: big }, out)], 'BF_IMAGE_TOO_LARGE', /10737418241 bytes/],
+      ['empty image', [...base({ ...s, image: empty }, out)], 'BF_IMAGE_EMPTY'],
+      ['missing image', [...base({ ...s, image: join(s.dir, 'nope.img') }, out)], 'BF_FILE_UNREADABLE', /ENOENT/],
+      ['image is a directory', [...base({ ...s, image: s.dir }, out)], 'BF_FILE_UNREADABLE'],
+      ['bad account', [...base(s, out), '-u', '12345'], 'BF_BAD_ACCOUNT', /"12345"/],
+      ['bad architecture', [...base(s, out), '-r', 'sparc'], 'BF_BAD_ARCH', /sparc/],
+      ['unknown region', [...base(s, out), '--region', 'mars-east-1'], 'BF_UNKNOWN_REGION', /mars-east-1/],
+      ['bad kernel id', [...base(s, out), '--kernel', 'ami-1'], 'BF_BAD_OPTION', /--kernel/],
+      ['bad mapping', [...base(s, out), '-B', 'root'], 'BF_BAD_OPTION', /block device mapping/],
+      ['bad level', [...base(s, out), '--level', '12'], 'BF_BAD_OPTION', /--level/],
+      ['bad name', [...base(s, out), '-p', 'a/b'], 'BF_BAD_NAME'],
+      ['cert of another key', [...base({ ...s, cert: join(s.dir, 'other-cert.pem') }, out)], 'BF_CERT_KEY_MISMATCH'],
+      ['truncated key', [...base({ ...s, key: join(s.dir, 'truncated.pem') }, out)], 'BF_BAD_KEY', /truncated/],
+      ['encrypted key', [...base({ ...s, key: join(s.dir, 'enc.pem') }, out)], 'BF_BAD_KEY', /encrypted/],
+      ['unreadable key', [...base({ ...s, key: join(s.dir, 'nokey.pem') }, out)], 'BF_FILE_UNREADABLE'],
+      ['malformed manifest', ['verify', '-m', s.key], 'BF_MANIFEST_MALFORMED'],
+    ];
+    for (const [what, args, code, pattern] of cases) {
+      const r = await bundlefarm(args);
+      assertOneLineError(r, code, pattern);
+      assert.ok(!existsSync(out), `${what}: nothing written`);
+    }
+  });
+
+  it('names the tampered part, the missing part and a wrong key', async () => {
+    const s = await setup();
+    const out = join(s.dir, 'out');
+    await writeRandomFile(s.image, 31 * 1024 * 1024, 3);
+    assert.equal((await bundlefarm(base(s, out))).code, 0);
+    const manifest = join(out, 'root.img.manifest.xml');
+    const other = generateSelfSignedIdentity();
+    await writeFile(join(s.dir, 'other-key.pem'), other.privateKeyPem);
+    assertOneLineError(await bundlefarm(['unbundle', '-m', manifest, '-k', join(s.dir, 'other-key.pem'), '-d', join(s.dir, 'x')]), 'BF_WRONG_KEY');
+    const part = join(out, 'root.img.part.2');
+    const bytes = await readFile(part);
+    bytes[100] = bytes[100]! ^ 1;
+    await writeFile(part, bytes);
+    assertOneLineError(await bundlefarm(['verify', '-m', manifest]), 'BF_PART_TAMPERED', /part 2 \(root\.img\.part\.2\)/);
+    assertOneLineError(await bundlefarm(['unbundle', '-m', manifest, '-k', s.key, '-d', join(s.dir, 'y')]), 'BF_PART_TAMPERED', /part 2/);
+    await rm(join(out, 'root.img.part.1'));
+    assertOneLineError(await bundlefarm(['verify', '-m', manifest]), 'BF_PART_MISSING', /part 1 \(root\.img\.part\.1\)/);
+    const other2 = await bundlefarm(['verify', '-m', manifest, '-c', join(SMALL, 'user-cert.pem')]);
+    assertOneLineError(other2, 'BF_SIGNATURE_INVALID');
+    const dbg = await bundlefarm(['--debug', 'verify', '-m', manifest]);
+    assert.equal(dbg.code, 1);
+    assert.match(dbg.stderr, /\n\s+at /, '--debug prints the stack');
+  });
+
+  it('leaves neither manifest nor parts when interrupted mid-bundle', async () => {
+    const s = await setup();
+    await writeRandomFile(s.image, 600 * 1024 * 1024, 5);
+    const out = join(s.dir, 'out');
+    const child = spawn(BIN, ['--quiet', ...base(s, out), '--threads', '1', '--level', '9'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // wait until the first part has been written, then interrupt
+    for (let i = 0; i < 600; i++) {
+      const names = existsSync(out) ? await readdir(out) : [];
+      if (names.length > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGINT');
+    const code = await exited;
+    assert.notEqual(code, 0);
+    assert.deepEqual(await readdir(out), [], 'no manifest, no part, no temporary file');
+  });
+
+  it('demo bundles, verifies and unbundles a sample and says where everything is', async () => {
+    const dir = await tempDir();
+    const r = await bundlefarm(['demo', '--dir', dir, '--size', '8']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /identical to the image/);
+    for (const f of ['user-key.pem', 'user-cert.pem', 'sample.img', 'bundle/sample.img.manifest.xml', 'unbundled/sample.img']) {
+      assert.ok(existsSync(join(dir, f)), f);
+      assert.ok(r.stdout.includes(join(dir, f.split('/')[0]!)), `${f} mentioned`);
+    }
+  });
+});
