@@ -12,6 +12,7 @@ import { crc32Combine } from './crc32-combine.js';
 import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
 import { GZIP_HEADER, gzipTrailer } from './gzip-framing.js';
 import { ImageReader } from './image-reader.js';
+import type { ImageSource } from './image-source.js';
 import type { PartSink } from './part-sink.js';
 import type { CompressResult, PieceMode } from './pool-worker.js';
 import { ProgressThrottle, type BundleProgress } from './progress.js';
@@ -25,8 +26,8 @@ import { sharedWorkerPool, type WorkerPool } from './worker-pool.js';
  * queue is bounded, so memory does not grow with the image.
  */
 export interface BundleImageOptions {
-  /** Path of the image file. */
-  image: string;
+  /** The image: a file path, or any ImageSource (e.g. an S3 object). */
+  image: string | ImageSource;
   /** Bundle name: tar member, part and manifest prefix (default: the image's file name). */
   name?: string;
   /** Compression level 1–9 (default DEFAULT_LEVEL). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createDecipheriv, createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { inflateRawSync, gunzipSync } from 'node:zlib';
@@ -50,7 +50,8 @@ async function bundleBytes(data: Buffer, opts: { level: number; threads: number;
   const dir = await tempDir();
   const image = join(dir, 'img.raw');
   await writeFile(image, data);
-  const mtime = Math.floor((await import('node:fs')).statSync(image).mtimeMs / 1000);
+  const mtime = 1_700_000_000;
+  await utimes(image, mtime, mtime);
   const out = join(dir, 'out');
   const result = await bundleImage(
     {
