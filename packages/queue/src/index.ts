@@ -1,1 +1,4 @@
-export {};
+export * from './job-spec.js';
+export * from './job-types.js';
+export * from './redis-connection.js';
+export * from './queue-settings.js';
