@@ -1,10 +1,10 @@
 import { constants, deflateRawSync } from 'node:zlib';
-import { loadLibdeflate } from '@bundlefarm/libdeflate';
+import { loadNative } from '@bundlefarm/native';
 
 /**
  * A deflater that produces *pieces* of one raw deflate stream: a non-final piece ends byte-aligned with
  * a sync flush and holds no final block, the final piece ends the stream. Two implementations:
- *  - `libdeflate`: the project's N-API binding over the system libdeflate (faster, better ratio; no
+ *  - `libdeflate`: the project's native addon over the system libdeflate (faster, better ratio; no
  *    preset dictionary, so each block is compressed on its own);
  *  - `zlib`: Node's zlib, primed with the previous block's last 32 KiB as dictionary (always present).
  */
@@ -36,7 +36,7 @@ let cached: { backend: DeflateBackend | null; reason: string } | undefined;
 /** The libdeflate backend, or null with the reason it cannot be used on this machine. */
 export function libdeflateBackend(): { backend: DeflateBackend | null; reason: string } {
   if (!cached) {
-    const loaded = loadLibdeflate();
+    const loaded = loadNative();
     if (loaded.binding) {
       const binding = loaded.binding;
       cached = {
