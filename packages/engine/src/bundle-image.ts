@@ -6,13 +6,15 @@ import {
   partCount,
   type BundleFacts,
   type BundleSecret,
+  type DataRun,
   type ManifestPart,
 } from '@bundlefarm/format';
 import { crc32Combine } from './crc32-combine.js';
 import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
 import { GZIP_HEADER, gzipTrailer } from './gzip-framing.js';
 import { ImageReader } from './image-reader.js';
-import type { ImageSource } from './image-source.js';
+import { FileImageSource, type ImageSource } from './image-source.js';
+import { sparseDataRuns } from './sparse-scan.js';
 import type { PartSink } from './part-sink.js';
 import type { CompressResult, PieceMode } from './pool-worker.js';
 import { ProgressThrottle, type BundleProgress } from './progress.js';
@@ -47,6 +49,11 @@ export interface BundleImageOptions {
   progressIntervalMs?: number;
   /** AES key and IV (default: fresh random ones). */
   secret?: BundleSecret;
+  /**
+   * 'auto' (default): a file with holes is bundled as an old-GNU sparse tar member, as `tar -S` in
+   * ec2-bundle-image does, so holes cost nothing; 'never': always a plain member.
+   */
+  sparse?: 'auto' | 'never';
 }
 
 /** Default compression level, chosen from `npm run bench` (see README, Performance). */
@@ -56,6 +63,8 @@ export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
 export interface BundleStats {
   seconds: number;
   tarBytes: number;
+  /** Bundled as an old-GNU sparse member (holes left out of the tar stream). */
+  sparse: boolean;
   gzipBytes: number;
   backend: DeflateBackendName;
   level: number;
@@ -72,6 +81,7 @@ export interface BundleResult {
 }
 
 export async function bundleImage(options: BundleImageOptions, sink: PartSink): Promise<BundleResult> {
+  const started = performance.now();
   const level = options.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 1 || level > 9) {
     throw new InvalidOptionError('level', `${String(level)} is not a compression level from 1 to 9`);
@@ -86,17 +96,41 @@ export async function bundleImage(options: BundleImageOptions, sink: PartSink): 
     throw new InvalidOptionError('threads', `${String(threads)} is not a whole number from 1 to 256`);
   }
   if (options.signal?.aborted) throw new CancelledError('bundle');
-  const reader = await ImageReader.open(options.image, options.name);
+  const reader = await openImage(options, pool);
   try {
-    return await new BundleRun(options, sink, pool, reader, level, blockSize, threads).run();
+    return await new BundleRun(options, sink, pool, reader, level, blockSize, threads, started).run();
   } finally {
     await reader.close();
   }
 }
 
+/** Holes must add up to this much (and 1/32 of the image) to make a sparse member worth it. */
+const SPARSE_MIN_HOLES = 1024 * 1024;
+
+async function openImage(options: BundleImageOptions, pool: WorkerPool): Promise<ImageReader> {
+  const opened = await ImageReader.openSource(options.image, options.name);
+  try {
+    const { source, info } = opened;
+    let runs: DataRun[] | undefined;
+    if (
+      (options.sparse ?? 'auto') === 'auto' &&
+      source instanceof FileImageSource &&
+      info.allocatedBytes !== undefined &&
+      info.allocatedBytes < info.size
+    ) {
+      const found = await sparseDataRuns(source, info.size, pool, options.signal ? { signal: options.signal } : {});
+      const holes = info.size - found.reduce((s, r) => s + r.length, 0);
+      if (holes >= SPARSE_MIN_HOLES && holes >= info.size / 32) runs = found;
+    }
+    return ImageReader.create(opened, runs);
+  } catch (err) {
+    await opened.source.close();
+    throw err;
+  }
+}
+
 /** State of one bundling run. */
 class BundleRun {
-  private readonly started = performance.now();
   private readonly backend;
   private readonly secret: BundleSecret;
   private readonly blockCount: number;
@@ -136,6 +170,7 @@ class BundleRun {
     private readonly level: number,
     private readonly blockSize: number,
     threads: number,
+    private readonly started: number,
   ) {
     this.backend = resolveBackend(options.backend ?? 'auto');
     this.secret = options.secret ?? generateBundleSecret();
@@ -221,7 +256,8 @@ class BundleRun {
       const op = this.pool.compress(task, stop);
       op.catch(() => {});
       this.compressOps.set(i, op);
-      this.progress.bytesIn = Math.min(this.reader.image.size, Math.max(0, start + length - 512));
+      const { size, tarLength } = this.reader.image;
+      this.progress.bytesIn = Math.round((size * (start + length)) / tarLength);
       this.wakeConsumer?.();
     }
   }
@@ -269,6 +305,7 @@ class BundleRun {
       stats: {
         seconds: (performance.now() - this.started) / 1000,
         tarBytes: image.tarLength,
+        sparse: image.runs !== undefined,
         gzipBytes: this.gzipBytes,
         backend: this.backend.name,
         level: this.level,

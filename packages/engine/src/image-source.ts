@@ -13,6 +13,8 @@ export interface ImageInfo {
   mode?: number;
   /** Modification time in seconds (default: now). */
   mtime?: number;
+  /** Bytes allocated on disk, when known: fewer than `size` means the file has holes (is sparse). */
+  allocatedBytes?: number;
 }
 
 export interface ImageSource {
@@ -47,7 +49,7 @@ export class FileImageSource implements ImageSource {
     if (st.isDirectory()) throw new FileUnreadableError(this.path, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
     if (!st.isFile()) throw new FileUnreadableError(this.path, new Error('not a regular file'));
     this.size = st.size;
-    return { size: st.size, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000) };
+    return { size: st.size, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000), allocatedBytes: st.blocks * 512 };
   }
 
   async read(position: number, buf: Uint8Array): Promise<void> {
@@ -64,6 +66,11 @@ export class FileImageSource implements ImageSource {
       }
       done += bytesRead;
     }
+  }
+
+  /** The open file descriptor (after `open`), e.g. for SEEK_DATA/SEEK_HOLE. */
+  get fd(): number | undefined {
+    return this.handle?.fd;
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ export * from './bundle-image.js';
 export * from './create-bundle.js';
 export * from './progress.js';
 export * from './image-source.js';
+export * from './sparse-scan.js';
 export * from './part-sink.js';
 export * from './directory-sink.js';
 export * from './part-source.js';

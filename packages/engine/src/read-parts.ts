@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { FileUnreadableError, PartMissingError, PartTamperedError } from '@bundlefarm/errors';
+import { FileUnreadableError, isBundlefarmError, PartMissingError, PartTamperedError } from '@bundlefarm/errors';
 import { PART_SIZE, type ManifestPart } from '@bundlefarm/format';
 import type { PartSource } from './part-source.js';
 
@@ -24,7 +24,8 @@ export async function* readVerifiedParts(
   const fetch = (part: ManifestPart): Promise<Buffer> =>
     source.readPart(part.filename, MAX_PART_BYTES).catch((err: unknown) => {
       if (isMissing(err)) throw new PartMissingError(part.index, part.filename, { cause: err });
-      if ((err as { code?: unknown }).code === 'BF_UNSAFE_PATH') throw err;
+      // errors with their own code (unsafe name, S3 unavailable: transient) keep it
+      if (isBundlefarmError(err)) throw err;
       throw new FileUnreadableError(`${source.location}/${part.filename}`, err);
     });
   const sorted = [...parts].sort((a, b) => a.index - b.index);

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { InvalidOptionError } from '@bundlefarm/errors';
-import type { CompressResult, CompressTask, HashResult, HashTask } from './pool-worker.js';
+import type { CompressResult, CompressTask, HashResult, HashTask, ScanTask } from './pool-worker.js';
 
 /**
  * The CPU pool: one Piscina pool per process, shared by every bundle the process runs (CLI, or all the
@@ -44,6 +44,11 @@ export class WorkerPool {
       transferList: [task.data.buffer as ArrayBuffer],
       ...(signal ? { signal } : {}),
     }) as Promise<HashResult>;
+  }
+
+  /** Data runs of a file range (flat [offset, length, ...]), for sparse images. */
+  scan(task: ScanTask, signal?: AbortSignal): Promise<number[]> {
+    return this.piscina.run(task, { name: 'scan', ...(signal ? { signal } : {}) }) as Promise<number[]>;
   }
 
   /** Tasks waiting for a thread. */
