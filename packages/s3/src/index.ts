@@ -1,1 +1,12 @@
-export {};
+export * from './s3-errors.js';
+export * from './s3-settings.js';
+export * from './s3-client.js';
+export * from './s3-url.js';
+export * from './s3-error-mapping.js';
+export * from './retry.js';
+export * from './bundle-acl.js';
+export * from './preflight.js';
+export * from './s3-part-sink.js';
+export * from './s3-part-source.js';
+export * from './s3-image-source.js';
+export * from './object-size.js';

@@ -1,0 +1,104 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { DeleteObjectCommand, GetBucketLocationCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
+import { s3ErrorFacts, toS3Error, type S3ErrorContext } from './s3-error-mapping.js';
+import { S3RegionMismatchError } from './s3-errors.js';
+import { checkBucketName, checkKeyPrefix } from './s3-url.js';
+
+/**
+ * Checks a destination before any CPU is spent on an image: the bucket exists, lives in the region it
+ * is configured for (an AMI can only be registered from a bucket of its own region), and accepts an
+ * object with the bundle's ACL from these credentials — the three ways a bundle most often fails only
+ * at upload time. Leaves nothing behind. Uses the SDK's own retries only: a transient failure here
+ * (S3UnavailableError) is best retried later by the caller's job queue.
+ */
+export interface PreflightTarget {
+  /** Region the bucket must be in (the client's region). */
+  region: string;
+  bucket: string;
+  /** Key prefix the bundle goes under (default ''). */
+  prefix?: string;
+}
+
+export interface PreflightOptions {
+  /** ACL the probe object is written with, as the bundle will be (default aws-exec-read). */
+  acl?: S3BundleAcl;
+  signal?: AbortSignal;
+}
+
+export interface PreflightResult {
+  bucket: string;
+  /** The bucket's region as the store reported it; undefined when the store cannot tell (some S3-compatibles). */
+  bucketRegion: string | undefined;
+}
+
+/** Prefix of the probe object's name (followed by random hex), under the target's key prefix. */
+export const PREFLIGHT_OBJECT_PREFIX = '.bundlefarm-preflight-';
+
+/**
+ * Resolves when the target is usable. Rejects with S3BucketNotFoundError, S3RegionMismatchError,
+ * S3AccessDeniedError (naming the refused operation), S3AclNotSupportedError (permanent), or
+ * S3UnavailableError (transient: 5xx, timeouts, connection failures).
+ */
+export async function preflightTarget(client: S3Client, target: PreflightTarget, options: PreflightOptions = {}): Promise<PreflightResult> {
+  const bucket = checkBucketName(target.bucket);
+  const prefix = checkKeyPrefix(target.prefix ?? '');
+  const acl = checkBundleAcl(options.acl);
+  const send = { abortSignal: options.signal };
+  const ctx = (operation: string, key?: string): S3ErrorContext => ({ bucket, operation, region: target.region, acl, ...(key !== undefined ? { key } : {}) });
+
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }), send);
+  } catch (err) {
+    throw toS3Error(err, ctx('HeadBucket'), options.signal);
+  }
+
+  const bucketRegion = await bucketLocation(client, bucket, options.signal, ctx);
+  if (bucketRegion !== undefined && bucketRegion !== target.region) throw new S3RegionMismatchError(bucket, target.region, bucketRegion);
+
+  const key = `${prefix}${PREFLIGHT_OBJECT_PREFIX}${randomBytes(8).toString('hex')}`;
+  const body = Buffer.from('bundlefarm preflight probe; safe to delete\n');
+  try {
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ACL: sdkAcl(acl), ContentMD5: createHash('md5').update(body).digest('base64') }),
+      send,
+    );
+  } catch (err) {
+    throw toS3Error(err, ctx(`PutObject with ACL ${acl}`, key), options.signal);
+  }
+  try {
+    // not cancellable: the probe must not outlive a cancelled preflight
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (err) {
+    // a sink that cannot delete cannot clean up a failed bundle either
+    throw toS3Error(err, ctx('DeleteObject', key));
+  }
+  return { bucket, bucketRegion };
+}
+
+/**
+ * The bucket's region from GetBucketLocation: `null`/'' mean us-east-1 and `EU` eu-west-1 (legacy
+ * constraint names). undefined when the store does not implement the call.
+ */
+async function bucketLocation(
+  client: S3Client,
+  bucket: string,
+  signal: AbortSignal | undefined,
+  ctx: (operation: string) => S3ErrorContext,
+): Promise<string | undefined> {
+  let constraint: string | null | undefined;
+  try {
+    ({ LocationConstraint: constraint } = await client.send(new GetBucketLocationCommand({ Bucket: bucket }), { abortSignal: signal }));
+  } catch (err) {
+    const { status, name } = s3ErrorFacts(err);
+    if (status === 501 || status === 405 || name === 'NotImplemented' || name === 'MethodNotAllowed') return undefined;
+    throw toS3Error(err, ctx('GetBucketLocation'), signal);
+  }
+  return normalizeBucketLocation(constraint);
+}
+
+export function normalizeBucketLocation(constraint: string | null | undefined): string {
+  if (constraint === undefined || constraint === null || constraint === '') return 'us-east-1';
+  if (constraint === 'EU') return 'eu-west-1';
+  return constraint;
+}

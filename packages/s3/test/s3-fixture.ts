@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { createS3Client, type S3Settings } from '@bundlefarm/s3';
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../../test/helpers/fault-proxy.js';
+import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
+
+/**
+ * One s3rver per test file (started lazily, stopped when the file ends), plus helpers to make fresh
+ * buckets, clients (direct or through a fault proxy) and to look at what a bucket holds.
+ */
+let server: Promise<S3TestServer> | undefined;
+const clients: S3Client[] = [];
+const proxies: FaultProxy[] = [];
+
+// registered at import, so on the file's root: an `after` called inside a test would run after that test
+after(async () => {
+  for (const c of clients) c.destroy();
+  await Promise.all(proxies.map((p) => p.close()));
+  await (await server)?.stop();
+});
+
+export function s3Server(): Promise<S3TestServer> {
+  server ??= startS3Server();
+  return server;
+}
+
+/** A new, empty bucket with a unique name. */
+export async function freshBucket(label = 'b'): Promise<string> {
+  const name = `${label}-${randomBytes(5).toString('hex')}`;
+  await (await s3Server()).createBucket(name);
+  return name;
+}
+
+/** A client for the test server (or for `endpoint`, e.g. a proxy), closed when the file ends. */
+export async function testClient(options: { endpoint?: string } & Partial<S3Settings> = {}): Promise<S3Client> {
+  const srv = await s3Server();
+  const client = createS3Client({ ...s3rverClientSettings(options.endpoint ?? srv.endpoint), maxAttempts: 1, ...options });
+  clients.push(client);
+  return client;
+}
+
+/** A fault proxy in front of the test server, closed when the file ends. */
+export async function testProxy(options: Omit<FaultProxyOptions, 'target'> = {}): Promise<FaultProxy> {
+  const proxy = await startFaultProxy({ target: (await s3Server()).endpoint, ...options });
+  proxies.push(proxy);
+  return proxy;
+}
+
+/** Keys in `bucket` under `prefix`, with the prefix removed, sorted. */
+export async function listKeys(client: S3Client, bucket: string, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of out.Contents ?? []) keys.push(o.Key!.slice(prefix.length));
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+export async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+/** Fast retries for tests: the backoff is real, just short. */
+export const quickRetry = { attempts: 4, baseDelayMs: 5, maxDelayMs: 40 };
