@@ -153,8 +153,9 @@ class BundleRun {
   private wakeProducer: (() => void) | undefined;
   private wakeConsumer: (() => void) | undefined;
 
-  // parts
-  private part = Buffer.allocUnsafeSlow(PART_SIZE);
+  // parts: 10 MiB buffers, reused once the sink is done with them
+  private readonly freeParts: Buffer[] = [];
+  private part: Buffer = Buffer.allocUnsafeSlow(PART_SIZE);
   private partFill = 0;
   private partIndex = 0;
   private readonly partDigests: string[] = [];
@@ -329,7 +330,7 @@ class BundleRun {
       at += n;
       if (this.partFill === PART_SIZE) {
         const full = this.part;
-        this.part = Buffer.allocUnsafeSlow(PART_SIZE);
+        this.part = this.freeParts.pop() ?? Buffer.allocUnsafeSlow(PART_SIZE);
         this.partFill = 0;
         await this.emitPart(full);
       }
@@ -350,16 +351,20 @@ class BundleRun {
     this.previousPutCalled = new Promise<void>((r) => (markCalled = r));
     const op = (async () => {
       let put: Promise<void>;
+      let buffer: Buffer;
       try {
         const { sha1, data: back } = await hashed;
         await previous;
         stop.throwIfAborted();
         this.partDigests[index] = sha1;
-        put = this.sink.putPart({ index, data: Buffer.from(back.buffer, back.byteOffset, back.byteLength), sha1 });
+        buffer = Buffer.from(back.buffer, back.byteOffset, back.byteLength);
+        put = this.sink.putPart({ index, data: buffer, sha1 });
       } finally {
         markCalled();
       }
       await put;
+      // the sink contract: it does not keep `data` once putPart has resolved
+      if (buffer.buffer.byteLength === PART_SIZE) this.freeParts.push(Buffer.from(buffer.buffer, 0, PART_SIZE));
       this.progress.partsDone++;
       this.throttle.update(this.progress);
     })();

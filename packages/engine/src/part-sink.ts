@@ -6,6 +6,7 @@
  *
  * Contract (tested against every implementation, see test/part-sink.contract.ts):
  *  - `begin` before anything else; `putPart` for index 0, 1, 2 … (up to `maxInFlight` concurrently);
+ *    the engine reuses a part's buffer once its `putPart` has resolved, so sinks must not keep it;
  *  - `commitParts(count)` only after every `putPart` resolved: afterwards every part is durable under
  *    the file name it returns (index order), and nothing else of this bundle is visible yet;
  *  - `putManifest` only after `commitParts`: the manifest never exists while a part it names is missing;

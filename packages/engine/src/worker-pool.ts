@@ -29,6 +29,9 @@ export class WorkerPool {
       maxThreads: threads,
       idleTimeout: 30_000,
       concurrentTasksPerWorker: 1,
+      // Workers allocate little on the JS heap (buffers are external): a small young generation keeps
+      // their memory flat instead of letting V8 grow it with the allocation rate.
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
   }
 
