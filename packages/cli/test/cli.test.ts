@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BIN, bundlefarm } from '../../../test/helpers/cli.js';
@@ -69,6 +69,25 @@ describe('bundlefarm CLI', () => {
     const u = await bundlefarm(['unbundle', '-m', join(out, 'my-image_v1.0.manifest.xml'), '-k', s.key, '-d', back]);
     assert.equal(u.code, 0, u.stderr);
     assert.ok((await readFile(join(back, 'my-image_v1.0'))).equals(await readFile(s.image)));
+  });
+
+  it('works without the native addon (BUNDLEFARM_DEFLATE=zlib): zlib pieces, read-based hole scan', async () => {
+    const s = await setup();
+    const sparse = join(s.dir, 'sparse.img');
+    await writeFile(sparse, '');
+    await truncate(sparse, 300 * 1024 * 1024);
+    const h = await open(sparse, 'r+');
+    await h.write(textLike(2 * 1024 * 1024), 0, 2 * 1024 * 1024, 100 * 1024 * 1024);
+    await h.close();
+    const out = join(s.dir, 'zlib-out');
+    const env = { BUNDLEFARM_DEFLATE: 'zlib' };
+    const r = await bundlefarm([...base({ ...s, image: sparse }, out)], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /zlib/);
+    const back = join(s.dir, 'zlib-back');
+    const u = await bundlefarm(['unbundle', '-m', join(out, 'sparse.img.manifest.xml'), '-k', s.key, '-d', back], { env });
+    assert.equal(u.code, 0, u.stderr);
+    assert.ok((await readFile(join(back, 'sparse.img'))).equals(await readFile(sparse)));
   });
 
   it('unbundles the ec2-ami-tools fixture (-s source dir)', async () => {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { Piscina } from 'piscina';
+import { loadNative } from '@bundlefarm/native';
 import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
 import { storedBlocks, storedBlocksLength } from './stored-blocks.js';
 
@@ -59,6 +60,10 @@ function transfer<T extends object>(value: T, buffers: ArrayBufferLike[]): T {
 }
 
 const zeroPieces = new Map<string, { piece: Uint8Array; crc: number }>();
+
+/** libdeflate's CRC-32 (PCLMULQDQ, about twice zlib's speed here) when the addon is loaded. */
+const nativeCrc = loadNative().binding?.crc32;
+const crcOf = (data: Uint8Array): number => (nativeCrc ? nativeCrc(data) : crc32(data));
 let zeros = new Uint8Array(0);
 
 function isAllZero(data: Uint8Array): boolean {
@@ -102,7 +107,7 @@ export function compress(task: CompressTask): CompressResult {
     crc = z.crc;
     mode = 'zero';
   } else {
-    crc = crc32(data);
+    crc = crcOf(data);
     if (looksIncompressible(data, (s) => backend.deflatePiece(s, 1, true))) {
       piece = storedBlocks(data, final);
       mode = 'stored';
