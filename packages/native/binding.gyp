@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "bundlefarm_native",
-      "sources": ["src/binding.c", "src/deflate-piece.c", "src/data-runs.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
+      "sources": ["src/binding.c", "src/piece.c", "src/walker.c", "src/data-runs.c"],
+      "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra"],
       "libraries": ["-ldeflate"]
     }
   ]

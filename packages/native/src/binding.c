@@ -1,110 +1,152 @@
 /*
- * N-API glue of bundlefarm's native helpers (one instance per thread: each worker thread is its own
- * napi_env with its own libdeflate compressors and scratch buffers).
- *   deflatePiece(input, level, final) -> Buffer   raw deflate piece (see deflate-piece.c)
- *   crc32(input, initial?) -> number              libdeflate's CRC-32
- *   dataRuns(fd, size) -> number[]                [offset, length, ...] of a sparse file's data
- *   version() -> string                           libdeflate's version
+ * N-API binding of @bundlefarm/native. Every thread that loads it (the main thread and each
+ * worker thread) is its own napi_env with its own instance data: cached libdeflate compressors,
+ * the walker's fixed Huffman tables and a scratch output buffer, freed when the env is torn down.
+ *
+ *   deflatePiece(input, level, final) -> Buffer  raw deflate piece (see piece.c)
+ *   crc32(input, initial = 0) -> number          libdeflate's CRC-32, same contract as zlib.crc32
+ *   walkBlocks(raw) -> { blocks, finalHeaderBit, endBit }   the block walker, for tests and tools
+ *   dataRuns(fd, size) -> number[]               [offset, length, ...] of a sparse file's data (SEEK_DATA)
+ *   version() -> string                          libdeflate's version
  */
-#include <errno.h>
+#include <math.h>
 #include <node_api.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include <errno.h>
 #include <string.h>
 
 #include "data-runs.h"
-#include "deflate-piece.h"
+#include "piece.h"
 
-#define THROW(env, kind, msg)              \
-  do {                                     \
-    napi_throw_##kind((env), NULL, (msg)); \
-    return NULL;                           \
+/* Throws a JS error of the given kind (error, type_error, range_error) with a code; returns NULL. */
+#define THROW(env, kind, code, ...)                         \
+  do {                                                      \
+    char msg_[256];                                         \
+    snprintf(msg_, sizeof msg_, __VA_ARGS__);               \
+    napi_throw_##kind((env), (code), msg_);                 \
+    return NULL;                                            \
   } while (0)
 
-static void instance_finalize(napi_env env, void *data, void *hint) {
+#define E_TYPE "ERR_INVALID_ARG_TYPE"
+#define E_RANGE "ERR_OUT_OF_RANGE"
+#define E_INTERNAL "ERR_BUNDLEFARM_NATIVE"
+
+static void state_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
-  piece_state_free((piece_state_t *)data);
+  piece_state_free(data);
   free(data);
 }
 
-static piece_state_t *instance(napi_env env) {
-  piece_state_t *st = NULL;
-  if (napi_get_instance_data(env, (void **)&st) == napi_ok && st) return st;
-  st = calloc(1, sizeof(piece_state_t));
-  if (!st) return NULL;
-  if (napi_set_instance_data(env, st, instance_finalize, NULL) != napi_ok) {
-    free(st);
-    return NULL;
-  }
-  return st;
+/* Reads a Uint8Array (Buffer included) argument; false if it is not one. */
+static bool get_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  void *ptr;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, NULL, NULL) != napi_ok) return false;
+  if (type != napi_uint8_array) return false;
+  *data = ptr; /* already adjusted by the view's byte offset; NULL when detached (len 0) */
+  return true;
 }
 
-static int get_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
-  bool is = false;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return -1;
-  napi_typedarray_type type;
-  size_t length, offset;
-  void *ptr;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return -1;
-  if (type != napi_uint8_array) return -1;
-  *data = ptr;
-  *len = length;
-  return 0;
+static bool is_type(napi_env env, napi_value v, napi_valuetype want) {
+  napi_valuetype t;
+  return napi_typeof(env, v, &t) == napi_ok && t == want;
 }
 
 static napi_value deflate_piece_fn(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) {
-    THROW(env, type_error, "deflatePiece(input, level, final) needs 3 arguments");
-  }
+  piece_state_t *st = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) THROW(env, error, E_INTERNAL, "napi_get_cb_info failed");
+  if (argc < 3) THROW(env, type_error, E_TYPE, "deflatePiece(input, level, final) takes 3 arguments, got %zu", argc);
   const uint8_t *in;
-  size_t in_len;
-  if (get_bytes(env, argv[0], &in, &in_len)) THROW(env, type_error, "input must be a Uint8Array or Buffer");
-  int32_t level;
-  if (napi_get_value_int32(env, argv[1], &level) != napi_ok) THROW(env, type_error, "level must be a number");
-  if (level < 0 || level > PIECE_MAX_LEVEL) THROW(env, range_error, "level must be 0..12");
+  size_t len;
+  if (!get_bytes(env, argv[0], &in, &len)) THROW(env, type_error, E_TYPE, "deflatePiece: input must be a Uint8Array or Buffer");
+  double level;
+  if (!is_type(env, argv[1], napi_number) || napi_get_value_double(env, argv[1], &level) != napi_ok) {
+    THROW(env, type_error, E_TYPE, "deflatePiece: level must be a number");
+  }
+  if (!(level >= 0 && level <= PIECE_MAX_LEVEL && level == floor(level))) {
+    THROW(env, range_error, E_RANGE, "deflatePiece: level must be an integer from 0 to %d, got %g", PIECE_MAX_LEVEL, level);
+  }
   bool final;
-  if (napi_get_value_bool(env, argv[2], &final) != napi_ok) THROW(env, type_error, "final must be a boolean");
-  piece_state_t *st = instance(env);
-  if (!st) THROW(env, error, "out of memory");
+  if (!is_type(env, argv[2], napi_boolean) || napi_get_value_bool(env, argv[2], &final) != napi_ok) {
+    THROW(env, type_error, E_TYPE, "deflatePiece: final must be a boolean");
+  }
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || !st) THROW(env, error, E_INTERNAL, "binding not initialised");
+
   const uint8_t *out;
   size_t out_len;
-  const char *err = deflate_piece(st, in, in_len, level, final, &out, &out_len);
-  if (err) THROW(env, error, err);
+  const char *err = deflate_piece(st, in, len, (int)level, final, &out, &out_len);
+  if (err) THROW(env, error, E_INTERNAL, "deflatePiece: %s", err);
   napi_value result;
   void *copy;
-  if (napi_create_buffer_copy(env, out_len, out, &copy, &result) != napi_ok) THROW(env, error, "could not allocate the result");
+  napi_status s = napi_create_buffer_copy(env, out_len, out, &copy, &result);
+  piece_release_scratch(st);
+  if (s != napi_ok) THROW(env, error, E_INTERNAL, "deflatePiece: could not allocate a %zu-byte Buffer", out_len);
   return result;
 }
 
 static napi_value crc32_fn(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) THROW(env, error, E_INTERNAL, "napi_get_cb_info failed");
   const uint8_t *in;
   size_t len;
-  if (argc < 1 || get_bytes(env, argv[0], &in, &len)) THROW(env, type_error, "input must be a Uint8Array or Buffer");
-  uint32_t initial = 0;
-  if (argc > 1) {
-    napi_valuetype t;
-    napi_typeof(env, argv[1], &t);
-    if (t != napi_undefined && napi_get_value_uint32(env, argv[1], &initial) != napi_ok) THROW(env, type_error, "initial must be a number");
+  if (argc < 1 || !get_bytes(env, argv[0], &in, &len)) THROW(env, type_error, E_TYPE, "crc32: input must be a Uint8Array or Buffer");
+  double initial = 0;
+  if (argc > 1 && !is_type(env, argv[1], napi_undefined)) {
+    if (!is_type(env, argv[1], napi_number) || napi_get_value_double(env, argv[1], &initial) != napi_ok) {
+      THROW(env, type_error, E_TYPE, "crc32: initial must be a number");
+    }
+    if (!(initial >= 0 && initial <= 4294967295.0 && initial == floor(initial))) {
+      THROW(env, range_error, E_RANGE, "crc32: initial must be an integer from 0 to 2^32-1, got %g", initial);
+    }
   }
+  static const uint8_t empty[1] = {0};
   napi_value r;
-  napi_create_uint32(env, libdeflate_crc32(initial, in, len), &r);
+  if (napi_create_uint32(env, libdeflate_crc32((uint32_t)initial, in ? in : empty, len), &r) != napi_ok) return NULL;
   return r;
+}
+
+static bool set_number(napi_env env, napi_value obj, const char *name, double v) {
+  napi_value n;
+  return napi_create_double(env, v, &n) == napi_ok && napi_set_named_property(env, obj, name, n) == napi_ok;
+}
+
+static napi_value walk_blocks_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  piece_state_t *st = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) THROW(env, error, E_INTERNAL, "napi_get_cb_info failed");
+  const uint8_t *in;
+  size_t len;
+  if (argc < 1 || !get_bytes(env, argv[0], &in, &len)) THROW(env, type_error, E_TYPE, "walkBlocks: input must be a Uint8Array or Buffer");
+  if (napi_get_instance_data(env, (void **)&st) != napi_ok || !st) THROW(env, error, E_INTERNAL, "binding not initialised");
+  walk_result_t w;
+  const char *err = walk_blocks(&st->walker, in, len, &w);
+  if (err) THROW(env, error, E_INTERNAL, "walkBlocks: %s", err);
+  napi_value obj;
+  if (napi_create_object(env, &obj) != napi_ok || !set_number(env, obj, "blocks", (double)w.blocks) ||
+      !set_number(env, obj, "finalHeaderBit", (double)w.final_header_bit) || !set_number(env, obj, "endBit", (double)w.end_bit)) {
+    return NULL;
+  }
+  return obj;
 }
 
 static napi_value data_runs_fn(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) THROW(env, error, E_INTERNAL, "napi_get_cb_info failed");
   int32_t fd;
   int64_t size;
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[1], &size) != napi_ok) {
-    THROW(env, type_error, "dataRuns(fd, size) needs a file descriptor and a size");
+  if (argc < 2 || !is_type(env, argv[0], napi_number) || !is_type(env, argv[1], napi_number) ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[1], &size) != napi_ok) {
+    THROW(env, type_error, E_TYPE, "dataRuns(fd, size) needs a file descriptor and a size");
   }
   int64_t *runs;
   size_t count;
@@ -132,17 +174,34 @@ static napi_value data_runs_fn(napi_env env, napi_callback_info info) {
 static napi_value version_fn(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
-  napi_create_string_utf8(env, LIBDEFLATE_VERSION_STRING, NAPI_AUTO_LENGTH, &r);
+  if (napi_create_string_utf8(env, LIBDEFLATE_VERSION_STRING, NAPI_AUTO_LENGTH, &r) != napi_ok) return NULL;
   return r;
 }
 
 NAPI_MODULE_INIT() {
+  /* Loaded again in the same env (e.g. from another path): keep the existing state, since setting
+   * new instance data would drop the old one without finalizing it. */
+  piece_state_t *st = NULL;
+  if (napi_get_instance_data(env, (void **)&st) == napi_ok && st) goto define;
+  st = malloc(sizeof *st);
+  if (!st) {
+    napi_throw_error(env, E_INTERNAL, "out of memory");
+    return NULL;
+  }
+  piece_state_init(st);
+  if (napi_set_instance_data(env, st, state_finalize, NULL) != napi_ok) {
+    free(st);
+    napi_throw_error(env, E_INTERNAL, "napi_set_instance_data failed");
+    return NULL;
+  }
+define:;
   napi_property_descriptor props[] = {
       {"deflatePiece", NULL, deflate_piece_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"crc32", NULL, crc32_fn, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"walkBlocks", NULL, walk_blocks_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dataRuns", NULL, data_runs_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"version", NULL, version_fn, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;
 }

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadNative, type NativeBinding } from '@bundlefarm/native';
+import { writeSparseImage } from '../../../test/helpers/images.js';
+import { tempDir } from '../../../test/helpers/temp-dir.js';
+
+// The addon is built by `npm run build` whenever libdeflate-dev is installed (CI installs it); a
+// missing addon is a failure here, not a skip, unless the zlib fallback is forced on purpose.
+const loaded = loadNative();
+const forcedFallback = process.env.BUNDLEFARM_DEFLATE === 'zlib';
+
+function native(): NativeBinding {
+  if (!loaded.binding) assert.fail(`native addon not available: ${(loaded as { reason: string }).reason}`);
+  return loaded.binding;
+}
+
+describe('native dataRuns (SEEK_DATA / SEEK_HOLE)', { skip: forcedFallback && 'BUNDLEFARM_DEFLATE=zlib' }, () => {
+  it("lists a sparse file's data runs", async () => {
+    const b = native();
+    const dir = await tempDir();
+    const path = join(dir, 'sparse.img');
+    const size = 256 * 1024 * 1024;
+    await writeSparseImage(path, size, [
+      { offset: 0, data: randomBytes(4096) },
+      { offset: 64 * 1024 * 1024, data: randomBytes(100_000) },
+      { offset: size - 8192, data: randomBytes(8192) },
+    ]);
+    const fd = openSync(path, 'r');
+    try {
+      const runs = b.dataRuns(fd, size);
+      assert.equal(runs.length % 2, 0);
+      const pairs: Array<[number, number]> = [];
+      for (let i = 0; i < runs.length; i += 2) pairs.push([runs[i]!, runs[i + 1]!]);
+      // every written byte is inside a run; the runs are ordered and cover far less than the file
+      for (const [off, len] of [[0, 4096], [64 * 1024 * 1024, 100_000], [size - 8192, 8192]]) {
+        assert.ok(pairs.some(([o, l]) => o <= off! && off! + len! <= o + l), `run covers ${off}`);
+      }
+      for (let i = 1; i < pairs.length; i++) assert.ok(pairs[i]![0] >= pairs[i - 1]![0] + pairs[i - 1]![1]);
+      assert.ok(pairs.reduce((s, [, l]) => s + l, 0) < 4 * 1024 * 1024);
+      assert.throws(() => b.dataRuns(9999, size), (e: unknown) => typeof (e as { errno?: unknown }).errno === 'number');
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
