@@ -104,6 +104,8 @@ export async function bundleImage(options: BundleImageOptions, sink: PartSink): 
   }
 }
 
+const AES_CHUNK = 128 * 1024;
+
 /** Holes must add up to this much (and 1/32 of the image) to make a sparse member worth it. */
 const SPARSE_MIN_HOLES = 1024 * 1024;
 
@@ -317,7 +319,11 @@ class BundleRun {
 
   private async pushGzip(bytes: Uint8Array): Promise<void> {
     this.gzipBytes += bytes.length;
-    await this.pushCipher(this.cipher.update(bytes));
+    // 128 KiB at a time: Node allocates a fresh output buffer per update, and small ones come from
+    // reused heap memory instead of new pages (AES-CBC ~15 % faster here than in 1 MiB updates)
+    for (let at = 0; at < bytes.length; at += AES_CHUNK) {
+      await this.pushCipher(this.cipher.update(bytes.subarray(at, at + AES_CHUNK)));
+    }
   }
 
   /** Cuts ciphertext into PART_SIZE parts. */

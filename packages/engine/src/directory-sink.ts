@@ -14,7 +14,10 @@ import type { PartData, PartSink, SinkBeginInfo } from './part-sink.js';
 export interface DirectorySinkOptions {
   /** Parts written concurrently (default 2). */
   maxInFlight?: number;
-  /** fsync parts and manifest before publishing them (default true). */
+  /**
+   * fsync parts and manifest before publishing them (default false: like tar, gzip and ec2-bundle-image,
+   * rely on the page cache; the rename still makes publication atomic for readers).
+   */
   fsync?: boolean;
 }
 
@@ -30,7 +33,7 @@ export class DirectorySink implements PartSink {
 
   constructor(readonly directory: string, options: DirectorySinkOptions = {}) {
     this.maxInFlight = options.maxInFlight ?? 2;
-    this.fsync = options.fsync ?? true;
+    this.fsync = options.fsync ?? false;
   }
 
   async begin(info: SinkBeginInfo): Promise<void> {

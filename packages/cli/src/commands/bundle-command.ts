@@ -30,6 +30,7 @@ interface BundleFlags {
   region?: string;
   level?: number;
   threads?: number;
+  fsync?: boolean;
 }
 
 export function registerBundle(program: Command, io: CliIo, flags: () => GlobalFlags): void {
@@ -51,6 +52,7 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
     .option('--region <region>', 'target region; picks the EC2 certificate (aws, us-gov-west-1, cn-north-1)')
     .option('--level <n>', `compression level 1-9 (default ${DEFAULT_LEVEL})`, intOption('--level', 1, 9))
     .option('--threads <n>', 'worker threads (default: number of cores)', intOption('--threads', 1, 256))
+    .option('--fsync', 'flush parts and manifest to disk before publishing them (slower; default off, like tar)', false)
     .action(async (opts: BundleFlags) => {
       const { quiet } = flags();
       // Validate everything before reading a byte of the image.
@@ -68,7 +70,7 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
       const [privateKey, certificate] = await Promise.all([loadPrivateKey(opts.privatekey, io.env), readCertificateFile(opts.cert)]);
       const pool = sharedWorkerPool(opts.threads !== undefined ? { threads: opts.threads } : {});
       const view = createProgressView(!quiet, 'bundling', io.stderr);
-      const sink = new DirectorySink(opts.destination);
+      const sink = new DirectorySink(opts.destination, { fsync: opts.fsync ?? false });
       const controller = new AbortController();
       const onSignal = (): void => controller.abort();
       process.once('SIGINT', onSignal);
