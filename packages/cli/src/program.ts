@@ -3,6 +3,8 @@ import { closeSharedWorkerPool } from '@bundlefarm/engine';
 import type { CliIo, GlobalFlags } from './cli-io.js';
 import { registerBundle } from './commands/bundle-command.js';
 import { registerDemo } from './commands/demo-command.js';
+import { registerEnqueue } from './commands/enqueue-command.js';
+import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
 import { registerVerify } from './commands/verify-command.js';
 import { EXIT_USAGE, reportError } from './report-error.js';
@@ -27,6 +29,8 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerUnbundle(program, io, flags);
   registerVerify(program, io, flags);
   registerDemo(program, io);
+  registerEnqueue(program, io, flags);
+  registerStatus(program, io, flags);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   return { program, flags };
 }

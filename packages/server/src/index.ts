@@ -1,1 +1,12 @@
-export {};
+export * from './build-server.js';
+export * from './server-config.js';
+export * from './openapi/api-schemas.js';
+export * from './errors/http-errors.js';
+export * from './errors/status-registry.js';
+export { toErrorResponse } from './errors/error-handler.js';
+export { BOARD_PATH } from './board/bull-board.js';
+export { ServiceMetrics } from './metrics/service-metrics.js';
+export { githubSignature, verifyGithubSignature, verifyGitlabToken } from './webhooks/signatures.js';
+export { WebhookRules, WebhookRulesError, webhookRulesFileSchema, type WebhookRulesFile } from './webhooks/webhook-rules.js';
+export { PLACEHOLDERS, githubContext, gitlabContext, type EventContext } from './webhooks/event-context.js';
+export { globToRegExp } from './webhooks/glob.js';

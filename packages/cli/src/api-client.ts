@@ -1,0 +1,176 @@
+import { BundlefarmError, InvalidOptionError } from '@bundlefarm/errors';
+
+/**
+ * A small client of the bundlefarm API (`fetch`, Node 20), for `bundlefarm enqueue` and `status`.
+ * The types are the API's wire format (see GET /openapi.json), the parts the CLI reads; an error
+ * response becomes a BundlefarmError with the server's code, so the CLI prints
+ * `bundlefarm: BF_BAD_SPEC: …` and exits 1 as for local errors.
+ */
+export const API_URL_ENV = 'BUNDLEFARM_API_URL';
+export const API_TOKEN_ENV = 'BUNDLEFARM_API_TOKEN';
+
+export interface ApiProblem {
+  path: string;
+  message: string;
+}
+
+export interface ApiErrorBody {
+  error: string;
+  message: string;
+  problems?: ApiProblem[];
+}
+
+export interface EnqueuedJob {
+  id: string;
+  name: string;
+  created: boolean;
+  statusUrl: string;
+}
+
+export interface JobProgressView {
+  stage: string;
+  percent: number;
+  bytesIn: number;
+  totalIn: number;
+  bytesOut: number;
+  partsDone: number;
+  partsTotal?: number;
+}
+
+export interface RegionErrorView {
+  code: string;
+  message: string;
+}
+
+export interface RegionStatusView {
+  region: string;
+  bucket: string;
+  prefix: string;
+  stage: string;
+  partsDone: number;
+  manifestKey?: string;
+  error?: RegionErrorView;
+}
+
+export interface JobStatusView {
+  id: string;
+  name: string;
+  state: string;
+  finished: boolean;
+  progress: JobProgressView | null;
+  result: { name: string; digest: string; size: number; bundledSize: number; parts: number; seconds: number; uploadRetries: number } | null;
+  error: { code: string; message: string } | null;
+  attempts: { made: number; started: number; max: number };
+  regions: RegionStatusView[];
+}
+
+/** The job spec as POST /v1/bundles takes it. */
+export interface JobSpecBody {
+  name?: string;
+  image: string;
+  architecture: string;
+  accountId: string;
+  identity: string;
+  regions: Array<{ region: string; bucket: string; prefix?: string; kernelId?: string; ramdiskId?: string }>;
+  blockDeviceMapping?: Array<{ virtual: string; device: string }>;
+  productCodes?: string[];
+  level?: number;
+  threads?: number;
+}
+
+/** The API could not be reached (connection refused, DNS, timeout): transient. */
+export class ApiUnreachableError extends BundlefarmError {
+  static readonly code = 'BF_API_UNREACHABLE';
+  constructor(url: string, cause: unknown) {
+    const reason = (cause as { cause?: { code?: string } } | null)?.cause?.code ?? (cause instanceof Error ? cause.message : String(cause));
+    super(ApiUnreachableError.code, `cannot reach the bundlefarm API at ${url}: ${reason}`, true, { cause, details: { url } });
+  }
+}
+
+/** An error response of the API, with the server's code. */
+export class ApiResponseError extends BundlefarmError {
+  readonly status: number;
+  readonly problems: ApiProblem[];
+  constructor(status: number, body: ApiErrorBody) {
+    const problems = body.problems ?? [];
+    const message = problems.length > 0 ? `${body.message}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}` : body.message;
+    super(body.error, message, status >= 500 || status === 429, { details: { status } });
+    this.status = status;
+    this.problems = problems;
+  }
+}
+
+export interface ApiClientOptions {
+  /** Base URL, e.g. http://localhost:8080 (--api or $BUNDLEFARM_API_URL). */
+  url: string;
+  /** Bearer token (--token or $BUNDLEFARM_API_TOKEN). */
+  token?: string;
+  /** Per-request timeout in ms (default 30 000). */
+  timeoutMs?: number;
+}
+
+export function apiClientOptions(flags: { api?: string; token?: string }, env: NodeJS.ProcessEnv): ApiClientOptions {
+  const url = flags.api ?? env[API_URL_ENV];
+  if (!url) throw new InvalidOptionError('--api', `no API URL: give --api URL or set $${API_URL_ENV}`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidOptionError('--api', `${JSON.stringify(url)} is not a URL (e.g. http://localhost:8080)`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidOptionError('--api', 'must be an http(s) URL');
+  const token = flags.token ?? env[API_TOKEN_ENV];
+  return { url: parsed.origin + parsed.pathname.replace(/\/+$/, ''), ...(token ? { token } : {}) };
+}
+
+export class ApiClient {
+  constructor(private readonly options: ApiClientOptions) {}
+
+  enqueue(spec: JobSpecBody, idempotencyKey?: string): Promise<EnqueuedJob> {
+    return this.request<EnqueuedJob>('POST', '/v1/bundles', spec, {
+      'x-bundlefarm-source': 'cli',
+      ...(idempotencyKey !== undefined ? { 'idempotency-key': idempotencyKey } : {}),
+    });
+  }
+
+  status(id: string): Promise<JobStatusView> {
+    return this.request<JobStatusView>('GET', `/v1/bundles/${encodeURIComponent(id)}`);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const url = `${this.options.url}${path}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: {
+          accept: 'application/json',
+          ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new ApiUnreachableError(this.options.url, err);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const b = json as Partial<ApiErrorBody> | undefined;
+      throw new ApiResponseError(res.status, {
+        error: typeof b?.error === 'string' && b.error.startsWith('BF_') ? b.error : 'BF_API_ERROR',
+        message: typeof b?.message === 'string' ? b.message : `${method} ${path} answered HTTP ${res.status}`,
+        ...(Array.isArray(b?.problems) ? { problems: b.problems } : {}),
+      });
+    }
+    if (json === undefined) throw new ApiResponseError(res.status, { error: 'BF_API_ERROR', message: `${method} ${path} answered without a JSON body` });
+    return json as T;
+  }
+}

@@ -1,0 +1,125 @@
+import type { Command } from 'commander';
+import { InvalidOptionError } from '@bundlefarm/errors';
+import { checkImageId, normalizeAccountId, parseArchitecture, parseBlockDeviceMapping, parseProductCodes } from '@bundlefarm/format';
+import { ApiClient, apiClientOptions, API_TOKEN_ENV, API_URL_ENV, type JobSpecBody } from '../api-client.js';
+import { out, type CliIo, type GlobalFlags } from '../cli-io.js';
+import { intOption } from '../option-parsers.js';
+import { assertSucceeded, followJob, printSummary } from './status-command.js';
+
+interface EnqueueFlags {
+  image: string;
+  user: string;
+  arch: string;
+  identity: string;
+  target: string[];
+  prefix?: string;
+  kernel?: string;
+  ramdisk?: string;
+  blockDeviceMapping?: string;
+  productcodes?: string;
+  level?: number;
+  threads?: number;
+  api?: string;
+  token?: string;
+  idempotencyKey?: string;
+  wait?: boolean;
+  interval?: number;
+}
+
+type Target = JobSpecBody['regions'][number];
+
+/**
+ * `--target REGION:BUCKET[/PREFIX][@ID[,ID]]`: where one region's copy goes, with that region's kernel
+ * and ramdisk ids after `@` (ids differ per region):
+ *
+ *   us-east-1:my-amis
+ *   us-east-1:my-amis/images/2024/@aki-12345678
+ *   eu-west-1:my-amis-eu/images@aki-87654321,ari-87654321
+ *
+ * `--kernel`/`--ramdisk` apply to targets that give none of their own.
+ */
+export function parseTarget(value: string): Target {
+  const m = /^([a-z0-9-]+):([^/@]+)(?:\/([^@]*))?(?:@(.*))?$/.exec(value.trim());
+  if (!m) throw new InvalidOptionError('--target', `${JSON.stringify(value)} is not REGION:BUCKET[/PREFIX][@aki-…[,ari-…]] (e.g. us-east-1:my-bucket/images)`);
+  const target: Target = { region: m[1]!, bucket: m[2]! };
+  if (m[3] !== undefined && m[3] !== '') target.prefix = m[3];
+  for (const id of (m[4] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (id.startsWith('aki-')) {
+      if (target.kernelId !== undefined) throw new InvalidOptionError('--target', `${JSON.stringify(value)} names two kernels`);
+      target.kernelId = checkImageId(id, 'aki', '--target');
+    } else if (id.startsWith('ari-')) {
+      if (target.ramdiskId !== undefined) throw new InvalidOptionError('--target', `${JSON.stringify(value)} names two ramdisks`);
+      target.ramdiskId = checkImageId(id, 'ari', '--target');
+    } else {
+      throw new InvalidOptionError('--target', `${JSON.stringify(id)} in ${JSON.stringify(value)} is neither an aki- nor an ari- id`);
+    }
+  }
+  return target;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The job spec the flags describe (checked here as far as the CLI can; the API checks everything). */
+export function specFromFlags(opts: EnqueueFlags): JobSpecBody {
+  const kernel = opts.kernel !== undefined ? checkImageId(opts.kernel, 'aki', '--kernel') : undefined;
+  const ramdisk = opts.ramdisk !== undefined ? checkImageId(opts.ramdisk, 'ari', '--ramdisk') : undefined;
+  const regions = opts.target.map(parseTarget).map((t) => ({
+    ...t,
+    ...(t.kernelId === undefined && kernel !== undefined ? { kernelId: kernel } : {}),
+    ...(t.ramdiskId === undefined && ramdisk !== undefined ? { ramdiskId: ramdisk } : {}),
+  }));
+  if (regions.length === 0) throw new InvalidOptionError('--target', 'give at least one --target REGION:BUCKET[/PREFIX]');
+  return {
+    ...(opts.prefix !== undefined ? { name: opts.prefix } : {}),
+    image: opts.image,
+    architecture: parseArchitecture(opts.arch),
+    accountId: normalizeAccountId(opts.user),
+    identity: opts.identity,
+    regions,
+    ...(opts.blockDeviceMapping !== undefined ? { blockDeviceMapping: parseBlockDeviceMapping(opts.blockDeviceMapping) } : {}),
+    ...(opts.productcodes !== undefined ? { productCodes: parseProductCodes(opts.productcodes) } : {}),
+    ...(opts.level !== undefined ? { level: opts.level } : {}),
+    ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+  };
+}
+
+export function registerEnqueue(program: Command, io: CliIo, flags: () => GlobalFlags): void {
+  program
+    .command('enqueue')
+    .description('queue a bundle job on a bundlefarm service (bundle + upload to one or more regions); prints the job id')
+    .requiredOption('-i, --image <image>', 's3://bucket/key, or a path relative to the workers\' image root (at most 10 GiB)')
+    .requiredOption('-u, --user <account>', 'AWS account id, 12 digits (hyphens allowed)')
+    .requiredOption('-r, --arch <arch>', 'i386 or x86_64')
+    .requiredOption('--identity <name>', 'signing key pair, by the name it has in the workers\' configuration')
+    .requiredOption(
+      '--target <REGION:BUCKET[/PREFIX][@aki-…[,ari-…]]>',
+      'where to upload, repeatable: e.g. us-east-1:my-amis/images@aki-12345678 (kernel/ramdisk ids of that region after @)',
+      collect,
+    )
+    .option('-p, --prefix <name>', "bundle name (default: the image's file name)")
+    .option('--kernel <aki>', 'kernel id for targets that name none')
+    .option('--ramdisk <ari>', 'ramdisk id for targets that name none')
+    .option('-B, --block-device-mapping <map>', 'virtual=device,... e.g. ami=sda1,root=/dev/sda1')
+    .option('--productcodes <codes>', 'comma-separated product codes')
+    .option('--level <n>', 'compression level 1-9', intOption('--level', 1, 9))
+    .option('--threads <n>', 'compression tasks of this job at once on its worker', intOption('--threads', 1, 64))
+    .option('--api <url>', `bundlefarm API URL (default $${API_URL_ENV})`)
+    .option('--token <token>', `API token (default $${API_TOKEN_ENV}; prefer the variable: arguments show in ps)`)
+    .option('--idempotency-key <key>', 'job id to use; enqueuing again with the same key returns the same job')
+    .option('--wait', 'follow the job until it finishes (progress bar on a terminal); exit 1 if it failed', false)
+    .option('--interval <ms>', 'poll interval with --wait (default 1000)', intOption('--interval', 100, 60_000))
+    .action(async (opts: EnqueueFlags) => {
+      const { quiet } = flags();
+      const spec = specFromFlags(opts);
+      const client = new ApiClient(apiClientOptions(opts, io.env));
+      const job = await client.enqueue(spec, opts.idempotencyKey);
+      out(io, job.id);
+      if (!job.created && !quiet) io.stderr.write(`bundlefarm: job ${job.id} already existed (same idempotency key); not enqueued again\n`);
+      if (!opts.wait) return;
+      const status = await followJob(client, job.id, io, { quiet, intervalMs: opts.interval ?? 1000 });
+      printSummary(io, status);
+      assertSucceeded(status);
+    });
+}

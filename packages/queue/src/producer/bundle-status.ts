@@ -1,0 +1,168 @@
+import type { Job, JobState } from 'bullmq';
+import type { SerializedError } from '@bundlefarm/errors';
+import type { JobSpec } from '../job-spec.js';
+import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionProgress, RegionResult } from '../job-types.js';
+
+/**
+ * What producers (the API, the CLI through it) report about a bundle job: its state, its latest
+ * progress, the result, why it failed, and one entry per target region merging the spec, the progress
+ * and the result. Built from what BullMQ stores; holds no secrets because job data holds none.
+ */
+export type BundleState = JobState | 'unknown';
+
+export const FINISHED_STATES: readonly BundleState[] = ['completed', 'failed'];
+
+export interface RegionStatus {
+  region: string;
+  bucket: string;
+  /** Key prefix inside the bucket ('' or ending with '/'). */
+  prefix: string;
+  /** pending → uploading → published; failed when this region failed, skipped when not attempted. */
+  stage: RegionProgress['stage'];
+  partsDone: number;
+  /** Key of NAME.manifest.xml once published. */
+  manifestKey?: string;
+  partKeys?: string[];
+  /** Why this region failed (the others may have succeeded). */
+  error?: SerializedError;
+}
+
+export interface BundleFailure {
+  /** Stable error code (BF_…), or BF_JOB_FAILED when the worker gave none. */
+  code: string;
+  message: string;
+}
+
+export interface BundleAttempts {
+  /** Attempts that ended (failed or completed). */
+  made: number;
+  /** Attempts a worker started. */
+  started: number;
+  /** Attempts allowed for transient failures. */
+  max: number;
+}
+
+export interface BundleStatus {
+  id: string;
+  /** Bundle name (the job's name in BullMQ and Bull Board). */
+  name: string;
+  state: BundleState;
+  /** True once completed or failed for good. */
+  finished: boolean;
+  /** Who enqueued it: api, github, gitlab, cli … */
+  source: string;
+  delivery?: string;
+  spec: JobSpec;
+  /** Latest progress report (null before a worker reported any). */
+  progress: BundleJobProgress | null;
+  /** Result of a completed job. */
+  result: BundleJobResult | null;
+  /** Why the job (or its latest attempt) failed. */
+  error: BundleFailure | null;
+  attempts: BundleAttempts;
+  regions: RegionStatus[];
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** `BF_CODE: message` (how workers word failures) → code and message; anything else → BF_JOB_FAILED. */
+export function parseFailure(reason: string | null | undefined): BundleFailure | null {
+  if (!reason) return null;
+  const m = /^(BF_[A-Z0-9_]+): ([\s\S]*)$/.exec(reason);
+  return m ? { code: m[1]!, message: m[2]! } : { code: 'BF_JOB_FAILED', message: reason };
+}
+
+/**
+ * Per-region errors of a failed job, from its failure: a one-region job's error is its region's; a
+ * BF_REGIONS_FAILED message lists `region: BF_CODE: message` for each failed region.
+ */
+export function regionFailures(failure: BundleFailure | null, regions: readonly string[]): Record<string, SerializedError> {
+  const out: Record<string, SerializedError> = {};
+  if (!failure) return out;
+  const error = (code: string, message: string): SerializedError => ({ code, message, transient: false, details: {} });
+  if (failure.code !== 'BF_REGIONS_FAILED') {
+    if (regions.length === 1) out[regions[0]!] = error(failure.code, failure.message);
+    return out;
+  }
+  const body = failure.message.replace(/^\d+ regions? failed: /, '').replace(/ \(published: [^)]*\)$/, '');
+  const starts = regions
+    .map((region) => ({ region, at: body.search(new RegExp(`(^|; )${region.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}: BF_`)) }))
+    .filter((x) => x.at >= 0)
+    .sort((a, b) => a.at - b.at);
+  starts.forEach(({ region, at }, i) => {
+    const from = at === 0 ? 0 : at + 2;
+    const to = i + 1 < starts.length ? starts[i + 1]!.at : body.length;
+    const m = /^[^:]+: (BF_[A-Z0-9_]+): ([\s\S]*)$/.exec(body.slice(from, to));
+    if (m) out[region] = error(m[1]!, m[2]!);
+  });
+  return out;
+}
+
+function isProgress(p: unknown): p is BundleJobProgress {
+  return typeof p === 'object' && p !== null && typeof (p as { percent?: unknown }).percent === 'number';
+}
+
+function iso(ms: number | null | undefined): string | null {
+  return typeof ms === 'number' && ms > 0 ? new Date(ms).toISOString() : null;
+}
+
+function regionStatus(target: JobSpec['regions'][number], progress: BundleJobProgress | null, earlier: RegionResult | undefined, final: RegionResult | undefined): RegionStatus {
+  const prefix = target.prefix === '' || target.prefix.endsWith('/') ? target.prefix : `${target.prefix}/`;
+  const status: RegionStatus = { region: target.region, bucket: target.bucket, prefix, stage: 'pending', partsDone: 0 };
+  const p = progress?.regions?.[target.region];
+  if (p) {
+    status.stage = p.stage;
+    status.partsDone = p.partsDone;
+  }
+  for (const r of [earlier, final]) {
+    if (!r) continue;
+    if (r.manifestKey !== undefined) status.manifestKey = r.manifestKey;
+    if (r.partKeys !== undefined) {
+      status.partKeys = r.partKeys;
+      status.partsDone = Math.max(status.partsDone, r.partKeys.length);
+    }
+    if (r.error) {
+      status.error = r.error;
+      status.stage = 'failed';
+    } else if (r.manifestKey !== undefined) {
+      delete status.error;
+      status.stage = 'published';
+    }
+  }
+  return status;
+}
+
+export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, state: BundleState): BundleStatus {
+  const data = job.data;
+  const progress = isProgress(job.progress) ? job.progress : null;
+  const result = state === 'completed' && job.returnvalue ? job.returnvalue : null;
+  const finished = FINISHED_STATES.includes(state);
+  const error = state === 'completed' ? null : parseFailure(job.failedReason);
+  const failures = state === 'failed' ? regionFailures(error, data.spec.regions.map((r) => r.region)) : {};
+  return {
+    id: job.id ?? '',
+    name: job.name,
+    state,
+    finished,
+    source: data.source,
+    ...(data.delivery !== undefined ? { delivery: data.delivery } : {}),
+    spec: data.spec,
+    progress,
+    result,
+    error,
+    attempts: { made: job.attemptsMade ?? 0, started: job.attemptsStarted ?? 0, max: job.opts.attempts ?? 1 },
+    regions: data.spec.regions.map((t) => {
+      const status = regionStatus(t, progress, data.completedRegions?.[t.region], result?.regions?.[t.region]);
+      const failure = failures[t.region];
+      if (failure && status.manifestKey === undefined) {
+        status.error = failure;
+        status.stage = 'failed';
+      }
+      return status;
+    }),
+    createdAt: iso(job.timestamp) ?? new Date(0).toISOString(),
+    startedAt: iso(job.processedOn),
+    finishedAt: finished ? iso(job.finishedOn) : null,
+  };
+}

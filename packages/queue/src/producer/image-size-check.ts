@@ -1,0 +1,91 @@
+import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { FileUnreadableError, ImageEmptyError, ImageTooLargeError, isBundlefarmError, UnsafePathError } from '@bundlefarm/errors';
+import { MAX_IMAGE_SIZE } from '@bundlefarm/format';
+import { objectSize, S3BucketNotFoundError, S3ObjectNotFoundError } from '@bundlefarm/s3';
+
+/** The S3 client type of @bundlefarm/s3 (without a direct dependency on the SDK). */
+export type S3Client = Parameters<typeof objectSize>[0];
+
+/**
+ * The enqueue-time look at an image: refuse what is certain to fail (over 10 GiB, empty, missing, a
+ * symlink out of the image root) before a job is queued, and let everything the producer cannot see
+ * through (S3 refusing these credentials, a store that is down, a root that is not mounted here) go to
+ * the workers, which check again.
+ */
+export interface ImageCheckOptions {
+  /**
+   * The local image root as this process sees it. Set it only where the workers' image root is mounted
+   * too (same content): then local images must exist here, as regular files inside the root, at most
+   * 10 GiB. Unset: local images are not checked at enqueue time.
+   */
+  imageRoot?: string;
+  /** Client for HeadObject on `s3://` images. Unset: S3 images are not checked at enqueue time. */
+  s3?: S3Client;
+  /** Gives up on S3 after this many ms and lets the job through (default 5 000). */
+  s3TimeoutMs?: number;
+}
+
+export type ImageCheck = { checked: true; size: number } | { checked: false; reason: string };
+
+export async function checkImage(image: string, options: ImageCheckOptions): Promise<ImageCheck> {
+  if (image.startsWith('s3://')) return checkS3Image(image, options);
+  return checkLocalImage(image, options.imageRoot);
+}
+
+function checkSize(image: string, size: number): void {
+  if (size > MAX_IMAGE_SIZE) throw new ImageTooLargeError(image, size);
+  if (size === 0) throw new ImageEmptyError(image);
+}
+
+async function checkLocalImage(image: string, imageRoot: string | undefined): Promise<ImageCheck> {
+  if (imageRoot === undefined) return { checked: false, reason: 'no local image root is configured here' };
+  const root = resolve(imageRoot);
+  const path = resolve(root, image);
+  if (isAbsolute(image) || !inside(root, path)) throw new UnsafePathError(image, 'the image root');
+  let realRoot: string;
+  let realPath: string;
+  try {
+    realRoot = await realpath(root);
+  } catch {
+    return { checked: false, reason: 'the image root does not exist here' };
+  }
+  try {
+    realPath = await realpath(path);
+  } catch (err) {
+    throw new FileUnreadableError(image, err);
+  }
+  // a symlink inside the root must not lead out of it
+  if (!inside(realRoot, realPath)) throw new UnsafePathError(image, 'the image root');
+  let info;
+  try {
+    info = await stat(realPath);
+  } catch (err) {
+    throw new FileUnreadableError(image, err);
+  }
+  if (info.isDirectory()) throw new FileUnreadableError(image, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
+  if (!info.isFile()) throw new FileUnreadableError(image, new Error('not a regular file'));
+  checkSize(image, info.size);
+  return { checked: true, size: info.size };
+}
+
+async function checkS3Image(image: string, options: ImageCheckOptions): Promise<ImageCheck> {
+  if (!options.s3) return { checked: false, reason: 'no S3 client is configured here' };
+  let size: number;
+  try {
+    size = await objectSize(options.s3, image, { retry: { attempts: 1 }, signal: AbortSignal.timeout(options.s3TimeoutMs ?? 5_000) });
+  } catch (err) {
+    // certain: the object or its bucket is not there
+    if (isBundlefarmError(err) && (err.code === S3ObjectNotFoundError.code || err.code === S3BucketNotFoundError.code)) throw err;
+    // anything else (access denied to these credentials, a store that is down, a timeout) is left to the workers
+    const reason = isBundlefarmError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+    return { checked: false, reason };
+  }
+  checkSize(image, size);
+  return { checked: true, size };
+}
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel);
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { InvalidOptionError } from '@bundlefarm/errors';
+import { DEFAULT_PREFIX, type JobPolicy } from '../queue-settings.js';
+import type { S3Settings } from '@bundlefarm/s3';
+
+export type { S3Settings };
+
+/** What the producer checks about an image before queueing it (see `checkImage`). */
+export interface ProducerImageCheck {
+  /** The workers' local image root as mounted here (unset: local images are not checked). */
+  imageRoot?: string;
+  /** How to reach S3 for HeadObject on s3:// images (unset: S3 images are not checked). */
+  s3?: S3Settings;
+  /** Gives up on S3 after this many ms and lets the job through (default 5 000). */
+  s3TimeoutMs?: number;
+}
+
+/** Options of a BundleProducer. Checked with zod when the producer is made. */
+export interface BundleProducerOptions {
+  /** redis://[:password@]host:port[/db] (default redis://127.0.0.1:6379). */
+  redisUrl?: string;
+  /** Key prefix of the queue (default "bundlefarm"; with Redis Cluster a hash tag such as "{bundlefarm}"). */
+  prefix?: string;
+  /** Attempts, backoff and trimming of new jobs (default: `jobOptions()`'s). */
+  jobPolicy?: JobPolicy;
+  /** Enqueue-time checks of images (default: none; see ImageCheckOptions). */
+  imageCheck?: ProducerImageCheck;
+  /**
+   * Seconds a job id or webhook body stays remembered after its job was made, so a replay finds the
+   * job even once BullMQ trimmed it (default 30 days, 1 s to 1 year).
+   */
+  replayTtlSeconds?: number;
+  /** Milliseconds a Redis command may take before it fails as unavailable (default 5 000). */
+  commandTimeoutMs?: number;
+}
+
+export const PRODUCER_DEFAULTS = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  prefix: DEFAULT_PREFIX,
+  replayTtlSeconds: 30 * 24 * 3600,
+  commandTimeoutMs: 5_000,
+} as const;
+
+const optionsSchema = z.object({
+  redisUrl: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default(PRODUCER_DEFAULTS.redisUrl),
+  prefix: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_{}.-]+$/, 'must be letters, digits, "_", ".", "-" and a {hash tag}')
+    .default(PRODUCER_DEFAULTS.prefix),
+  jobPolicy: z
+    .object({
+      attempts: z.number().int().min(1).max(100).optional(),
+      backoffMs: z.number().int().min(0).max(3_600_000).optional(),
+      keepCompleted: z.number().int().min(0).max(1_000_000).optional(),
+      keepFailed: z.number().int().min(0).max(1_000_000).optional(),
+    })
+    .default({}),
+  imageCheck: z
+    .object({
+      imageRoot: z.string().min(1).optional(),
+      s3: z.custom<S3Settings>((v) => typeof v === 'object' && v !== null, 'must be S3 settings').optional(),
+      s3TimeoutMs: z.number().int().min(100).max(120_000).optional(),
+    })
+    .strict()
+    .default({}),
+  replayTtlSeconds: z.number().int().min(1).max(366 * 24 * 3600).default(PRODUCER_DEFAULTS.replayTtlSeconds),
+  commandTimeoutMs: z.number().int().min(100).max(600_000).default(PRODUCER_DEFAULTS.commandTimeoutMs),
+});
+
+export type ResolvedProducerOptions = z.output<typeof optionsSchema>;
+
+export function checkProducerOptions(options: BundleProducerOptions): ResolvedProducerOptions {
+  const r = optionsSchema.safeParse(options);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    // never echo a value: the Redis URL may hold a password
+    throw new InvalidOptionError(`producer ${i.path.map(String).join('.') || 'options'}`, i.message);
+  }
+  return r.data;
+}

@@ -1,0 +1,88 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { BundleProducer } from '@bundlefarm/queue';
+import { registerBullBoard } from './board/bull-board.js';
+import { installErrorHandling } from './errors/error-handler.js';
+import { loggerOptions } from './logging/logger-options.js';
+import { ServiceMetrics } from './metrics/service-metrics.js';
+import { openApiRoute, registerOpenApi } from './openapi/openapi.js';
+import { bundleRoutes } from './routes/bundle-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { checkServerConfig, type ServerConfig } from './server-config.js';
+import { webhookRoutes } from './webhooks/webhook-routes.js';
+import { WebhookRules } from './webhooks/webhook-rules.js';
+
+export const API_VERSION = '0.1.0';
+
+export interface BuildServerOptions {
+  /** `false`: no logging at all (default: pino at `config.logLevel`, to stdout). */
+  logger?: false;
+  /** Where log lines go instead of stdout (same level and redaction). */
+  logStream?: NodeJS.WritableStream;
+}
+
+/**
+ * The bundlefarm HTTP API as a Fastify app, not yet listening: routes, webhooks, metrics, OpenAPI and
+ * Bull Board over one BundleProducer. Closing the app closes its Redis connections.
+ *
+ * Nothing CPU-heavy runs here — bundling is the workers' — so the event loop stays free: bodies are
+ * bounded (bodyLimit), validation is a zod parse of a small object, a webhook costs one HMAC over at
+ * most `webhookBodyLimit` bytes, and the rest is Redis I/O.
+ */
+export async function buildServer(config: ServerConfig, options: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const c = checkServerConfig(config);
+  const rules = c.webhookRulesFile !== undefined ? await WebhookRules.load(c.webhookRulesFile) : WebhookRules.none;
+
+  const producer = new BundleProducer({
+    redisUrl: c.redisUrl,
+    prefix: c.queuePrefix,
+    jobPolicy: {
+      ...(c.jobAttempts !== undefined ? { attempts: c.jobAttempts } : {}),
+      ...(c.jobBackoffMs !== undefined ? { backoffMs: c.jobBackoffMs } : {}),
+    },
+    imageCheck: { ...(c.imageRoot !== undefined ? { imageRoot: c.imageRoot } : {}), ...(c.s3 !== undefined ? { s3: c.s3 } : {}) },
+    replayTtlSeconds: c.replayTtlSeconds,
+  });
+  const metrics = new ServiceMetrics(producer, c.redisUrl);
+
+  const app = Fastify({
+    logger: options.logger === false ? false : loggerOptions(c.logLevel, options.logStream),
+    bodyLimit: c.bodyLimit,
+    trustProxy: c.trustProxy,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    requestTimeout: 60_000,
+  });
+  // Requests are validated with zod (every problem named); route schemas only document the API.
+  app.setValidatorCompiler(() => () => true);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  installErrorHandling(app, c.bodyLimit);
+  app.addHook('onClose', async () => {
+    await metrics.close();
+    await producer.close();
+  });
+
+  await registerOpenApi(app, API_VERSION);
+  await app.register(async (scope) => healthRoutes(scope, producer, metrics));
+  await app.register(async (scope) => bundleRoutes(scope, { producer, apiTokens: c.apiTokens, bodyLimit: c.bodyLimit }));
+  await app.register(async (scope) =>
+    webhookRoutes(scope, {
+      producer,
+      rules,
+      githubSecrets: c.githubWebhookSecrets,
+      gitlabTokens: c.gitlabWebhookTokens,
+      bodyLimit: c.webhookBodyLimit,
+    }),
+  );
+  await registerBullBoard(app, producer, {
+    credentials: { tokens: c.apiTokens, ...(c.admin !== undefined ? { basic: c.admin } : {}) },
+    readOnly: c.boardReadOnly,
+  });
+  openApiRoute(app);
+  // a moment for Redis, so the first requests do not meet a connection still being made; never fails
+  const redisUp = await producer.connected(3_000);
+  app.log.info(
+    { rules: rules.size, github: c.githubWebhookSecrets.length > 0, gitlab: c.gitlabWebhookTokens.length > 0, redis: redisUp ? 'up' : 'not yet' },
+    'bundlefarm API configured',
+  );
+  return app;
+}

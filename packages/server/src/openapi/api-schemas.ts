@@ -1,0 +1,180 @@
+import { jobSpecSchema, KNOWN_REGIONS, type BundleStatus, type CancelResult, type JobCounts, type RetryResult } from '@bundlefarm/queue';
+import { z } from 'zod';
+
+/**
+ * The API's response bodies, once: zod schemas give the TypeScript types the routes must return and
+ * the JSON Schemas of /openapi.json. Compile-time checks at the end keep them in step with the
+ * producer's types.
+ */
+
+export const errorDetailsSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+
+export const specProblemSchema = z.object({
+  /** Dotted path of the field (`regions.0.bucket`), `(body)` for the whole body. */
+  path: z.string(),
+  message: z.string(),
+});
+
+export const errorBodySchema = z
+  .object({
+    /** Stable error code (BF_…). */
+    error: z.string(),
+    message: z.string(),
+    /** Every problem of a job spec (BF_BAD_SPEC, BF_RULE_SPEC_INVALID). */
+    problems: z.array(specProblemSchema).optional(),
+    details: errorDetailsSchema.optional(),
+  });
+
+export const enqueueResponseSchema = z
+  .object({
+    id: z.string(),
+    /** Bundle name (the job's name). */
+    name: z.string(),
+    /** False when an earlier request with the same Idempotency-Key / delivery made this job. */
+    created: z.boolean(),
+    /** Where to follow it: GET this path. */
+    statusUrl: z.string(),
+  });
+
+const serializedErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  transient: z.boolean(),
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null(), z.undefined()])),
+});
+
+const regionStageSchema = z.enum(['pending', 'uploading', 'published', 'failed', 'skipped']);
+
+const progressSchema = z.object({
+  stage: z.enum(['queued', 'preflight', 'bundling', 'uploading', 'publishing', 'done']),
+  percent: z.number(),
+  bytesIn: z.number(),
+  totalIn: z.number(),
+  bytesOut: z.number(),
+  partsDone: z.number(),
+  partsTotal: z.number().optional(),
+  regions: z.record(z.string(), z.object({ stage: regionStageSchema, partsDone: z.number() })),
+});
+
+const regionResultSchema = z.object({
+  region: z.string(),
+  bucket: z.string(),
+  manifestKey: z.string().optional(),
+  partKeys: z.array(z.string()).optional(),
+  error: serializedErrorSchema.optional(),
+});
+
+const resultSchema = z.object({
+  name: z.string(),
+  digest: z.string(),
+  size: z.number(),
+  bundledSize: z.number(),
+  parts: z.number(),
+  seconds: z.number(),
+  regions: z.record(z.string(), regionResultSchema),
+  uploadRetries: z.number(),
+});
+
+export const bundleStatusSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    state: z.enum(['waiting', 'delayed', 'prioritized', 'waiting-children', 'active', 'completed', 'failed', 'unknown']),
+    finished: z.boolean(),
+    source: z.string(),
+    delivery: z.string().optional(),
+    spec: jobSpecSchema,
+    progress: progressSchema.nullable(),
+    result: resultSchema.nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+    attempts: z.object({ made: z.number(), started: z.number(), max: z.number() }),
+    regions: z.array(
+      z.object({
+        region: z.string(),
+        bucket: z.string(),
+        prefix: z.string(),
+        stage: regionStageSchema,
+        partsDone: z.number(),
+        manifestKey: z.string().optional(),
+        partKeys: z.array(z.string()).optional(),
+        error: serializedErrorSchema.optional(),
+      }),
+    ),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+  });
+
+export const cancelResponseSchema = z
+  .object({
+    id: z.string(),
+    outcome: z.enum(['removed', 'cancelling']),
+    previousState: bundleStatusSchema.shape.state,
+  });
+
+export const retryResponseSchema = z
+  .object({
+    id: z.string(),
+    state: bundleStatusSchema.shape.state,
+    keptRegions: z.array(z.string()),
+  });
+
+export const queueResponseSchema = z
+  .object({
+    queue: z.string(),
+    counts: z.object({
+      waiting: z.number(),
+      active: z.number(),
+      delayed: z.number(),
+      prioritized: z.number(),
+      'waiting-children': z.number(),
+      completed: z.number(),
+      failed: z.number(),
+    }),
+  });
+
+export const healthResponseSchema = z.object({ ok: z.literal(true) });
+export const readyResponseSchema = z.object({ ok: z.boolean(), redis: z.enum(['up', 'down']) });
+
+export const webhookResponseSchema = z
+  .union([
+    enqueueResponseSchema.extend({ rule: z.string() }),
+    z.object({ ignored: z.literal(true), reason: z.string() }),
+  ]);
+
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+export type EnqueueResponse = z.infer<typeof enqueueResponseSchema>;
+export type BundleStatusResponse = z.infer<typeof bundleStatusSchema>;
+export type CancelResponse = z.infer<typeof cancelResponseSchema>;
+export type RetryResponse = z.infer<typeof retryResponseSchema>;
+export type QueueResponse = z.infer<typeof queueResponseSchema>;
+export type HealthResponse = z.infer<typeof healthResponseSchema>;
+export type ReadyResponse = z.infer<typeof readyResponseSchema>;
+export type WebhookResponse = z.infer<typeof webhookResponseSchema>;
+
+/** The JSON Schema of a job spec as clients send it, with the regions spelled out. */
+export function jobSpecJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(jobSpecSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete schema.$schema;
+  const region = (((schema.properties as Record<string, Record<string, unknown>>).regions!.items as Record<string, unknown>).properties as Record<
+    string,
+    Record<string, unknown>
+  >).region!;
+  region.enum = [...KNOWN_REGIONS];
+  return schema;
+}
+
+/** JSON Schema of a response body, for route schemas (documentation only: responses are not re-serialized). */
+export function responseJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any', reused: 'inline' }) as Record<string, unknown>;
+  delete json.$schema;
+  delete json.id;
+  return json;
+}
+
+// Compile-time checks: what the producer returns is what the schemas promise.
+type Assignable<T, U extends T> = U;
+export type _StatusMatches = Assignable<BundleStatusResponse, BundleStatus>;
+export type _CancelMatches = Assignable<CancelResponse, CancelResult>;
+export type _RetryMatches = Assignable<RetryResponse, RetryResult>;
+export type _CountsMatch = Assignable<QueueResponse['counts'], JobCounts>;

@@ -1,0 +1,37 @@
+import swagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * OpenAPI 3.1 document of the API, collected from the route schemas by @fastify/swagger and served at
+ * GET /openapi.json. The job spec's schema is zod's (`z.toJSONSchema`), so the document and the
+ * validation cannot drift. Route schemas are documentation only: requests are validated with zod and
+ * responses serialized with JSON.stringify (see build-server.ts).
+ */
+export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'bundlefarm API',
+        version,
+        description:
+          'Queued EC2 instance-store AMI bundles (ec2-bundle-image compatible). Errors are `{ error: CODE, message, problems?, details? }` with stable codes.',
+      },
+      tags: [
+        { name: 'bundles', description: 'Bundle jobs' },
+        { name: 'webhooks', description: 'CI webhooks mapped to jobs by rules' },
+        { name: 'health', description: 'Probes and metrics' },
+      ],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'One of BUNDLEFARM_API_TOKENS' },
+          basic: { type: 'http', scheme: 'basic', description: 'Bull Board at /admin/queues (BUNDLEFARM_ADMIN_USER/PASSWORD)' },
+        },
+      },
+    },
+  });
+}
+
+export function openApiRoute(app: FastifyInstance): void {
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}

@@ -1,0 +1,244 @@
+import { BundlefarmError } from '@bundlefarm/errors';
+import { DEFAULT_PREFIX, type S3Settings } from '@bundlefarm/queue';
+import { z } from 'zod';
+
+/**
+ * Configuration of the API server. `buildServer` takes it as an object (checked with `checkServerConfig`);
+ * `serverConfigFromEnv` reads it from BUNDLEFARM_* environment variables. Every problem is reported at
+ * once, naming the setting (or variable) — never a value, since most of them are secrets.
+ */
+export interface ServerConfig {
+  /** Bearer tokens API clients authenticate with (at least one, 16+ characters each). */
+  apiTokens: string[];
+  /** GitHub webhook secrets (X-Hub-Signature-256); several while rotating. None: GitHub hooks get 401. */
+  githubWebhookSecrets?: string[];
+  /** GitLab webhook secret tokens (X-Gitlab-Token). None: GitLab hooks get 401. */
+  gitlabWebhookTokens?: string[];
+  /** JSON file of webhook rules (docs/webhook-rules.example.json). None: every hook is acknowledged and ignored. */
+  webhookRulesFile?: string;
+  /** The workers' local image root as mounted on the API host; set only if it is (see docs/service.md). */
+  imageRoot?: string;
+  /** S3 access for the enqueue-time size check of s3:// images (default: none, no check). */
+  s3?: S3Settings;
+  /** Redis URL (default redis://127.0.0.1:6379). */
+  redisUrl?: string;
+  /** Queue key prefix (default "bundlefarm"; "{bundlefarm}" with Redis Cluster). */
+  queuePrefix?: string;
+  /** Largest JSON body of the API, bytes (default 64 KiB). */
+  bodyLimit?: number;
+  /** Largest webhook body, bytes (default 1 MiB). */
+  webhookBodyLimit?: number;
+  /** HTTP basic-auth credentials for Bull Board at /admin/queues (the API tokens work there too). */
+  admin?: { user: string; password: string };
+  /** Bull Board without retry/remove/clean buttons (default false). */
+  boardReadOnly?: boolean;
+  /** pino level (default info); `silent` for none. */
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Trust X-Forwarded-* from a reverse proxy (default false). */
+  trustProxy?: boolean;
+  /** Seconds a delivery id / idempotency key is remembered (default 30 days). */
+  replayTtlSeconds?: number;
+  /** Attempts per job for transient failures (default 5). */
+  jobAttempts?: number;
+  /** First retry delay of a job in ms (default 10 000, doubled each attempt). */
+  jobBackoffMs?: number;
+}
+
+export type ResolvedServerConfig = z.output<typeof serverConfigSchema>;
+
+export const SERVER_DEFAULTS = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  queuePrefix: DEFAULT_PREFIX,
+  bodyLimit: 64 * 1024,
+  webhookBodyLimit: 1024 * 1024,
+  logLevel: 'info',
+  replayTtlSeconds: 30 * 24 * 3600,
+  host: '0.0.0.0',
+  port: 8080,
+} as const;
+
+const secret = (what: string, min: number) => z.string().min(min, `each ${what} must have at least ${min} characters`).max(1024);
+
+export const serverConfigSchema = z
+  .object({
+    apiTokens: z.array(secret('API token', 16)).min(1, 'at least one API token is needed'),
+    githubWebhookSecrets: z.array(secret('GitHub webhook secret', 16)).default([]),
+    gitlabWebhookTokens: z.array(secret('GitLab webhook token', 16)).default([]),
+    webhookRulesFile: z.string().min(1).optional(),
+    imageRoot: z.string().min(1).optional(),
+    s3: z.custom<S3Settings>((v) => typeof v === 'object' && v !== null, 'must be S3 settings').optional(),
+    redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default(SERVER_DEFAULTS.redisUrl),
+    queuePrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be 1-64 letters, digits, "_", ".", "-" (and a {hash tag})')
+      .default(SERVER_DEFAULTS.queuePrefix),
+    bodyLimit: z.number().int().min(1024).max(16 * 1024 * 1024).default(SERVER_DEFAULTS.bodyLimit),
+    webhookBodyLimit: z.number().int().min(1024).max(32 * 1024 * 1024).default(SERVER_DEFAULTS.webhookBodyLimit),
+    admin: z
+      .object({ user: z.string().min(1).max(128).regex(/^[^:]+$/, 'must not contain ":"'), password: secret('admin password', 12) })
+      .strict()
+      .optional(),
+    boardReadOnly: z.boolean().default(false),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(SERVER_DEFAULTS.logLevel),
+    trustProxy: z.boolean().default(false),
+    replayTtlSeconds: z.number().int().min(1).max(366 * 24 * 3600).default(SERVER_DEFAULTS.replayTtlSeconds),
+    jobAttempts: z.number().int().min(1).max(100).optional(),
+    jobBackoffMs: z.number().int().min(0).max(3_600_000).optional(),
+  })
+  .strict();
+
+/** A configuration that does not validate; `problems` name settings or variables, never values. */
+export class ServerConfigError extends BundlefarmError {
+  static readonly code = 'BF_BAD_CONFIG';
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(ServerConfigError.code, `the server configuration is invalid: ${problems.join('; ')}`, false, { details: { problems: problems.length } });
+    this.problems = problems;
+  }
+}
+
+export function checkServerConfig(config: ServerConfig, names: Record<string, string> = {}): ResolvedServerConfig {
+  const r = serverConfigSchema.safeParse(config);
+  if (r.success) return r.data;
+  throw new ServerConfigError(
+    r.error.issues.map((i) => {
+      const key = String(i.path[0] ?? '');
+      const where = names[key] ?? (i.path.map(String).join('.') || 'config');
+      return `${where}: ${i.message}`;
+    }),
+  );
+}
+
+/** Environment variables, and the setting each one fills. */
+export const ENV = {
+  apiTokens: 'BUNDLEFARM_API_TOKENS',
+  githubWebhookSecrets: 'BUNDLEFARM_GITHUB_WEBHOOK_SECRETS',
+  gitlabWebhookTokens: 'BUNDLEFARM_GITLAB_WEBHOOK_TOKENS',
+  webhookRulesFile: 'BUNDLEFARM_WEBHOOK_RULES',
+  imageRoot: 'BUNDLEFARM_IMAGE_ROOT',
+  s3: 'BUNDLEFARM_S3_*',
+  redisUrl: 'BUNDLEFARM_REDIS_URL',
+  queuePrefix: 'BUNDLEFARM_QUEUE_PREFIX',
+  bodyLimit: 'BUNDLEFARM_BODY_LIMIT',
+  webhookBodyLimit: 'BUNDLEFARM_WEBHOOK_BODY_LIMIT',
+  admin: 'BUNDLEFARM_ADMIN_USER/BUNDLEFARM_ADMIN_PASSWORD',
+  boardReadOnly: 'BUNDLEFARM_BOARD_READ_ONLY',
+  logLevel: 'BUNDLEFARM_LOG_LEVEL',
+  trustProxy: 'BUNDLEFARM_TRUST_PROXY',
+  replayTtlSeconds: 'BUNDLEFARM_REPLAY_TTL',
+  jobAttempts: 'BUNDLEFARM_JOB_ATTEMPTS',
+  jobBackoffMs: 'BUNDLEFARM_JOB_BACKOFF_MS',
+} as const satisfies Record<keyof ServerConfig, string>;
+
+export interface ListenConfig {
+  host: string;
+  port: number;
+}
+
+/**
+ * Reads the configuration from the environment:
+ *
+ * | variable | setting |
+ * |---|---|
+ * | BUNDLEFARM_API_TOKENS | comma-separated bearer tokens (required) |
+ * | BUNDLEFARM_GITHUB_WEBHOOK_SECRETS, BUNDLEFARM_GITLAB_WEBHOOK_TOKENS | comma-separated |
+ * | BUNDLEFARM_WEBHOOK_RULES | rules file path |
+ * | BUNDLEFARM_IMAGE_ROOT | image root as mounted here |
+ * | BUNDLEFARM_S3_SIZE_CHECK | HeadObject s3:// images at enqueue (default: true when any BUNDLEFARM_S3_* below is set) |
+ * | BUNDLEFARM_S3_REGION, BUNDLEFARM_S3_ENDPOINT, BUNDLEFARM_S3_FORCE_PATH_STYLE | where |
+ * | BUNDLEFARM_S3_ACCESS_KEY_ID, BUNDLEFARM_S3_SECRET_ACCESS_KEY | credentials (default: the AWS SDK chain) |
+ * | BUNDLEFARM_REDIS_URL, BUNDLEFARM_QUEUE_PREFIX | queue |
+ * | BUNDLEFARM_BODY_LIMIT, BUNDLEFARM_WEBHOOK_BODY_LIMIT | bytes |
+ * | BUNDLEFARM_ADMIN_USER, BUNDLEFARM_ADMIN_PASSWORD | Bull Board basic auth |
+ * | BUNDLEFARM_BOARD_READ_ONLY, BUNDLEFARM_TRUST_PROXY | true/false |
+ * | BUNDLEFARM_LOG_LEVEL, BUNDLEFARM_REPLAY_TTL, BUNDLEFARM_JOB_ATTEMPTS, BUNDLEFARM_JOB_BACKOFF_MS | |
+ * | BUNDLEFARM_API_HOST, BUNDLEFARM_API_PORT | where to listen (default 0.0.0.0:8080) |
+ */
+export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedServerConfig; listen: ListenConfig } {
+  const problems: string[] = [];
+  const list = (name: string): string[] | undefined => {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') return undefined;
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  };
+  const str = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const int = (name: string): number | undefined => {
+    const v = str(name);
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) {
+      problems.push(`${name}: must be a whole number`);
+      return undefined;
+    }
+    return Number(v);
+  };
+  const bool = (name: string): boolean | undefined => {
+    const v = str(name)?.toLowerCase();
+    if (v === undefined) return undefined;
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    problems.push(`${name}: must be true or false`);
+    return undefined;
+  };
+
+  const config: ServerConfig = { apiTokens: list(ENV.apiTokens) ?? [] };
+  const set = <K extends keyof ServerConfig>(key: K, value: ServerConfig[K] | undefined): void => {
+    if (value !== undefined) config[key] = value;
+  };
+  set('githubWebhookSecrets', list(ENV.githubWebhookSecrets));
+  set('gitlabWebhookTokens', list(ENV.gitlabWebhookTokens));
+  set('webhookRulesFile', str(ENV.webhookRulesFile));
+  set('imageRoot', str(ENV.imageRoot));
+  set('redisUrl', str(ENV.redisUrl));
+  set('queuePrefix', str(ENV.queuePrefix));
+  set('bodyLimit', int(ENV.bodyLimit));
+  set('webhookBodyLimit', int(ENV.webhookBodyLimit));
+  set('boardReadOnly', bool(ENV.boardReadOnly));
+  set('trustProxy', bool(ENV.trustProxy));
+  set('replayTtlSeconds', int(ENV.replayTtlSeconds));
+  set('jobAttempts', int(ENV.jobAttempts));
+  set('jobBackoffMs', int(ENV.jobBackoffMs));
+  const level = str(ENV.logLevel);
+  if (level !== undefined) config.logLevel = level as ServerConfig['logLevel'];
+
+  const user = str('BUNDLEFARM_ADMIN_USER');
+  const password = str('BUNDLEFARM_ADMIN_PASSWORD');
+  if (user !== undefined && password !== undefined) config.admin = { user, password };
+  else if (user !== undefined || password !== undefined) problems.push('BUNDLEFARM_ADMIN_USER and BUNDLEFARM_ADMIN_PASSWORD: set both or neither');
+
+  const s3Wanted = bool('BUNDLEFARM_S3_SIZE_CHECK') ?? ['BUNDLEFARM_S3_REGION', 'BUNDLEFARM_S3_ENDPOINT', 'BUNDLEFARM_S3_ACCESS_KEY_ID'].some((n) => str(n) !== undefined);
+  if (s3Wanted) {
+    const accessKeyId = str('BUNDLEFARM_S3_ACCESS_KEY_ID');
+    const secretAccessKey = str('BUNDLEFARM_S3_SECRET_ACCESS_KEY');
+    if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+      problems.push('BUNDLEFARM_S3_ACCESS_KEY_ID and BUNDLEFARM_S3_SECRET_ACCESS_KEY: set both or neither');
+    }
+    const endpoint = str('BUNDLEFARM_S3_ENDPOINT');
+    const forcePathStyle = bool('BUNDLEFARM_S3_FORCE_PATH_STYLE');
+    config.s3 = {
+      region: str('BUNDLEFARM_S3_REGION') ?? 'us-east-1',
+      ...(endpoint !== undefined ? { endpoint } : {}),
+      ...(forcePathStyle !== undefined ? { forcePathStyle } : {}),
+      ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    };
+  }
+
+  const port = int('BUNDLEFARM_API_PORT') ?? SERVER_DEFAULTS.port;
+  if (port < 1 || port > 65535) problems.push('BUNDLEFARM_API_PORT: must be 1-65535');
+  const listen = { host: str('BUNDLEFARM_API_HOST') ?? SERVER_DEFAULTS.host, port };
+
+  let resolved: ResolvedServerConfig | undefined;
+  try {
+    resolved = checkServerConfig(config, ENV);
+  } catch (err) {
+    if (err instanceof ServerConfigError) problems.push(...err.problems);
+    else throw err;
+  }
+  if (problems.length > 0 || !resolved) throw new ServerConfigError(problems);
+  return { config: resolved, listen };
+}

@@ -1,0 +1,350 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import { generateSelfSignedIdentity, type GeneratedIdentity } from '@bundlefarm/format';
+import { BUNDLE_QUEUE, type BundleJobData, type BundleJobResult } from '@bundlefarm/queue';
+import { createS3Client } from '@bundlefarm/s3';
+import { buildServer, type ServerConfig } from '@bundlefarm/server';
+import { s3Requests, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { REPO } from '../helpers/fixtures.js';
+import { testIdentity, writeIdentity } from '../helpers/identity.js';
+import { writeRandomFile } from '../helpers/images.js';
+import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { S3RVER_CREDENTIALS, s3rverClientSettings, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+/**
+ * The whole service, real, for end-to-end tests: a redis-server, an s3rver (with a proxy in front of
+ * it for us-gov-west-1 that answers GetBucketLocation with that region, which s3rver cannot), an image
+ * root with a 60 MiB image, the user identity, test EC2 certificates per partition (their private keys
+ * stay here, to check which one each manifest was encrypted for), a worker configuration, webhook rules,
+ * the API (buildServer, listening on a free port) and worker processes spawned from
+ * apps/worker/bin/bundlefarm-worker.js. Torn down when the test file ends.
+ */
+export const WORKER_BIN = join(REPO, 'apps', 'worker', 'bin', 'bundlefarm-worker.js');
+export const TOKEN = 'test-token-0123456789abcdef';
+export const OTHER_TOKEN = 'second-token-fedcba9876543210';
+export const GITHUB_SECRET = 'github-hook-secret-0123456789';
+export const GITLAB_TOKEN = 'gitlab-hook-token-0123456789';
+export const ADMIN = { user: 'admin', password: 'admin-password-123' };
+export const ACCOUNT = '123456789012';
+export const IMAGE_SIZE = 60 * 1024 * 1024;
+export const BODY_LIMIT = 16 * 1024;
+export const PREFIX = 'bfsvc';
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output(): string;
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface ServiceEnvironment {
+  redis: TestRedis;
+  s3: S3TestServer;
+  govProxy: FaultProxy;
+  /** The API's own S3 endpoint for size checks (a proxy, so a test can fake a HeadObject). */
+  apiS3Proxy: FaultProxy;
+  client: S3Client;
+  dir: string;
+  imageRoot: string;
+  image: { path: string; size: number; sha256: string };
+  user: GeneratedIdentity;
+  userKey: string;
+  userCert: string;
+  ec2: { aws: GeneratedIdentity; gov: GeneratedIdentity };
+  workerEnv: Record<string, string>;
+  rulesFile: string;
+  app: FastifyInstance;
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** An independent BullMQ view of the queue (not the API's producer). */
+  queue: Queue<BundleJobData, BundleJobResult>;
+  bucket(label: string): Promise<string>;
+  startWorker(): Promise<WorkerProcess>;
+  /** fetch against the API with the bearer token (JSON body when given). */
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; json: any }>;
+  counts(): Promise<Record<string, number>>;
+  /** Every job in the queue, any state. */
+  jobCount(): Promise<number>;
+}
+
+export interface ServiceOptions {
+  /** Overrides of the API configuration. */
+  server?: Partial<ServerConfig>;
+}
+
+export async function serviceEnvironment(options: ServiceOptions = {}): Promise<ServiceEnvironment> {
+  const redis = await startRedis();
+  const s3 = await startS3Server();
+  const govProxy = await startFaultProxy({ target: s3.endpoint });
+  govProxy.addFault({
+    match: s3Requests.bucketLocation,
+    action: {
+      type: 'respond',
+      status: 200,
+      body: '<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-gov-west-1</LocationConstraint>',
+    },
+  });
+  const apiS3Proxy = await startFaultProxy({ target: s3.endpoint });
+  const client = createS3Client(s3rverClientSettings(s3.endpoint));
+  const workers: WorkerProcess[] = [];
+  let app: FastifyInstance | undefined;
+  let queue: Queue<BundleJobData, BundleJobResult> | undefined;
+  after(async () => {
+    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    await app?.close();
+    await queue?.close();
+    client.destroy();
+    await govProxy.close();
+    await apiS3Proxy.close();
+    await s3.stop();
+    await redis.dispose();
+  });
+
+  const dir = await tempDir('bundlefarm-service-test-');
+  const imageRoot = join(dir, 'images');
+  await mkdir(imageRoot);
+  const imagePath = 'os-60m.img';
+  await writeRandomFile(join(imageRoot, imagePath), IMAGE_SIZE, 11);
+  const sha256 = await sha256File(join(imageRoot, imagePath));
+
+  const user = testIdentity();
+  const { key: userKey, cert: userCert } = await writeIdentity(dir, user);
+  const ec2 = {
+    aws: generateSelfSignedIdentity({ commonName: 'test EC2 (aws)' }),
+    gov: generateSelfSignedIdentity({ commonName: 'test EC2 (aws-us-gov)' }),
+  };
+  await writeFile(join(dir, 'ec2-aws.pem'), ec2.aws.certificatePem);
+  await writeFile(join(dir, 'ec2-gov.pem'), ec2.gov.certificatePem);
+
+  const configFile = join(dir, 'worker.json');
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      identities: { release: { key: userKey, cert: userCert } },
+      imageRoot: 'images',
+      s3: {
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        accessKeyIdEnv: 'TEST_S3_KEY_ID',
+        secretAccessKeyEnv: 'TEST_S3_SECRET',
+        maxAttempts: 1,
+        retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
+        regions: { 'us-gov-west-1': { endpoint: govProxy.endpoint } },
+      },
+      ec2Certificates: { aws: 'ec2-aws.pem', 'aws-us-gov': 'ec2-gov.pem' },
+      threads: 2,
+      progressIntervalMs: 100,
+      shutdownGraceMs: 300,
+      lockDurationMs: 10_000,
+    }),
+  );
+  const workerEnv = {
+    BUNDLEFARM_REDIS_URL: redis.url,
+    BUNDLEFARM_QUEUE_PREFIX: PREFIX,
+    BUNDLEFARM_CONFIG: configFile,
+    BUNDLEFARM_LOG_LEVEL: 'info',
+    TEST_S3_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    TEST_S3_SECRET: S3RVER_CREDENTIALS.secretAccessKey,
+  };
+
+  const rulesFile = join(dir, 'rules.json');
+  await writeFile(rulesFile, JSON.stringify(await webhookRules()));
+
+  app = await buildServer(
+    {
+      apiTokens: [TOKEN, OTHER_TOKEN],
+      githubWebhookSecrets: [GITHUB_SECRET],
+      gitlabWebhookTokens: [GITLAB_TOKEN],
+      webhookRulesFile: rulesFile,
+      imageRoot,
+      s3: { region: 'us-east-1', endpoint: apiS3Proxy.endpoint, forcePathStyle: true, credentials: { ...S3RVER_CREDENTIALS } },
+      redisUrl: redis.url,
+      queuePrefix: PREFIX,
+      bodyLimit: BODY_LIMIT,
+      admin: ADMIN,
+      jobAttempts: 2,
+      jobBackoffMs: 200,
+      ...options.server,
+    },
+    { logger: false },
+  );
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  queue = new Queue<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, { connection: { host: '127.0.0.1', port: redis.port }, prefix: PREFIX });
+  const q = queue;
+
+  return {
+    redis,
+    s3,
+    govProxy,
+    apiS3Proxy,
+    client,
+    dir,
+    imageRoot,
+    image: { path: imagePath, size: IMAGE_SIZE, sha256 },
+    user,
+    userKey,
+    userCert,
+    ec2,
+    workerEnv,
+    rulesFile,
+    app,
+    url,
+    queue: q,
+    async bucket(label) {
+      const name = `${label}-${randomBytes(4).toString('hex')}`;
+      await s3.createBucket(name);
+      return name;
+    },
+    async startWorker() {
+      const w = spawnWorker(workerEnv);
+      workers.push(w);
+      await w.waitForLog(/"msg":"worker started"/);
+      return w;
+    },
+    async api(method, path, body, headers = {}) {
+      const res = await fetch(url + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...headers,
+        },
+        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+      });
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = text;
+      }
+      return { status: res.status, headers: res.headers, json };
+    },
+    async counts() {
+      return q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed');
+    },
+    async jobCount() {
+      const c = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed');
+      return Object.values(c).reduce((a, b) => a + b, 0);
+    },
+  };
+}
+
+/** The rules the tests' webhooks are matched with (the example file's shape, test buckets). */
+async function webhookRules(): Promise<unknown> {
+  const spec = (name: string) => ({
+    name,
+    image: 'os-60m.img',
+    architecture: 'x86_64',
+    accountId: ACCOUNT,
+    identity: 'release',
+    regions: [{ region: 'us-east-1', bucket: 'hook-bucket', prefix: '{{repository_name}}/{{sha7}}/' }],
+  });
+  return {
+    rules: [
+      { name: 'github-tags', provider: 'github', events: ['push'], when: { repository: 'acme/*', tag: 'v*' }, spec: spec('{{repository_name}}-{{tag}}') },
+      {
+        name: 'github-ci',
+        provider: 'github',
+        events: ['workflow_run'],
+        when: { action: 'completed', conclusion: 'success', branch: 'main', workflow: 'build-image' },
+        spec: spec('{{repository_name}}-main-{{sha7}}'),
+      },
+      { name: 'github-broken', provider: 'github', events: ['push'], when: { branch: 'broken/*' }, spec: spec('{{tag}}') },
+      { name: 'gitlab-tags', provider: 'gitlab', events: ['tag_push'], when: { tag: 'v*' }, spec: spec('{{repository_name}}-{{tag}}') },
+    ],
+  };
+}
+
+export function spawnWorker(env: Record<string, string>): WorkerProcess {
+  const child = spawn(process.execPath, [WORKER_BIN], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const waiters: Array<() => void> = [];
+  const onData = (d: Buffer): void => {
+    out += d.toString('utf8');
+    for (const w of waiters.splice(0)) w();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      for (const w of waiters.splice(0)) w();
+      resolve();
+    }),
+  );
+  return {
+    child,
+    output: () => out,
+    waitForLog(pattern, timeoutMs = 30_000) {
+      return new Promise<string>((resolve, reject) => {
+        const deadline = setTimeout(() => reject(new Error(`no worker log line matching ${pattern} within ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
+        const check = (): void => {
+          const line = out.split('\n').find((l) => pattern.test(l));
+          if (line !== undefined) {
+            clearTimeout(deadline);
+            resolve(line);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            clearTimeout(deadline);
+            reject(new Error(`worker exited before a log line matched ${pattern}; output:\n${out}`));
+          } else {
+            waiters.push(check);
+          }
+        };
+        check();
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  return h.digest('hex');
+}
+
+export async function listKeys(client: S3Client, bucket: string, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of out.Contents ?? []) keys.push(o.Key!);
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+export async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A job spec for the test image into the given targets. */
+export function specFor(regions: Array<{ region: string; bucket: string; prefix?: string }>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { image: 'os-60m.img', architecture: 'x86_64', accountId: ACCOUNT, identity: 'release', regions, ...extra };
+}
