@@ -53,7 +53,7 @@ export class KeyNotConfiguredError extends BundlefarmError {
   constructor(name: string, options: BundlefarmErrorOptions = {}) {
     super(
       KeyNotConfiguredError.code,
-      `signing identity ${JSON.stringify(name)} is not configured on this worker (see BUNDLEFARM_KEYS)`,
+      `signing identity ${JSON.stringify(name)} is not configured on this worker (identities in the BUNDLEFARM_CONFIG file)`,
       false,
       { ...options, details: { ...options.details, name } },
     );

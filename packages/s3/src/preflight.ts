@@ -64,6 +64,10 @@ export async function preflightTarget(client: S3Client, target: PreflightTarget,
       send,
     );
   } catch (err) {
+    if (options.signal?.aborted) {
+      // a cancelled PUT may still have been stored: remove the probe anyway (best effort)
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => {});
+    }
     throw toS3Error(err, ctx(`PutObject with ACL ${acl}`, key), options.signal);
   }
   try {
