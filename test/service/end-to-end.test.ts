@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createVerify } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import { parseManifest, unwrapWithKey, verifyManifestText } from '@bundlefarm/format';
 import { BUNDLE_QUEUE, type BundleJobProgress } from '@bundlefarm/queue';
@@ -32,6 +32,11 @@ const env: ServiceEnvironment = await serviceEnvironment();
 const workers = await Promise.all([env.startWorker(), env.startWorker()]);
 const events = new QueueEvents(BUNDLE_QUEUE, { connection: { host: '127.0.0.1', port: env.redis.port }, prefix: PREFIX });
 await events.waitUntilReady();
+// the QueueEvents connection would keep the test process alive; workers stop gracefully if still up
+after(async () => {
+  await events.close();
+  for (const w of workers) await w.stop();
+});
 const progressEvents = new Map<string, BundleJobProgress[]>();
 events.on('progress', ({ jobId, data }) => {
   const list = progressEvents.get(jobId) ?? [];
@@ -352,10 +357,5 @@ describe('bundlefarm service end to end', () => {
     assert.ok(skippedLog, 'the retry skipped us-east-1');
     const again = await env.api('POST', `/v1/bundles/${id}/retry`);
     assert.equal(again.status, 409);
-  });
-
-  it('closes', async () => {
-    await events.close();
-    for (const w of workers) await w.stop();
   });
 });
