@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib';
 import { Piscina } from 'piscina';
 import { loadNative } from '@bundlefarm/native';
 import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
-import { storedBlocks, storedBlocksLength } from './stored-blocks.js';
+import { storedBlocksLength } from './stored-blocks.js';
 
 export interface CompressTask {
   data: Uint8Array;
@@ -19,6 +19,10 @@ export interface CompressTask {
   backend: DeflateBackendName | 'auto';
 }
 
+/**
+ * 'deflate' and 'zero': `piece` holds the deflate data. 'stored': the block does not compress; `piece`
+ * is empty and the caller frames `data` itself as stored blocks (see stored-blocks.ts).
+ */
 export type PieceMode = 'deflate' | 'stored' | 'zero';
 
 export interface CompressResult {
@@ -59,6 +63,7 @@ function transfer<T extends object>(value: T, buffers: ArrayBufferLike[]): T {
   return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0]) as unknown as T;
 }
 
+const EMPTY = new Uint8Array(0);
 const zeroPieces = new Map<string, { piece: Uint8Array; crc: number }>();
 
 /** libdeflate's CRC-32 (PCLMULQDQ, about twice zlib's speed here) when the addon is loaded. */
@@ -109,19 +114,19 @@ export function compress(task: CompressTask): CompressResult {
   } else {
     crc = crcOf(data);
     if (looksIncompressible(data, (s) => backend.deflatePiece(s, 1, true))) {
-      piece = storedBlocks(data, final);
+      piece = EMPTY;
       mode = 'stored';
     } else {
       piece = backend.deflatePiece(data, level, final, backend.usesDictionary ? task.dictionary : undefined);
       mode = 'deflate';
       if (piece.length >= storedBlocksLength(data.length)) {
-        piece = storedBlocks(data, final);
+        piece = EMPTY;
         mode = 'stored';
       }
     }
   }
-  piece = standalone(piece);
-  const buffers = [piece.buffer, data.buffer];
+  piece = piece.length === 0 ? new Uint8Array(0) : standalone(piece);
+  const buffers = piece.length === 0 ? [data.buffer] : [piece.buffer, data.buffer];
   return transfer({ piece, crc, mode, data }, buffers);
 }
 

@@ -1,0 +1,172 @@
+/**
+ * The encryption thread of one bundle: AES-128-CBC of the gzip stream and slicing into 10 MiB parts.
+ * CBC encryption is serial, so it gets a thread of its own instead of the event loop (which hashes the
+ * tar stream and moves buffers) or the compression pool. Protocol (see cipher-stage.ts):
+ *
+ *   in:  { type: 'init', key, iv, partSize, maxParts }
+ *        { type: 'bytes', seq, data }            encrypt these bytes (transferred; returned in 'ack')
+ *        { type: 'stored', seq, data, final }    frame `data` as deflate stored blocks, then encrypt
+ *        { type: 'free', buffer }                a part buffer the sink is done with
+ *        { type: 'end' }                         pad, flush the last part
+ *   out: { type: 'ack', seq, data }              the input buffer back, for reuse
+ *        { type: 'part', data }                  a full (or the last) part, transferred
+ *        { type: 'done', bytes }                 all parts sent; total ciphertext bytes
+ *        { type: 'error', message }
+ */
+import { createCipheriv, type Cipher } from 'node:crypto';
+import { parentPort } from 'node:worker_threads';
+
+type InMessage =
+  | { type: 'init'; key: Uint8Array; iv: Uint8Array; partSize: number; maxParts: number }
+  | { type: 'bytes'; seq: number; data: Uint8Array }
+  | { type: 'stored'; seq: number; data: Uint8Array; final: boolean }
+  | { type: 'free'; buffer: ArrayBuffer }
+  | { type: 'end' };
+
+const port = parentPort!;
+const AES_CHUNK = 128 * 1024;
+const MAX_STORED = 65535;
+
+let cipher: Cipher;
+let partSize = 0;
+let maxParts = 0;
+let allocated = 0;
+const freeParts: ArrayBuffer[] = [];
+let part: Uint8Array | undefined;
+let fill = 0;
+let total = 0;
+/** Messages waiting for a free part buffer. */
+const waiting: InMessage[] = [];
+
+function nextPart(): boolean {
+  if (part) return true;
+  const b = freeParts.pop() ?? (allocated < maxParts ? (allocated++, new ArrayBuffer(partSize)) : undefined);
+  if (!b) return false;
+  part = new Uint8Array(b);
+  fill = 0;
+  return true;
+}
+
+function ship(length: number): void {
+  const p = part!;
+  part = undefined;
+  port.postMessage({ type: 'part', data: p.subarray(0, length) }, [p.buffer as ArrayBuffer]);
+}
+
+/** Appends ciphertext to parts; returns the bytes of `c` not yet placed (no part buffer free). */
+function place(c: Uint8Array): Uint8Array | undefined {
+  let at = 0;
+  while (at < c.length) {
+    if (!nextPart()) return c.subarray(at);
+    const n = Math.min(partSize - fill, c.length - at);
+    part!.set(c.subarray(at, at + n), fill);
+    fill += n;
+    at += n;
+    total += n;
+    if (fill === partSize) ship(partSize);
+  }
+  return undefined;
+}
+
+/** Ciphertext produced but not yet placed in a part, waiting for a free buffer. */
+let pending: Uint8Array[] = [];
+
+function encrypt(data: Uint8Array): void {
+  for (let at = 0; at < data.length; at += AES_CHUNK) pending.push(cipher.update(data.subarray(at, at + AES_CHUNK)));
+}
+
+/** Places pending ciphertext; false when it had to stop for lack of a part buffer. */
+function drain(): boolean {
+  while (pending.length > 0) {
+    const rest = place(pending[0]!);
+    if (rest) {
+      pending[0] = rest;
+      return false;
+    }
+    pending.shift();
+  }
+  return true;
+}
+
+function storedFrame(data: Uint8Array, final: boolean): void {
+  const header = new Uint8Array(5);
+  let at = 0;
+  do {
+    const n = Math.min(MAX_STORED, data.length - at);
+    header[0] = final && at + n === data.length ? 1 : 0;
+    header[1] = n & 0xff;
+    header[2] = n >>> 8;
+    header[3] = ~n & 0xff;
+    header[4] = (~n >>> 8) & 0xff;
+    pending.push(cipher.update(header));
+    encrypt(data.subarray(at, at + n));
+    at += n;
+  } while (at < data.length);
+}
+
+let ending = false;
+let finished = false;
+
+/** After 'end': once every byte is placed, ship the last part and report. */
+function finish(): boolean {
+  if (!drain()) return false;
+  if (ending && !finished) {
+    finished = true;
+    if (fill > 0 && part) ship(fill);
+    port.postMessage({ type: 'done', bytes: total });
+  }
+  return true;
+}
+
+function handle(m: InMessage): boolean {
+  switch (m.type) {
+    case 'bytes':
+      encrypt(m.data);
+      port.postMessage({ type: 'ack', seq: m.seq, data: m.data }, [m.data.buffer as ArrayBuffer]);
+      return drain();
+    case 'stored':
+      storedFrame(m.data, m.final);
+      port.postMessage({ type: 'ack', seq: m.seq, data: m.data }, [m.data.buffer as ArrayBuffer]);
+      return drain();
+    case 'end':
+      pending.push(cipher.final());
+      ending = true;
+      return finish();
+    default:
+      return true;
+  }
+}
+
+function pump(): void {
+  if (!drain()) return;
+  while (waiting.length > 0) {
+    const m = waiting.shift()!;
+    if (!handle(m)) return;
+  }
+  finish();
+}
+
+port.on('message', (m: InMessage) => {
+  try {
+    if (m.type === 'init') {
+      cipher = createCipheriv('aes-128-cbc', m.key, m.iv);
+      partSize = m.partSize;
+      maxParts = m.maxParts;
+      pending = [];
+      return;
+    }
+    if (m.type === 'free') {
+      if (m.buffer.byteLength === partSize) freeParts.push(m.buffer);
+      pump();
+      return;
+    }
+    if (waiting.length > 0 || pending.length > 0) {
+      waiting.push(m);
+      pump();
+      return;
+    }
+    if (!handle(m)) return;
+  } catch (err) {
+    port.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  }
+});
