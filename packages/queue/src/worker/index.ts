@@ -1,1 +1,14 @@
-export {};
+export * from './worker-errors.js';
+export * from './worker-config.js';
+export * from './worker-logger.js';
+export * from './region-clients.js';
+export * from './rooted-file-image-source.js';
+export * from './image-resolver.js';
+export * from './job-failure.js';
+export * from './progress-reporter.js';
+export * from './region-results.js';
+export * from './preflight-regions.js';
+export * from './bundle-processor.js';
+export * from './cancel-listener.js';
+export * from './bundle-worker.js';
+export * from './worker-main.js';

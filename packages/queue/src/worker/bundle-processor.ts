@@ -1,0 +1,369 @@
+import { WaitingError, type Job } from 'bullmq';
+import { bundleImage, type BundleResult, type WorkerPool } from '@bundlefarm/engine';
+import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
+import {
+  buildSignedManifest,
+  ec2CertificateForPartition,
+  manifestName,
+  normalizeAccountId,
+  partitionOfRegion,
+  type CertificateMaterial,
+} from '@bundlefarm/format';
+import { S3PartSink, type RetryEvent } from '@bundlefarm/s3';
+import { jobSpecSchema, type JobSpec, type RegionTarget } from '../job-spec.js';
+import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult } from '../job-types.js';
+import { resolveImage } from './image-resolver.js';
+import { asBundlefarmError, toJobFailure } from './job-failure.js';
+import { preflightRegions } from './preflight-regions.js';
+import { JobProgressReporter } from './progress-reporter.js';
+import type { RegionClients } from './region-clients.js';
+import { publishedEarlier, publishedResult, readPublishedFacts } from './region-results.js';
+import type { WorkerConfig } from './worker-config.js';
+import { InvalidJobSpecError } from '../producer/producer-errors.js';
+import { JobLockLostError, RegionsFailedError } from './worker-errors.js';
+import type { WorkerLogger } from './worker-logger.js';
+
+/**
+ * The processor of bundle jobs: `(job, token, signal)` as BullMQ calls it.
+ *
+ * 1. The spec is validated again (producers are not trusted to have done it) and the identity looked
+ *    up: a bad spec or an unknown identity fails the job at once (UnrecoverableError, no retries).
+ * 2. The image reference is resolved (s3:// or a path inside the image root — nothing outside it).
+ * 3. Regions published by an earlier attempt (`completedRegions`) are skipped; every other region is
+ *    preflighted before any CPU is spent. A transient preflight failure fails the attempt at once (the
+ *    retry bundles once for all regions); a permanent one leaves that region out: the job bundles for
+ *    the others and fails in the end naming it (if every region fails, it fails right there).
+ * 4. The image is bundled once (engine, on the process's shared pool) into one S3PartSink over all
+ *    usable regions; a region that fails during the upload is given up and cleaned by the sink while
+ *    the others go on.
+ * 5. Each region gets its own signed manifest (its partition's EC2 certificate, its kernel/ramdisk),
+ *    uploaded last; each published region is recorded in the job data at once, so a retry redoes only
+ *    what failed. The AES key and IV live in this process's memory only, and are wiped afterwards.
+ * 6. Some region failed → the job fails with RegionsFailedError (retried if transient); else the
+ *    result (merged with earlier attempts') is returned.
+ *
+ * The signal (BullMQ's cancel) stops preflight and bundling; the sink then deletes everything it
+ * uploaded. When the abort reason is SHUTDOWN_REASON the job is handed back to the queue (moved to
+ * wait, not counted as an attempt) for another worker; any other reason fails it as cancelled.
+ * Publishing is not interrupted: it takes moments and must not leave half-recorded regions.
+ */
+export interface BundleProcessorContext {
+  config: WorkerConfig;
+  clients: RegionClients;
+  pool: WorkerPool;
+  logger: WorkerLogger;
+}
+
+/** Abort reason of jobs stopped because their worker is shutting down: they go back to the queue. */
+export const SHUTDOWN_REASON = 'bundlefarm:worker-shutdown';
+/** Abort reason of jobs cancelled through the cancel channel: they fail as BF_CANCELLED. */
+export const CANCEL_REASON = 'bundlefarm:cancelled';
+/** Abort reason of jobs whose lock this worker lost (another worker may run them now). */
+export const LOCK_LOST_REASON = 'bundlefarm:lock-lost';
+
+export type BundleJob = Job<BundleJobData, BundleJobResult>;
+export type BundleProcessor = (job: BundleJob, token: string | undefined, signal: AbortSignal | undefined) => Promise<BundleJobResult>;
+
+/** Engine progress callbacks per second (the reporter throttles what goes to Redis). */
+const ENGINE_PROGRESS_MS = 250;
+
+export function createBundleProcessor(ctx: BundleProcessorContext): BundleProcessor {
+  // three declared parameters: BullMQ passes the cancel signal only to processors that take one
+  return function processBundleJob(job, token, signal) {
+    return new BundleJobRun(ctx, job, token, signal).run();
+  };
+}
+
+/** One attempt at one job. */
+class BundleJobRun {
+  private readonly started = performance.now();
+  private readonly log: WorkerLogger;
+  private reporter: JobProgressReporter | undefined;
+  /** Set once the bundle is complete and manifests are going up. */
+  private publishing = false;
+  /** `region \0 key` of parts whose upload needed a retry. */
+  private readonly retried = new Set<string>();
+
+  constructor(
+    private readonly ctx: BundleProcessorContext,
+    private readonly job: BundleJob,
+    private readonly token: string | undefined,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.log = ctx.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
+  }
+
+  async run(): Promise<BundleJobResult> {
+    try {
+      return await this.execute();
+    } catch (err) {
+      await this.reporter?.close();
+      // an abort counts only before publishing: publishing runs to its end whatever the signal says
+      const stopped = this.signal?.aborted === true && !this.publishing;
+      if (stopped && this.signal?.reason === SHUTDOWN_REASON) return this.handBack(err);
+      const failure = !stopped
+        ? asBundlefarmError(err)
+        : this.signal?.reason === LOCK_LOST_REASON
+          ? new JobLockLostError(this.job.id ?? '', { cause: err })
+          : new CancelledError('bundle job', { cause: err });
+      const seconds = this.seconds();
+      if (failure instanceof CancelledError) this.log.info({ seconds }, 'job cancelled');
+      else this.log.warn({ err: failure, seconds, retried: failure.transient }, 'job failed');
+      await this.note(`failed: ${failure.code}: ${failure.message}`);
+      throw toJobFailure(failure);
+    }
+  }
+
+  private async execute(): Promise<BundleJobResult> {
+    const { job, ctx } = this;
+    const { config, clients } = ctx;
+
+    const parsed = jobSpecSchema.safeParse(job.data?.spec);
+    if (!parsed.success) {
+      throw new InvalidJobSpecError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(spec)', message: i.message })));
+    }
+    const spec = parsed.data;
+    const identity = config.identities.get(spec.identity);
+    if (!identity) throw new KeyNotConfiguredError(spec.identity);
+    const accountId = normalizeAccountId(spec.accountId);
+
+    const earlier = publishedEarlier(job.data.completedRegions);
+    const remaining = spec.regions.filter((r) => !earlier[r.region]);
+    const certificates = new Map(remaining.map((r) => [r.region, this.ec2Certificate(r.region)]));
+    this.log.info(
+      { image: spec.image, bundle: spec.name, regions: remaining.map((r) => r.region), skipped: Object.keys(earlier), identity: spec.identity, source: job.data.source },
+      'job started',
+    );
+    const skipped = Object.fromEntries(Object.entries(earlier).map(([region, r]) => [region, r.partKeys?.length ?? 0]));
+    const reporter = new JobProgressReporter(
+      (p) => job.updateProgress(p),
+      remaining.map((r) => r.region),
+      skipped,
+      { intervalMs: config.progressIntervalMs, onError: (err) => this.log.warn({ err }, 'progress update failed') },
+    );
+    this.reporter = reporter;
+    if (remaining.length === 0) return this.alreadyPublished(spec, earlier);
+
+    // cancelling stops preflight and bundling, never publishing (see above)
+    const bundling = new AbortController();
+    const onAbort = (): void => bundling.abort(this.signal?.reason);
+    if (this.signal?.aborted) onAbort();
+    this.signal?.addEventListener('abort', onAbort, { once: true });
+    const onRetry = (e: RetryEvent & { region?: string }): void => {
+      if (e.operation === 'PutObject' && e.key !== undefined && !e.key.endsWith('.manifest.xml')) this.retried.add(`${e.region ?? ''}\0${e.key}`);
+      this.log.debug({ region: e.region, operation: e.operation, bucket: e.bucket, key: e.key, attempt: e.attempt, delayMs: e.delayMs, reason: e.reason }, 'S3 retry');
+    };
+
+    let result: BundleResult;
+    let sink: S3PartSink;
+    let healthy: RegionTarget[];
+    let preflightFailed: Map<string, BundlefarmError>;
+    try {
+      const source = await resolveImage(spec.image, { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry });
+
+      reporter.stage('preflight');
+      const pre = await preflightRegions(remaining, clients, { acl: config.s3.acl, signal: bundling.signal });
+      if (bundling.signal.aborted) throw new CancelledError('bundle job');
+      preflightFailed = pre.failed;
+      this.log.info({ ms: Math.round(pre.ms), failed: [...pre.failed.keys()] }, 'preflight done');
+      if ([...pre.failed.values()].some((e) => e.transient) || pre.failed.size === remaining.length) {
+        throw this.regionsFailure(spec, pre.failed, Object.keys(earlier));
+      }
+      for (const [region, err] of pre.failed) {
+        reporter.regionFailed(region);
+        this.log.warn({ region, err }, 'region failed preflight; bundling for the others');
+      }
+      healthy = remaining.filter((r) => !pre.failed.has(r.region));
+      await this.note(`preflight ok: ${healthy.map((r) => r.region).join(', ')}`);
+
+      sink = new S3PartSink({
+        targets: healthy.map((t) => ({ region: t.region, client: clients.forRegion(t.region), bucket: t.bucket, prefix: t.prefix })),
+        acl: config.s3.acl,
+        maxInFlight: config.s3.partsInFlight,
+        retry: config.s3.retry,
+        signal: bundling.signal,
+        onRetry,
+        onRegionFailed: (region, err) => {
+          reporter.regionFailed(region);
+          this.log.warn({ region, err }, 'region failed during upload; going on with the others');
+        },
+      });
+      reporter.stage('bundling');
+      const pool = ctx.pool;
+      result = await bundleImage(
+        {
+          image: source,
+          ...(spec.name !== undefined ? { name: spec.name } : {}),
+          ...(spec.level !== undefined ? { level: spec.level } : {}),
+          threads: Math.min(spec.threads ?? pool.threads, pool.threads),
+          pool,
+          signal: bundling.signal,
+          onProgress: (p) => reporter.bundle(p),
+          progressIntervalMs: ENGINE_PROGRESS_MS,
+        },
+        sink,
+      );
+    } finally {
+      this.signal?.removeEventListener('abort', onAbort);
+    }
+    if (bundling.signal.aborted) {
+      // the abort came after the last part: nothing is published yet, so remove it all
+      wipe(result);
+      await sink.abort();
+      throw new CancelledError('bundle job');
+    }
+    const { stats, facts } = result;
+    this.log.info(
+      { bundle: result.name, seconds: round(stats.seconds), parts: facts.parts.length, size: facts.size, bundledSize: facts.bundledSize, backend: stats.backend, level: stats.level, blocks: stats.blocks },
+      'bundled',
+    );
+    await this.note(`bundled ${result.name}: ${facts.parts.length} parts, ${facts.bundledSize} bytes in ${round(stats.seconds)} s`);
+
+    // fencing: publish only while this worker still holds the job (else another may be redoing it; its
+    // run overwrites these parts and publishes its own manifest, so they are left alone)
+    if (this.token !== undefined && (await job.extendLock(this.token, config.lockDurationMs)) !== 1) {
+      wipe(result);
+      throw new JobLockLostError(job.id ?? '');
+    }
+    // manifests are built for every region before any is published, then the secret is wiped
+    this.publishing = true;
+    reporter.stage('publishing');
+    const failed = new Map(preflightFailed);
+    for (const [region, err] of sink.failedRegions()) failed.set(region, err);
+    const toPublish = healthy.filter((t) => sink.healthyRegions().includes(t.region));
+    let manifests: Map<string, string>;
+    try {
+      manifests = new Map(
+        toPublish.map((t) => {
+          const { xml } = buildSignedManifest(
+            {
+              name: result.name,
+              accountId,
+              architecture: spec.architecture,
+              ...(t.kernelId !== undefined ? { kernelId: t.kernelId } : {}),
+              ...(t.ramdiskId !== undefined ? { ramdiskId: t.ramdiskId } : {}),
+              ...(spec.blockDeviceMapping !== undefined ? { blockDeviceMapping: spec.blockDeviceMapping } : {}),
+              ...(spec.productCodes !== undefined ? { productCodes: spec.productCodes } : {}),
+            },
+            facts,
+            result.secret,
+            identity,
+            certificates.get(t.region)!,
+          );
+          return [t.region, xml] as const;
+        }),
+      );
+    } catch (err) {
+      await sink.abort();
+      throw err;
+    } finally {
+      wipe(result);
+    }
+
+    const completed: Record<string, RegionResult> = { ...earlier };
+    const partFiles = facts.parts.map((p) => p.filename);
+    const manifestFile = manifestName(result.name);
+    let published = 0;
+    for (const target of toPublish) {
+      try {
+        await sink.putManifestFor(target.region, manifestFile, manifests.get(target.region)!);
+      } catch (err) {
+        const e = asBundlefarmError(err);
+        failed.set(target.region, e);
+        reporter.regionFailed(target.region);
+        this.log.warn({ region: target.region, err: e }, 'manifest upload failed');
+        continue;
+      }
+      completed[target.region] = publishedResult(target, result.name, partFiles);
+      // recorded at once: a retry (or another worker after a crash) skips this region
+      await job.updateData({ ...job.data, completedRegions: { ...completed } });
+      reporter.regionPublished(target.region, partFiles.length, ++published, toPublish.length);
+      this.log.info({ region: target.region, bucket: target.bucket, manifestKey: completed[target.region]!.manifestKey }, 'region published');
+      await this.note(`published ${target.region}: s3://${target.bucket}/${completed[target.region]!.manifestKey}`);
+    }
+
+    if (failed.size > 0) throw this.regionsFailure(spec, failed, Object.keys(completed));
+    const out: BundleJobResult = {
+      name: result.name,
+      digest: facts.digest,
+      size: facts.size,
+      bundledSize: facts.bundledSize,
+      parts: facts.parts.length,
+      seconds: this.seconds(),
+      regions: ordered(spec, completed),
+      uploadRetries: this.retried.size,
+    };
+    await reporter.finish();
+    this.log.info({ seconds: out.seconds, uploadRetries: out.uploadRetries }, 'job completed');
+    return out;
+  }
+
+  /** Every region was published by earlier attempts (e.g. the worker died before completing the job). */
+  private async alreadyPublished(spec: JobSpec, earlier: Record<string, RegionResult>): Promise<BundleJobResult> {
+    const first = earlier[spec.regions[0]!.region]!;
+    const facts = await readPublishedFacts(this.ctx.clients.forRegion(first.region), first, {
+      retry: this.ctx.config.s3.retry,
+      ...(this.signal ? { signal: this.signal } : {}),
+    });
+    const out: BundleJobResult = { ...facts, seconds: this.seconds(), regions: ordered(spec, earlier), uploadRetries: 0 };
+    await this.reporter?.finish();
+    this.log.info({ seconds: out.seconds }, 'job completed (every region was published by an earlier attempt)');
+    return out;
+  }
+
+  /** The EC2 certificate of the region's partition: the configured one, or the shipped one. */
+  private ec2Certificate(region: string): CertificateMaterial {
+    const partition = partitionOfRegion(region);
+    return this.ctx.config.ec2Certificates[partition] ?? ec2CertificateForPartition(partition);
+  }
+
+  /** A one-region job fails with its region's own error; otherwise RegionsFailedError names each. */
+  private regionsFailure(spec: JobSpec, failed: Map<string, BundlefarmError>, published: string[]): BundlefarmError {
+    if (spec.regions.length === 1 && failed.size === 1) return [...failed.values()][0]!;
+    return new RegionsFailedError(failed, published);
+  }
+
+  /** Gives the job back to the queue (not a failed attempt) and tells BullMQ it is no longer ours. */
+  private async handBack(err: unknown): Promise<never> {
+    const cause = asBundlefarmError(err);
+    if (this.token === undefined) throw toJobFailure(cause);
+    try {
+      const queued: BundleJobProgress = { stage: 'queued', percent: 0, bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
+      await this.job.updateProgress(queued);
+      await this.job.moveToWait(this.token);
+    } catch (moveErr) {
+      this.log.error({ err: moveErr }, 'could not hand the job back to the queue');
+      throw toJobFailure(asBundlefarmError(moveErr));
+    }
+    this.log.info({ seconds: this.seconds(), stoppedBy: cause.code }, 'job handed back to the queue (worker shutting down)');
+    throw new WaitingError('handed back to the queue: the worker is shutting down');
+  }
+
+  /** A line in the job's BullMQ log (best effort). */
+  private async note(text: string): Promise<void> {
+    try {
+      await this.job.log(text);
+    } catch (err) {
+      this.log.debug({ err }, 'job log failed');
+    }
+  }
+
+  private seconds(): number {
+    return round((performance.now() - this.started) / 1000);
+  }
+}
+
+/** Results in the spec's region order. */
+function ordered(spec: JobSpec, results: Record<string, RegionResult>): Record<string, RegionResult> {
+  return Object.fromEntries(spec.regions.flatMap((r) => (results[r.region] ? [[r.region, results[r.region]!]] : [])));
+}
+
+/** Overwrites the AES key and IV in memory once they are no longer needed. */
+function wipe(result: BundleResult): void {
+  result.secret.key.fill(0);
+  result.secret.iv.fill(0);
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

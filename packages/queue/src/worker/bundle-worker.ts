@@ -1,0 +1,159 @@
+import { hostname } from 'node:os';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { closeSharedWorkerPool, sharedWorkerPool, type WorkerPool } from '@bundlefarm/engine';
+import type { BundleJobData, BundleJobResult } from '../job-types.js';
+import { BUNDLE_QUEUE } from '../queue-settings.js';
+import { createRedis } from '../redis-connection.js';
+import { CANCEL_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, createBundleProcessor, type BundleJob } from './bundle-processor.js';
+import { CancelListener } from './cancel-listener.js';
+import { RegionClients } from './region-clients.js';
+import { describeWorkerConfig, type WorkerConfig } from './worker-config.js';
+import { createWorkerLogger, type WorkerLogger } from './worker-logger.js';
+
+/**
+ * A bundle worker: a BullMQ Worker on the bundle queue running the bundle processor, plus what it
+ * needs around it — one CPU pool for the process (shared by its concurrent jobs), one S3 client per
+ * region, a subscriber on the cancel channel, and graceful shutdown.
+ *
+ * Locks: BullMQ renews a running job's lock every `lockDurationMs / 2`. The CPU work runs on the pool's
+ * threads, so the event loop stays free to renew it however big the image is; a job is taken over by
+ * another worker only when this process stops renewing (it died or hung) for `lockDurationMs`. Should
+ * a renewal find the lock gone (Redis was unreachable for longer than that), the job is stopped here
+ * at once, and a job never publishes a manifest without first confirming it still holds the lock.
+ *
+ * Shutdown (`close()`): stop taking jobs; let running jobs finish for up to `shutdownGraceMs`; then stop
+ * them (the sink deletes what they uploaded) and hand them back to the queue: `job.moveToWait` plus
+ * BullMQ's WaitingError, so they are waiting again at once, for any worker, without a failed attempt
+ * counted (a DelayedError would wait out a delay; throwing anything else would count an attempt and
+ * back off; leaving them to the stalled checker would take `lockDurationMs` and count a stall). Then
+ * the Redis connections, the S3 clients and the pool are closed.
+ */
+export interface BundleWorkerOptions {
+  /** Default: JSON lines on stdout at the configured level. */
+  logger?: WorkerLogger;
+  /** CPU pool (default: the process's shared pool, sized by `config.threads`, closed by `close()`). */
+  pool?: WorkerPool;
+  /** Worker name in Redis (CLIENT LIST) and logs (default: `hostname:pid`). */
+  name?: string;
+}
+
+export class BundleWorker {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: WorkerConfig,
+    readonly worker: Worker<BundleJobData, BundleJobResult>,
+    readonly logger: WorkerLogger,
+    private readonly connection: Redis,
+    private readonly cancelListener: CancelListener,
+    private readonly clients: RegionClients,
+    private readonly ownsPool: boolean,
+    /** Ids of the jobs this worker is running. */
+    private readonly running: Set<string>,
+  ) {
+    worker.on('error', (err) => logger.error({ err }, 'worker error'));
+    // another worker may run these jobs now: stop them (their uploads are removed; nothing is published)
+    worker.on('lockRenewalFailed', (jobIds) => {
+      for (const jobId of jobIds) {
+        if (worker.cancelJob(jobId, LOCK_LOST_REASON)) logger.error({ jobId }, 'lost the job lock: stopping the job');
+      }
+    });
+  }
+
+  static async start(config: WorkerConfig, options: BundleWorkerOptions = {}): Promise<BundleWorker> {
+    const logger = options.logger ?? createWorkerLogger({ level: config.logLevel });
+    const name = options.name ?? `${hostname()}:${process.pid}`;
+    const ownsPool = options.pool === undefined;
+    const pool = options.pool ?? sharedWorkerPool({ threads: config.threads });
+    if (pool.threads !== config.threads) logger.warn({ threads: pool.threads, configured: config.threads }, 'the process CPU pool already existed with another size');
+    const clients = new RegionClients(config.s3);
+    const connection = createRedis({ url: config.redisUrl });
+    connection.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error (reconnecting)'));
+
+    const processJob = createBundleProcessor({ config, clients, pool, logger });
+    const running = new Set<string>();
+    // three declared parameters, as BullMQ passes the cancel signal only to processors that take one
+    const processor = async (job: BundleJob, token: string | undefined, signal: AbortSignal | undefined): Promise<BundleJobResult> => {
+      if (job.id) running.add(job.id);
+      try {
+        return await processJob(job, token, signal);
+      } finally {
+        if (job.id) running.delete(job.id);
+      }
+    };
+    const worker = new Worker<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, processor, {
+      connection,
+      prefix: config.prefix,
+      name,
+      concurrency: config.concurrency,
+      lockDuration: config.lockDurationMs,
+      autorun: false,
+    });
+    let cancelListener: CancelListener;
+    try {
+      cancelListener = await CancelListener.start(
+        config.redisUrl,
+        config.prefix,
+        (jobId) => {
+          if (worker.cancelJob(jobId, CANCEL_REASON)) logger.info({ jobId }, 'cancel requested: stopping the job');
+        },
+        logger,
+      );
+    } catch (err) {
+      await worker.close(true).catch(() => {});
+      connection.disconnect();
+      clients.destroy();
+      throw err;
+    }
+    const bw = new BundleWorker(config, worker, logger, connection, cancelListener, clients, ownsPool, running);
+    worker.run().catch((err: unknown) => logger.error({ err }, 'worker main loop failed'));
+    await worker.waitUntilReady();
+    logger.info({ worker: name, config: describeWorkerConfig(config) }, 'worker started');
+    return bw;
+  }
+
+  /** Ids of the jobs running now. */
+  get runningJobs(): string[] {
+    return [...this.running];
+  }
+
+  /**
+   * Graceful shutdown (idempotent): no new jobs; running ones get `shutdownGraceMs` to finish, then
+   * are stopped and handed back to the queue; then everything is closed.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const { logger, config, worker } = this;
+    const started = performance.now();
+    logger.info({ running: this.runningJobs, graceMs: config.shutdownGraceMs }, 'shutting down: no new jobs');
+    const closed = worker.close();
+    const timer = setTimeout(() => {
+      if (this.running.size > 0) logger.warn({ running: this.runningJobs }, 'grace period over: stopping running jobs and handing them back to the queue');
+      worker.cancelAllJobs(SHUTDOWN_REASON);
+    }, config.shutdownGraceMs);
+    try {
+      await closed;
+    } finally {
+      clearTimeout(timer);
+      await this.cancelListener.close();
+      try {
+        await this.connection.quit();
+      } catch {
+        this.connection.disconnect();
+      }
+      this.clients.destroy();
+      if (this.ownsPool) await closeSharedWorkerPool();
+      logger.info({ seconds: Math.round(performance.now() - started) / 1000 }, 'worker stopped');
+    }
+  }
+}
+
+/** Starts a bundle worker (see BundleWorker). */
+export function startBundleWorker(config: WorkerConfig, options: BundleWorkerOptions = {}): Promise<BundleWorker> {
+  return BundleWorker.start(config, options);
+}

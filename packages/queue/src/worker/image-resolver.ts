@@ -1,0 +1,32 @@
+import type { ImageSource } from '@bundlefarm/engine';
+import { S3ImageSource, type RetryEvent, type RetryOptions } from '@bundlefarm/s3';
+import type { RegionClients } from './region-clients.js';
+import { RootedFileImageSource } from './rooted-file-image-source.js';
+import { ImageRootNotConfiguredError } from './worker-errors.js';
+
+/**
+ * Turns a job's image reference into an ImageSource: `s3://bucket/key` streams the object (client of
+ * the configured image region); anything else is a path relative to the worker's image root, which it
+ * must not leave (symlinks included). Nothing is opened here except the path check; the engine opens
+ * the source.
+ */
+export interface ImageResolverOptions {
+  /** Real path of the image root; undefined when the worker has none (local images are then refused). */
+  imageRoot: string | undefined;
+  clients: RegionClients;
+  retry?: RetryOptions;
+  signal?: AbortSignal;
+  onRetry?: (event: RetryEvent) => void;
+}
+
+export async function resolveImage(image: string, options: ImageResolverOptions): Promise<ImageSource> {
+  if (image.startsWith('s3://')) {
+    return new S3ImageSource(options.clients.forImages(), image, {
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    });
+  }
+  if (options.imageRoot === undefined) throw new ImageRootNotConfiguredError(image);
+  return RootedFileImageSource.resolve(options.imageRoot, image);
+}

@@ -1,0 +1,453 @@
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { isBundlefarmError } from '@bundlefarm/errors';
+import {
+  assertCertificateMatchesKey,
+  readCertificateFile,
+  readPrivateKeyFile,
+  type CertificateMaterial,
+  type Partition,
+  type UserIdentity,
+} from '@bundlefarm/format';
+import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, type S3BundleAcl, type S3Settings } from '@bundlefarm/s3';
+import { DEFAULT_PREFIX } from '../queue-settings.js';
+import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
+
+/**
+ * Configuration of a bundle worker process, read and checked once at start-up. Everything that can
+ * be wrong is reported together (WorkerConfigError lists every problem with its env var or JSON path),
+ * and keys are loaded and matched against their certificates right away, so a misconfigured worker
+ * fails before it takes a job. Key material, passphrases and S3 credentials are held in this process's
+ * memory only: the file holds paths and the *names* of environment variables, never secrets.
+ *
+ * ## Environment
+ *
+ * | variable                  | default                  | meaning |
+ * |---------------------------|--------------------------|---------|
+ * | `BUNDLEFARM_REDIS_URL`    | `redis://127.0.0.1:6379` | Redis of the queue (`redis://[:password@]host:port[/db]`, `rediss://` for TLS) |
+ * | `BUNDLEFARM_QUEUE_PREFIX` | `bundlefarm`             | key prefix of the queue; with Redis Cluster use a hash tag, e.g. `{bundlefarm}` |
+ * | `BUNDLEFARM_CONFIG`       | (required)               | path of the JSON file below |
+ * | `BUNDLEFARM_LOG_LEVEL`    | `info`                   | pino level: fatal, error, warn, info, debug, trace, silent |
+ *
+ * An empty variable counts as unset.
+ *
+ * ## The JSON file (relative paths are relative to the file's directory)
+ *
+ * ```json
+ * {
+ *   "identities": {
+ *     "release": { "key": "keys/release-key.pem", "cert": "keys/release-cert.pem", "passphraseEnv": "RELEASE_KEY_PASSPHRASE" }
+ *   },
+ *   "imageRoot": "/srv/images",
+ *   "s3": {
+ *     "accessKeyIdEnv": "BUNDLEFARM_S3_KEY_ID",
+ *     "secretAccessKeyEnv": "BUNDLEFARM_S3_SECRET",
+ *     "regions": { "us-gov-west-1": { "accessKeyIdEnv": "GOV_KEY_ID", "secretAccessKeyEnv": "GOV_SECRET" } }
+ *   },
+ *   "ec2Certificates": { "aws": "/etc/bundlefarm/cert-ec2-2026.pem" },
+ *   "concurrency": 2,
+ *   "threads": 8
+ * }
+ * ```
+ *
+ * - `identities` (required, at least one): signing identities jobs may name (`spec.identity`), each
+ *   `{ key, cert, passphraseEnv? }`: PEM private key, its X.509 certificate, and the name of the
+ *   environment variable holding the key's passphrase when it is encrypted.
+ * - `imageRoot` (default: none): directory local images are read from; a job's relative path is
+ *   resolved inside it (symlinks followed, never outside). Without it only `s3://` images are accepted.
+ * - `s3` (default: AWS endpoints and the SDK's default credential chain):
+ *   - `endpoint`: URL of an S3-compatible store (default AWS); `forcePathStyle` (default false);
+ *   - `accessKeyIdEnv` / `secretAccessKeyEnv` / `sessionTokenEnv`: names of environment variables with
+ *     static credentials (default: the SDK's chain — environment, profile, instance or task role);
+ *   - `maxAttempts` (SDK attempts per request, default 3), `connectionTimeoutMs` (5 000),
+ *     `requestTimeoutMs` (120 000), `socketTimeoutMs` (60 000), `maxSockets` (50);
+ *   - `regions`: `{ "<region>": { …any of the settings above… } }` overriding them for one region;
+ *   - `acl`: canned ACL of every object (default `aws-exec-read`; `public-read`, `ec2-bundle-read`);
+ *   - `partsInFlight`: 10 MiB parts pending upload at once per job, 1–64 (default 4);
+ *   - `retry`: `{ attempts, baseDelayMs, maxDelayMs }` of each S3 request on top of the SDK's
+ *     (default 5 tries, 250 ms, 20 s — full-jitter exponential backoff);
+ *   - `imageRegion`: region of the client that reads `s3://` images (default `us-east-1`).
+ * - `ec2Certificates` (default: the certificates shipped in @bundlefarm/format): `{ "aws" | "aws-us-gov" |
+ *   "aws-cn": "/path/cert.pem" }` — the EC2 certificate a partition's bundles are encrypted for, for a
+ *   certificate rotation (or tests that hold the matching private key).
+ * - `concurrency` (default 1): jobs this process runs at once, 1–64. They share one CPU pool.
+ * - `threads` (default: the number of cores): size of the process's CPU pool, 1–256.
+ * - `progressIntervalMs` (default 1000): least time between two progress updates of a job, 100–60 000.
+ * - `shutdownGraceMs` (default 30 000): on shutdown, how long running jobs may take to finish before
+ *   they are stopped and handed back to the queue for another worker, 0–3 600 000.
+ * - `lockDurationMs` (default 60 000): BullMQ job lock; renewed every half of it while a job runs (the
+ *   CPU work is on the pool, so the event loop is free to), 5 000–3 600 000. A worker that dies leaves
+ *   its job to be picked up again after about this long.
+ */
+export interface WorkerConfig {
+  redisUrl: string;
+  prefix: string;
+  logLevel: LogLevel;
+  /** Absolute path of the JSON file this came from. */
+  configFile: string;
+  /** Loaded signing identities by name (key matched to certificate). Never serialize or log. */
+  identities: ReadonlyMap<string, UserIdentity>;
+  /** Real path of the image root, when configured. */
+  imageRoot: string | undefined;
+  s3: WorkerS3Config;
+  /** EC2 certificates replacing the shipped ones, per partition. */
+  ec2Certificates: Readonly<Partial<Record<Partition, CertificateMaterial>>>;
+  concurrency: number;
+  threads: number;
+  progressIntervalMs: number;
+  shutdownGraceMs: number;
+  lockDurationMs: number;
+}
+
+/** S3 connection settings without the region (that comes with each target). */
+export type S3ConnectionSettings = Omit<S3Settings, 'region'>;
+
+export interface WorkerS3Config {
+  /** Settings of every region without an override. Credentials resolved from the environment. */
+  defaults: S3ConnectionSettings;
+  /** Complete settings (defaults merged with the override) of the regions that have one. */
+  regions: Readonly<Record<string, S3ConnectionSettings>>;
+  acl: S3BundleAcl;
+  partsInFlight: number;
+  retry: RetryOptions;
+  imageRegion: string;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export const WORKER_ENV = {
+  redisUrl: 'BUNDLEFARM_REDIS_URL',
+  prefix: 'BUNDLEFARM_QUEUE_PREFIX',
+  config: 'BUNDLEFARM_CONFIG',
+  logLevel: 'BUNDLEFARM_LOG_LEVEL',
+} as const;
+
+export const WORKER_DEFAULTS = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  prefix: DEFAULT_PREFIX,
+  logLevel: 'info' as LogLevel,
+  concurrency: 1,
+  progressIntervalMs: 1000,
+  shutdownGraceMs: 30_000,
+  lockDurationMs: 60_000,
+  acl: 'aws-exec-read' as S3BundleAcl,
+  partsInFlight: 4,
+  imageRegion: 'us-east-1',
+} as const;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+// ---- schemas ------------------------------------------------------------------------------------
+
+const whole = (min: number, max: number) => z.number().int(`must be a whole number from ${min} to ${max}`).min(min).max(max);
+
+const envNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be the name of an environment variable (letters, digits, "_")');
+const pathSchema = z.string().min(1, 'must be a file path').refine((s) => !s.includes('\0'), 'must not contain NUL');
+/** AWS region names and the plain names S3-compatible stores use. */
+const s3RegionSchema = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, 'must be a region name, e.g. us-east-1');
+
+const s3ConnectionShape = {
+  endpoint: z.string().optional(),
+  forcePathStyle: z.boolean().optional(),
+  accessKeyIdEnv: envNameSchema.optional(),
+  secretAccessKeyEnv: envNameSchema.optional(),
+  sessionTokenEnv: envNameSchema.optional(),
+  maxAttempts: whole(1, 20).optional(),
+  connectionTimeoutMs: whole(1, 600_000).optional(),
+  requestTimeoutMs: whole(1, 3_600_000).optional(),
+  socketTimeoutMs: whole(1, 3_600_000).optional(),
+  maxSockets: whole(1, 1024).optional(),
+};
+const s3ConnectionSchema = z.object(s3ConnectionShape).strict();
+type S3ConnectionInput = z.output<typeof s3ConnectionSchema>;
+
+const fileSchema = z
+  .object({
+    identities: z
+      .record(
+        z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'identity names are 1–64 letters, digits, ".", "_" or "-"'),
+        z.object({ key: pathSchema, cert: pathSchema, passphraseEnv: envNameSchema.optional() }).strict(),
+      )
+      .refine((ids) => Object.keys(ids).length > 0, 'configure at least one identity'),
+    imageRoot: pathSchema.optional(),
+    s3: z
+      .object({
+        ...s3ConnectionShape,
+        regions: z.record(s3RegionSchema, s3ConnectionSchema).optional(),
+        acl: z.enum(BUNDLE_ACLS as [S3BundleAcl, ...S3BundleAcl[]]).optional(),
+        partsInFlight: whole(1, 64).optional(),
+        retry: z.object({ attempts: whole(1, 20).optional(), baseDelayMs: whole(0, 600_000).optional(), maxDelayMs: whole(0, 3_600_000).optional() }).strict().optional(),
+        imageRegion: s3RegionSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    ec2Certificates: z.object({ aws: pathSchema.optional(), 'aws-us-gov': pathSchema.optional(), 'aws-cn': pathSchema.optional() }).strict().optional(),
+    concurrency: whole(1, 64).optional(),
+    threads: whole(1, 256).optional(),
+    progressIntervalMs: whole(100, 60_000).optional(),
+    shutdownGraceMs: whole(0, 3_600_000).optional(),
+    lockDurationMs: whole(5_000, 3_600_000).optional(),
+  })
+  .strict();
+
+type WorkerFile = z.output<typeof fileSchema>;
+
+const envSchema = z.object({
+  [WORKER_ENV.redisUrl]: z
+    .string()
+    .refine(isRedisUrl, 'must be a redis:// or rediss:// URL (redis://[:password@]host:port[/db])')
+    .default(WORKER_DEFAULTS.redisUrl),
+  [WORKER_ENV.prefix]: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}.:-]{1,64}$/, 'must be 1–64 letters, digits and "_{}.:-" (e.g. bundlefarm or {bundlefarm})')
+    .default(WORKER_DEFAULTS.prefix),
+  [WORKER_ENV.config]: z.string({ error: 'is required: the path of the worker configuration file (JSON)' }).min(1),
+  [WORKER_ENV.logLevel]: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default(WORKER_DEFAULTS.logLevel),
+});
+
+function isRedisUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+function zodProblems(error: z.ZodError, prefix = ''): ConfigProblem[] {
+  // never echo received values: a misplaced secret must not end up in an error message
+  return error.issues.map((i) => ({ path: prefix + (i.path.map(String).join('.') || '(file)'), message: i.message }));
+}
+
+// ---- loading ------------------------------------------------------------------------------------
+
+/** Reads the environment and the JSON file, loads keys and certificates; throws WorkerConfigError listing every problem. */
+export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Promise<WorkerConfig> {
+  const problems: ConfigProblem[] = [];
+  const picked = Object.fromEntries(Object.values(WORKER_ENV).flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
+  const envResult = envSchema.safeParse(picked);
+  if (!envResult.success) problems.push(...zodProblems(envResult.error));
+
+  const rawPath = env[WORKER_ENV.config];
+  const configFile = rawPath ? resolve(rawPath) : undefined;
+  let file: WorkerFile | undefined;
+  if (configFile !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(configFile, 'utf8'));
+    } catch (err) {
+      const reason = (err as { code?: string }).code ?? (err instanceof SyntaxError ? `not valid JSON (${err.message})` : String(err));
+      problems.push({ path: WORKER_ENV.config, message: `cannot read ${configFile}: ${reason}` });
+    }
+    if (json !== undefined) {
+      const r = fileSchema.safeParse(json);
+      if (r.success) file = r.data;
+      else problems.push(...zodProblems(r.error));
+    }
+  }
+  if (!envResult.success || file === undefined || configFile === undefined) throw new WorkerConfigError(problems, configFile);
+
+  const base = dirname(configFile);
+  const at = (p: string): string => resolve(base, p);
+  const [identities, ec2Certificates, imageRoot] = await Promise.all([
+    loadIdentities(file.identities, at, env, problems),
+    loadEc2Certificates(file.ec2Certificates ?? {}, at, problems),
+    file.imageRoot !== undefined ? checkImageRoot(at(file.imageRoot), problems) : Promise.resolve(undefined),
+  ]);
+  const s3 = resolveS3(file.s3 ?? {}, env, problems);
+  if (problems.length > 0) throw new WorkerConfigError(problems, configFile);
+
+  const e = envResult.data;
+  return {
+    redisUrl: e[WORKER_ENV.redisUrl],
+    prefix: e[WORKER_ENV.prefix],
+    logLevel: e[WORKER_ENV.logLevel],
+    configFile,
+    identities,
+    imageRoot,
+    s3,
+    ec2Certificates,
+    concurrency: file.concurrency ?? WORKER_DEFAULTS.concurrency,
+    threads: file.threads ?? availableParallelism(),
+    progressIntervalMs: file.progressIntervalMs ?? WORKER_DEFAULTS.progressIntervalMs,
+    shutdownGraceMs: file.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs,
+    lockDurationMs: file.lockDurationMs ?? WORKER_DEFAULTS.lockDurationMs,
+  };
+}
+
+function describeError(err: unknown): string {
+  if (isBundlefarmError(err)) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function loadIdentities(
+  identities: WorkerFile['identities'],
+  at: (p: string) => string,
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+): Promise<Map<string, UserIdentity>> {
+  const loaded = new Map<string, UserIdentity>();
+  await Promise.all(
+    Object.entries(identities).map(async ([name, id]) => {
+      const path = `identities.${name}`;
+      let passphrase: string | undefined;
+      if (id.passphraseEnv !== undefined) {
+        passphrase = env[id.passphraseEnv];
+        if (!passphrase) {
+          problems.push({ path: `${path}.passphraseEnv`, message: `environment variable ${id.passphraseEnv} is not set` });
+          return;
+        }
+      }
+      try {
+        const [privateKey, certificate] = await Promise.all([readPrivateKeyFile(at(id.key), passphrase), readCertificateFile(at(id.cert))]);
+        assertCertificateMatchesKey(certificate, privateKey);
+        loaded.set(name, { privateKey, certificate });
+      } catch (err) {
+        problems.push({ path, message: describeError(err) });
+      }
+    }),
+  );
+  return loaded;
+}
+
+async function loadEc2Certificates(
+  paths: NonNullable<WorkerFile['ec2Certificates']>,
+  at: (p: string) => string,
+  problems: ConfigProblem[],
+): Promise<Partial<Record<Partition, CertificateMaterial>>> {
+  const out: Partial<Record<Partition, CertificateMaterial>> = {};
+  await Promise.all(
+    (Object.entries(paths) as Array<[Partition, string | undefined]>).map(async ([partition, path]) => {
+      if (path === undefined) return;
+      try {
+        out[partition] = await readCertificateFile(at(path));
+      } catch (err) {
+        problems.push({ path: `ec2Certificates.${partition}`, message: describeError(err) });
+      }
+    }),
+  );
+  return out;
+}
+
+async function checkImageRoot(path: string, problems: ConfigProblem[]): Promise<string | undefined> {
+  try {
+    const real = await realpath(path);
+    if (!(await stat(real)).isDirectory()) {
+      problems.push({ path: 'imageRoot', message: `${path} is not a directory` });
+      return undefined;
+    }
+    return real;
+  } catch (err) {
+    problems.push({ path: 'imageRoot', message: `${path} cannot be used: ${(err as { code?: string }).code ?? String(err)}` });
+    return undefined;
+  }
+}
+
+function resolveS3(s3: NonNullable<WorkerFile['s3']>, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): WorkerS3Config {
+  const { regions = {}, acl, partsInFlight, retry, imageRegion, ...defaults } = s3;
+  const connection = (input: S3ConnectionInput, path: string, region: string): S3ConnectionSettings => {
+    const { accessKeyIdEnv, secretAccessKeyEnv, sessionTokenEnv, ...rest } = input;
+    const settings: S3ConnectionSettings = stripUndefined(rest);
+    if ((accessKeyIdEnv === undefined) !== (secretAccessKeyEnv === undefined)) {
+      problems.push({ path, message: 'give both accessKeyIdEnv and secretAccessKeyEnv, or neither (the SDK credential chain is used then)' });
+    } else if (accessKeyIdEnv !== undefined && secretAccessKeyEnv !== undefined) {
+      const value = (name: string, field: string): string | undefined => {
+        const v = env[name];
+        if (!v) problems.push({ path: `${path}.${field}`, message: `environment variable ${name} is not set` });
+        return v || undefined;
+      };
+      const accessKeyId = value(accessKeyIdEnv, 'accessKeyIdEnv');
+      const secretAccessKey = value(secretAccessKeyEnv, 'secretAccessKeyEnv');
+      const sessionToken = sessionTokenEnv !== undefined ? value(sessionTokenEnv, 'sessionTokenEnv') : undefined;
+      if (accessKeyId && secretAccessKey) settings.credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+    } else if (sessionTokenEnv !== undefined) {
+      problems.push({ path: `${path}.sessionTokenEnv`, message: 'needs accessKeyIdEnv and secretAccessKeyEnv as well' });
+    }
+    try {
+      checkS3Settings({ ...settings, region });
+    } catch (err) {
+      // InvalidOptionError messages name the setting, never a credential's value
+      problems.push({ path, message: describeError(err) });
+    }
+    return settings;
+  };
+  const resolvedImageRegion = imageRegion ?? WORKER_DEFAULTS.imageRegion;
+  const resolvedDefaults = connection(defaults, 's3', resolvedImageRegion);
+  const resolvedRegions: Record<string, S3ConnectionSettings> = {};
+  for (const [region, override] of Object.entries(regions)) {
+    // an override inherits every setting it does not name (credential env names as a pair)
+    const inheritsCredentials = override.accessKeyIdEnv === undefined && override.secretAccessKeyEnv === undefined;
+    const merged: S3ConnectionInput = {
+      ...defaults,
+      ...stripUndefined(override),
+      ...(inheritsCredentials
+        ? {}
+        : { accessKeyIdEnv: override.accessKeyIdEnv, secretAccessKeyEnv: override.secretAccessKeyEnv, sessionTokenEnv: override.sessionTokenEnv }),
+    };
+    resolvedRegions[region] = connection(merged, `s3.regions.${region}`, region);
+  }
+  let resolvedRetry: RetryOptions = retry ?? {};
+  try {
+    resolvedRetry = checkRetryOptions(stripUndefined(resolvedRetry));
+  } catch (err) {
+    problems.push({ path: 's3.retry', message: describeError(err) });
+  }
+  return {
+    defaults: resolvedDefaults,
+    regions: resolvedRegions,
+    acl: acl ?? WORKER_DEFAULTS.acl,
+    partsInFlight: partsInFlight ?? WORKER_DEFAULTS.partsInFlight,
+    retry: resolvedRetry,
+    imageRegion: resolvedImageRegion,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** S3 settings of `region`: its override if it has one, else the defaults. */
+export function s3SettingsFor(config: WorkerS3Config, region: string): S3Settings {
+  return { ...(config.regions[region] ?? config.defaults), region };
+}
+
+/** What the worker runs with, for its start-up log line: no key, passphrase, credential or Redis password. */
+export function describeWorkerConfig(config: WorkerConfig): Record<string, unknown> {
+  const endpoints = Object.fromEntries(
+    Object.entries(config.s3.regions).flatMap(([region, s]) => (s.endpoint !== undefined ? [[region, s.endpoint]] : [])),
+  );
+  return {
+    redis: redactRedisUrl(config.redisUrl),
+    prefix: config.prefix,
+    configFile: config.configFile,
+    identities: [...config.identities.keys()],
+    imageRoot: config.imageRoot ?? null,
+    s3: {
+      endpoint: config.s3.defaults.endpoint ?? 'aws',
+      regionEndpoints: endpoints,
+      staticCredentials: config.s3.defaults.credentials !== undefined,
+      acl: config.s3.acl,
+      partsInFlight: config.s3.partsInFlight,
+    },
+    ec2CertificateOverrides: Object.keys(config.ec2Certificates),
+    concurrency: config.concurrency,
+    threads: config.threads,
+    progressIntervalMs: config.progressIntervalMs,
+    shutdownGraceMs: config.shutdownGraceMs,
+    lockDurationMs: config.lockDurationMs,
+  };
+}
+
+/** The Redis URL with its password (and user) replaced, for logs. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    if (u.username !== '') u.username = '***';
+    return u.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}

@@ -1,0 +1,183 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Queue, QueueEvents } from 'bullmq';
+import { generateSelfSignedIdentity, type GeneratedIdentity } from '@bundlefarm/format';
+import { BUNDLE_QUEUE, DEFAULT_PREFIX, type BundleJobData, type BundleJobProgress, type BundleJobResult } from '@bundlefarm/queue';
+import { createS3Client } from '@bundlefarm/s3';
+import { s3Requests, startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-proxy.js';
+import { testIdentity, writeIdentity } from '../../../test/helpers/identity.js';
+import { writeRandomFile } from '../../../test/helpers/images.js';
+import { startRedis, type TestRedis } from '../../../test/helpers/redis-server.js';
+import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
+import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { registerS3Credentials, spawnWorker, writeJson, type WorkerProcess } from './worker-fixture.js';
+
+/**
+ * Everything an end-to-end worker test needs, real: a redis-server, an s3rver, a fault proxy in front
+ * of it for us-gov-west-1 (answering GetBucketLocation with that region, which s3rver cannot), an image
+ * root with a 30 MiB image, the user identity, test EC2 certificates per partition (their private keys
+ * stay here, to check which one a manifest was encrypted for), a worker configuration file, a BullMQ
+ * Queue (as producer) and QueueEvents. Torn down when the test file ends.
+ */
+export interface WorkerEnvironment {
+  redis: TestRedis;
+  s3: S3TestServer;
+  /** In front of s3rver for us-gov-west-1. */
+  govProxy: FaultProxy;
+  /** A client of the test itself (s3rver's default credentials). */
+  client: S3Client;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  dir: string;
+  imageRoot: string;
+  /** A directory beside the root, never to be read by the worker. */
+  outside: string;
+  /** Relative path of the 30 MiB image in the root, and its SHA-256. */
+  image: { path: string; size: number; sha256: string };
+  user: GeneratedIdentity;
+  ec2: { aws: GeneratedIdentity; gov: GeneratedIdentity };
+  configFile: string;
+  /** Env for a worker process. */
+  workerEnv: Record<string, string>;
+  queue: Queue<BundleJobData, BundleJobResult>;
+  events: QueueEvents;
+  /** Progress events per job id, in arrival order. */
+  progress: Map<string, BundleJobProgress[]>;
+  /** Creates a bucket with a fresh name. */
+  bucket(label: string): Promise<string>;
+  /** Resets the proxy's faults to just the GetBucketLocation answer. */
+  resetFaults(): void;
+  startWorker(extraEnv?: Record<string, string>): Promise<WorkerProcess>;
+}
+
+export const IMAGE_SIZE = 30 * 1024 * 1024;
+
+export async function workerEnvironment(config: Record<string, unknown> = {}): Promise<WorkerEnvironment> {
+  const redis = await startRedis();
+  const s3 = await startS3Server();
+  const govProxy = await startFaultProxy({ target: s3.endpoint });
+  const client = createS3Client(s3rverClientSettings(s3.endpoint));
+  const workers: WorkerProcess[] = [];
+  let queue: Queue | undefined;
+  let events: QueueEvents | undefined;
+  after(async () => {
+    await Promise.all(workers.map((w) => w.stop('SIGKILL')));
+    await events?.close();
+    await queue?.close();
+    client.destroy();
+    await govProxy.close();
+    await s3.stop();
+    await redis.dispose();
+  });
+
+  const resetFaults = (): void => {
+    govProxy.clearFaults();
+    govProxy.addFault({
+      match: s3Requests.bucketLocation,
+      action: {
+        type: 'respond',
+        status: 200,
+        body: '<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-gov-west-1</LocationConstraint>',
+      },
+    });
+  };
+  resetFaults();
+
+  const credentials = registerS3Credentials();
+  const dir = await tempDir('bundlefarm-worker-test-');
+  const imageRoot = join(dir, 'images');
+  const outside = join(dir, 'outside');
+  await mkdir(imageRoot);
+  await mkdir(outside);
+  const imagePath = 'web-30m.img';
+  await writeRandomFile(join(imageRoot, imagePath), IMAGE_SIZE, 7);
+  const sha256 = await sha256File(join(imageRoot, imagePath));
+
+  const user = testIdentity();
+  const { key, cert } = await writeIdentity(dir, user);
+  const ec2 = {
+    aws: generateSelfSignedIdentity({ commonName: 'test EC2 (aws)' }),
+    gov: generateSelfSignedIdentity({ commonName: 'test EC2 (aws-us-gov)' }),
+  };
+  await writeFile(join(dir, 'ec2-aws.pem'), ec2.aws.certificatePem);
+  await writeFile(join(dir, 'ec2-gov.pem'), ec2.gov.certificatePem);
+
+  const configFile = await writeJson(join(dir, 'worker.json'), {
+    identities: { release: { key, cert } },
+    imageRoot: 'images',
+    s3: {
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      accessKeyIdEnv: 'TEST_S3_KEY_ID',
+      secretAccessKeyEnv: 'TEST_S3_SECRET',
+      maxAttempts: 1,
+      retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
+      partsInFlight: 2,
+      regions: { 'us-gov-west-1': { endpoint: govProxy.endpoint } },
+    },
+    ec2Certificates: { aws: 'ec2-aws.pem', 'aws-us-gov': 'ec2-gov.pem' },
+    threads: 2,
+    progressIntervalMs: 200,
+    shutdownGraceMs: 300,
+    lockDurationMs: 10_000,
+    ...config,
+  });
+  const workerEnv = {
+    BUNDLEFARM_REDIS_URL: redis.url,
+    BUNDLEFARM_CONFIG: configFile,
+    BUNDLEFARM_LOG_LEVEL: 'debug',
+    TEST_S3_KEY_ID: credentials.accessKeyId,
+    TEST_S3_SECRET: credentials.secretAccessKey,
+  };
+
+  const connection = { host: '127.0.0.1', port: redis.port };
+  queue = new Queue<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, { connection, prefix: DEFAULT_PREFIX });
+  events = new QueueEvents(BUNDLE_QUEUE, { connection, prefix: DEFAULT_PREFIX });
+  await events.waitUntilReady();
+  const progress = new Map<string, BundleJobProgress[]>();
+  events.on('progress', ({ jobId, data }) => {
+    const list = progress.get(jobId) ?? [];
+    list.push(data as unknown as BundleJobProgress);
+    progress.set(jobId, list);
+  });
+
+  return {
+    redis,
+    s3,
+    govProxy,
+    client,
+    credentials,
+    dir,
+    imageRoot,
+    outside,
+    image: { path: imagePath, size: IMAGE_SIZE, sha256 },
+    user,
+    ec2,
+    configFile,
+    workerEnv,
+    queue: queue as Queue<BundleJobData, BundleJobResult>,
+    events,
+    progress,
+    async bucket(label) {
+      const name = `${label}-${randomBytes(4).toString('hex')}`;
+      await s3.createBucket(name);
+      return name;
+    },
+    resetFaults,
+    async startWorker(extraEnv = {}) {
+      const w = spawnWorker({ ...workerEnv, ...extraEnv });
+      workers.push(w);
+      await w.waitForLog(/"msg":"worker started"/);
+      return w;
+    },
+  };
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  return h.digest('hex');
+}
