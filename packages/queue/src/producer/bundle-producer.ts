@@ -179,9 +179,14 @@ export class BundleProducer {
   /** The status view of a job; JobNotFoundError when there is no such job. */
   async status(id: string): Promise<BundleStatus> {
     return this.guard('read a job', async () => {
-      const job = await this.job(id);
-      const state = await job.getState();
-      return toBundleStatus(job, state);
+      // The job's hash and its state are two reads: a job that fails between them would look failed
+      // with no reason. Read the state on both sides of the hash and go again when it moved.
+      for (let attempt = 1; ; attempt++) {
+        const before = await this.queue.getJobState(id);
+        const job = await this.job(id);
+        const state = await job.getState();
+        if (state === before || attempt === 3) return toBundleStatus(job, state);
+      }
     });
   }
 

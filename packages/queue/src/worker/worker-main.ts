@@ -36,6 +36,23 @@ export async function workerMain(options: WorkerMainOptions = {}): Promise<numbe
     return isBundlefarmError(err) && !err.transient ? EXIT_CONFIG : EXIT_SOFTWARE;
   }
   const logger = createWorkerLogger({ level: config.logLevel });
+  // Signal handlers go in before the worker starts: a SIGTERM that arrives while it connects (or just
+  // after it logged 'worker started') must shut it down gracefully, not kill it with Node's default.
+  let stopping = false;
+  let signalled: ((signal: NodeJS.Signals) => void) | undefined;
+  let exitNow: ((status: number) => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal while shutting down: exiting now');
+      exitNow?.(128 + (SIGNAL_NUMBERS[signal] ?? 0));
+      return;
+    }
+    stopping = true;
+    logger.info({ signal }, 'signal received: shutting down gracefully');
+    signalled?.(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   let worker: BundleWorker;
   try {
     worker = await startBundleWorker(config, { logger });
@@ -44,15 +61,8 @@ export async function workerMain(options: WorkerMainOptions = {}): Promise<numbe
     return EXIT_SOFTWARE;
   }
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal while shutting down: exiting now');
-        resolve(128 + (SIGNAL_NUMBERS[signal] ?? 0));
-        return;
-      }
-      stopping = true;
-      logger.info({ signal }, 'signal received: shutting down gracefully');
+    exitNow = resolve;
+    const shutdown = (): void => {
       worker.close().then(
         () => resolve(0),
         (err: unknown) => {
@@ -61,7 +71,7 @@ export async function workerMain(options: WorkerMainOptions = {}): Promise<numbe
         },
       );
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    if (stopping) shutdown();
+    else signalled = shutdown;
   });
 }
