@@ -98,7 +98,7 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
         out(io, `manifest: ${join(opts.destination, created.manifestFile)}`);
         out(io, `parts:    ${result.facts.parts.length} (${result.facts.parts[0]!.filename} … ${result.facts.parts.at(-1)!.filename})`);
         out(io, `image:    ${result.name}, ${result.facts.size} bytes, tar SHA-1 ${result.facts.digest}`);
-        out(io, `bundled:  ${result.facts.bundledSize} bytes (level ${s.level}, ${s.backend}, ${pool.threads} threads)`);
+        out(io, `bundled:  ${result.facts.bundledSize} bytes (level ${s.level}, ${s.backend}, ${pool.threads} thread${pool.threads === 1 ? '' : 's'})`);
         out(io, `time:     ${s.seconds.toFixed(2)} s (${mbps.toFixed(0)} MB/s of image)`);
       } finally {
         view.stop();
