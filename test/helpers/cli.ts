@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { REPO } from './fixtures.js';
 import { run, type RunResult } from './run.js';
@@ -11,4 +12,14 @@ export function bundlefarm(args: string[], options: { env?: NodeJS.ProcessEnv; c
     env: { ...process.env, ...options.env },
     ...(options.input !== undefined ? { input: options.input } : {}),
   });
+}
+
+/** Exit status 1 and one line on stderr naming the code (`bundlefarm: BF_…: …`), no stack trace. */
+export function assertOneLineError(r: { code: number | null; stderr: string }, code: string, pattern?: RegExp): void {
+  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
+  assert.ok(lines[0]!.startsWith(`bundlefarm: ${code}: `), lines[0]);
+  if (pattern) assert.match(lines[0]!, pattern);
+  assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
 }

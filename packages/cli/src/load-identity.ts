@@ -12,7 +12,9 @@ import {
 export const PASSPHRASE_ENV = 'BUNDLEFARM_KEY_PASSPHRASE';
 
 export async function loadPrivateKey(path: string, env: NodeJS.ProcessEnv): Promise<PrivateKeyMaterial> {
-  return readPrivateKeyFile(path, env[PASSPHRASE_ENV]);
+  // an empty variable counts as unset (as in the worker's configuration): `BUNDLEFARM_KEY_PASSPHRASE=`
+  // means "none", and an encrypted key is then refused as having no passphrase, not a wrong one
+  return readPrivateKeyFile(path, env[PASSPHRASE_ENV] || undefined, { passphraseFrom: `$${PASSPHRASE_ENV}` });
 }
 
 /**

@@ -39,6 +39,8 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
   const { program, flags } = buildProgram(io);
   const debug = argv.includes('--debug');
+  ignoreClosedReader(io.stdout);
+  ignoreClosedReader(io.stderr);
   try {
     await program.parseAsync(argv);
     return 0;
@@ -51,4 +53,20 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   } finally {
     await closeSharedWorkerPool();
   }
+}
+
+const guarded = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * A reader that went away (`bundlefarm bundle … | head -1`) makes the next write fail with EPIPE, an
+ * 'error' event nobody handled: a crash with a stack trace, after the work was done. What nobody reads
+ * is dropped instead, and the exit status stays the command's own. The listener stays (the failed
+ * write may report after `main` returned), once per stream.
+ */
+function ignoreClosedReader(stream: NodeJS.WriteStream): void {
+  if (guarded.has(stream)) return;
+  guarded.add(stream);
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
 }

@@ -5,22 +5,12 @@ import { existsSync } from 'node:fs';
 import { open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BIN, bundlefarm } from '../../../test/helpers/cli.js';
+import { assertOneLineError, BIN, bundlefarm } from '../../../test/helpers/cli.js';
 import { generateSelfSignedIdentity, parseManifest } from '@bundlefarm/format';
 import { writeIdentity } from '../../../test/helpers/identity.js';
 import { textLike, writeRandomFile } from '../../../test/helpers/images.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 import { SMALL } from '../../../test/helpers/fixtures.js';
-
-/** One line on stderr, naming the code, no stack trace. */
-function assertOneLineError(r: { code: number | null; stderr: string }, code: string, pattern?: RegExp): void {
-  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line, got: ${r.stderr}`);
-  assert.ok(lines[0]!.startsWith(`bundlefarm: ${code}: `), lines[0]);
-  if (pattern) assert.match(lines[0]!, pattern);
-  assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
-}
 
 async function setup() {
   const dir = await tempDir();
@@ -175,6 +165,20 @@ describe('bundlefarm CLI', () => {
     const code = await exited;
     assert.notEqual(code, 0);
     assert.deepEqual(await readdir(out), [], 'no manifest, no part, no temporary file');
+  });
+
+  it('a reader of its output that went away (`| head -1`) does not make it crash: the bundle is made, exit 0', async () => {
+    const s = await setup();
+    const out = join(s.dir, 'piped');
+    const child = spawn(BIN, base(s, out), { stdio: ['ignore', 'pipe', 'pipe'] });
+    // nobody reads the summary: its write fails with EPIPE
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|internal error|Unhandled/);
+    assert.ok(existsSync(join(out, 'root.img.manifest.xml')));
   });
 
   it('demo bundles, verifies and unbundles a sample and says where everything is', async () => {

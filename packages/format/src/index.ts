@@ -7,6 +7,7 @@ export * from './manifest-serialize.js';
 export * from './manifest-parse.js';
 export * from './manifest-signature.js';
 export * from './manifest-build.js';
+export * from './bounded-file.js';
 export * from './key-material.js';
 export * from './key-wrap.js';
 export * from './ec2-certificates.js';

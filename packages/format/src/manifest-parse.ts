@@ -10,8 +10,11 @@ import { unescapeXmlText } from './xml-text.js';
  * can cost anything: no DOCTYPE or entity declarations (nothing is ever expanded), a size cap, a cap on
  * every value's length, strict checks of numbers, hex, indexes and part file names.
  */
+/** Largest manifest accepted by default, in bytes: a 10 GiB bundle's manifest is ~170 KB. */
+export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
+
 export interface ManifestParseOptions {
-  /** Largest manifest accepted, in bytes (default 4 MiB; a 10 GiB bundle's manifest is ~170 KB). */
+  /** Largest manifest accepted, in bytes (default MAX_MANIFEST_SIZE, 4 MiB). */
   maxBytes?: number;
   /** Longest text of one element (default 8192 characters). */
   maxValueLength?: number;
@@ -46,7 +49,7 @@ const parser = new XMLParser({
 });
 
 export function parseManifest(input: string | Buffer, options: ManifestParseOptions = {}): ParsedManifest {
-  const maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+  const maxBytes = options.maxBytes ?? MAX_MANIFEST_SIZE;
   const maxValue = options.maxValueLength ?? 8192;
   const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
   if (size > maxBytes) throw new ManifestMalformedError(`it is ${size} bytes, over the ${maxBytes}-byte limit`);
