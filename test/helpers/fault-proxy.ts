@@ -9,8 +9,8 @@ import type { AddressInfo, Socket } from 'node:net';
  *
  * Faults, configurable at runtime per test: answer with an S3-style error status (500, 503 SlowDown …)
  * for the next N requests or a share of them, delay responses, drop the connection while the request
- * body arrives or after part of the response body, or answer with a canned response (e.g. a
- * GetBucketLocation naming another region).
+ * body arrives or after part of the response body, lose the answer of a request that took effect, or
+ * answer with a canned response (e.g. a GetBucketLocation naming another region).
  *
  * It also does what s3rver does not: with `verifyContentMd5` (default on) a request whose body does
  * not match its Content-MD5 header is refused with 400 BadDigest, as S3 does.
@@ -20,10 +20,22 @@ export type FaultAction =
   | { type: 'status'; status: number; code?: string }
   /** Forward, but hold the response back for `ms` first. */
   | { type: 'delay'; ms: number }
+  /**
+   * Take the whole request, then hold it for `ms` before forwarding it, even if the client gave up
+   * meanwhile: the request takes effect late, as S3 may complete a PUT whose client went away.
+   */
+  | { type: 'hold-request'; ms: number }
   /** Destroy the client's connection once `afterBytes` of the request body arrived (default 0; at the body's end if shorter). */
   | { type: 'drop-request'; afterBytes?: number }
   /** Forward, send the response headers and `afterBytes` of its body, then destroy the connection. */
   | { type: 'drop-response'; afterBytes: number }
+  /**
+   * Forward (so the request takes effect: a PUT is stored), then destroy the connection before any of
+   * the answer reaches the client: the write landed, the client only sees a dropped connection.
+   */
+  | { type: 'lose-response' }
+  /** Forward unchanged: exempts the requests it matches from the rules added after it. */
+  | { type: 'forward' }
   /** Flip one byte of the request body as if damaged in transit (then Content-MD5 no longer matches). */
   | { type: 'corrupt-request' }
   /** Answer with exactly this, without forwarding. */
@@ -51,8 +63,10 @@ export type RequestOutcome =
   | 'forwarded'
   | 'status'
   | 'delayed'
+  | 'held'
   | 'dropped-request'
   | 'dropped-response'
+  | 'lost-response'
   | 'responded'
   | 'corrupted'
   | 'bad-digest'
@@ -74,8 +88,10 @@ export interface FaultProxyCounters {
   forwarded: number;
   injectedStatus: number;
   delayed: number;
+  held: number;
   droppedRequests: number;
   droppedResponses: number;
+  lostResponses: number;
   responded: number;
   corrupted: number;
   badDigest: number;
@@ -141,8 +157,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     forwarded: 0,
     injectedStatus: 0,
     delayed: 0,
+    held: 0,
     droppedRequests: 0,
     droppedResponses: 0,
+    lostResponses: 0,
     responded: 0,
     corrupted: 0,
     badDigest: 0,
@@ -221,6 +239,17 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       res.end(info.method === 'HEAD' ? undefined : action.body);
       return;
     }
+    if (action?.type === 'hold-request') {
+      record.outcome = 'held';
+      counters.held++;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          resolve();
+        }, action.ms);
+        timers.add(timer);
+      });
+    }
     await forward(req, res, info, body, record, action);
   };
 
@@ -242,6 +271,15 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         { host: target.hostname, port: target.port, method: info.method, path: req.url, headers, agent },
         (up) => {
           counters.forwarded++;
+          if (action?.type === 'lose-response') {
+            record.outcome = 'lost-response';
+            counters.lostResponses++;
+            // the upstream answer is read and thrown away; the client's connection dies unanswered
+            up.resume();
+            res.socket?.destroy();
+            resolve();
+            return;
+          }
           const respond = (): void => {
             record.status = up.statusCode;
             const outHeaders: Record<string, string | string[]> = {};

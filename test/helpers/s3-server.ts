@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
  *
  * What s3rver does NOT do (so tests must not rely on it): enforce ACLs, verify Content-MD5, honour
  * If-Match, or report a bucket location other than us-east-1. test/helpers/fault-proxy.ts fills those
- * gaps where a test needs them.
+ * gaps where a test needs them. One flaw of its own is mended here: see `withoutDirectoryRace`.
  */
 export interface S3TestServer {
   /** `http://127.0.0.1:PORT` */
@@ -27,7 +28,7 @@ export interface S3TestServer {
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
-  store: { putBucket(name: string): Promise<unknown> };
+  store: { putBucket(name: string): Promise<unknown>; deleteObject(bucket: string, key: string): Promise<void> };
 }
 type S3rverConstructor = new (options: {
   address: string;
@@ -50,11 +51,46 @@ export function s3rverClientSettings(endpoint: string): {
   return { region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { ...S3RVER_CREDENTIALS } };
 }
 
+/**
+ * Registers a fresh access key pair with s3rver (which checks only that the key exists), for tests that
+ * scan for the secret: s3rver's default pair is too short and too common a string to search for. Every
+ * s3rver of this process accepts it (the account is module state).
+ */
+export function registerS3Credentials(): { accessKeyId: string; secretAccessKey: string } {
+  const { DUMMY_ACCOUNT } = createRequire(import.meta.url)('s3rver/lib/models/account.js') as {
+    DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
+  };
+  const accessKeyId = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
+  const secretAccessKey = randomBytes(30).toString('base64url');
+  DUMMY_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
+  return { accessKeyId, secretAccessKey };
+}
+
+/**
+ * s3rver keeps `a/b/key` as files in directory `a/b/`, and a delete removes the directories it left
+ * empty (readdir, then rmdir): two deletes in one directory at once race, and the loser answers 500
+ * (ENOENT, or ENOTEMPTY when a PUT refilled it) although its object is gone. S3 has no directories and
+ * no such failure; a test that deletes a bundle's parts in parallel would see spurious 5xx (and, with
+ * few retries, parts that could not be deleted). So the directory cleanup's own errors are ignored.
+ */
+function withoutDirectoryRace(store: S3rverInstance['store']): void {
+  const deleteObject = store.deleteObject.bind(store);
+  store.deleteObject = async (bucket, key) => {
+    try {
+      await deleteObject(bucket, key);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw err;
+    }
+  };
+}
+
 export async function startS3Server(): Promise<S3TestServer> {
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
   const directory = await mkdtemp(join(tmpdir(), 'bundlefarm-s3rver-'));
   // port 0: the kernel picks a free port, so parallel test files never collide
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
+  withoutDirectoryRace(server.store);
   let address: AddressInfo;
   try {
     address = await server.run();

@@ -64,8 +64,12 @@ export async function preflightTarget(client: S3Client, target: PreflightTarget,
       send,
     );
   } catch (err) {
-    if (options.signal?.aborted) {
-      // a cancelled PUT may still have been stored: remove the probe anyway (best effort)
+    // A PUT that failed without a definite refusal may still have been stored: cancelled mid-flight,
+    // timed out, its connection dropped after S3 took the body, a 5xx. Remove the probe then (best
+    // effort, not cancellable: the probe must not outlive a failed preflight any more than a passed one).
+    // A 4xx answer (denied, no such bucket …) means nothing was written.
+    const { status } = s3ErrorFacts(err);
+    if (status === undefined || status >= 500) {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => {});
     }
     throw toS3Error(err, ctx(`PutObject with ACL ${acl}`, key), options.signal);

@@ -122,7 +122,7 @@ export function describeS3Error(err: unknown): string {
  */
 export function abortedError(ctx: S3ErrorContext, reason: unknown, cause?: unknown): BundlefarmError {
   if ((reason as { name?: unknown } | null)?.name === 'TimeoutError') {
-    return new S3UnavailableError(ctx.bucket, ctx.operation, 'no answer before the deadline', { cause: cause ?? reason });
+    return new S3UnavailableError(ctx.bucket, ctx.operation, 'no answer before the deadline', { cause: cause ?? reason, ...regionOf(ctx) });
   }
   return new CancelledError(`${ctx.operation} on S3 bucket ${ctx.bucket}`, { cause: cause ?? reason });
 }
@@ -137,6 +137,8 @@ export function toS3Error(err: unknown, ctx: S3ErrorContext, signal?: AbortSigna
   if (isAbortError(err)) return abortedError(ctx, undefined, err);
   const { status, name, bucketRegion } = s3ErrorFacts(err);
   const options = { cause: safeCause(err), details: { s3Code: name, status: status ?? null, ...(ctx.key !== undefined ? { key: ctx.key } : {}) } };
+  // errors about requests that reached the bucket name the region too (see S3ErrorOptions)
+  const located = { ...options, ...regionOf(ctx) };
   if (name === 'NoSuchBucket') return new S3BucketNotFoundError(ctx.bucket, options);
   if (name === 'NoSuchKey') return new S3ObjectNotFoundError(ctx.bucket, ctx.key ?? '', options);
   if (status === 404 && name === 'NotFound') {
@@ -147,12 +149,16 @@ export function toS3Error(err: unknown, ctx: S3ErrorContext, signal?: AbortSigna
   if (bucketRegion !== undefined && ctx.region !== undefined && bucketRegion !== ctx.region && (status === 301 || status === 400 || status === 403)) {
     return new S3RegionMismatchError(ctx.bucket, ctx.region, bucketRegion, options);
   }
-  if (status === 403 || ACCESS_CODES.has(name)) return new S3AccessDeniedError(ctx.bucket, ctx.operation, name, options);
+  if (status === 403 || ACCESS_CODES.has(name)) return new S3AccessDeniedError(ctx.bucket, ctx.operation, name, located);
   if (status === 301 || name === 'PermanentRedirect') {
-    return new S3RequestFailedError(ctx.bucket, ctx.operation, `${describeS3Error(err)}; the bucket is in another region than the client's`, false, options);
+    return new S3RequestFailedError(ctx.bucket, ctx.operation, `${describeS3Error(err)}; the bucket is in another region than the client's`, false, located);
   }
-  if (isRetryableS3Error(err)) return new S3UnavailableError(ctx.bucket, ctx.operation, describeS3Error(err), options);
-  return new S3RequestFailedError(ctx.bucket, ctx.operation, describeS3Error(err), false, options);
+  if (isRetryableS3Error(err)) return new S3UnavailableError(ctx.bucket, ctx.operation, describeS3Error(err), located);
+  return new S3RequestFailedError(ctx.bucket, ctx.operation, describeS3Error(err), false, located);
+}
+
+function regionOf(ctx: S3ErrorContext): { region?: string } {
+  return ctx.region !== undefined ? { region: ctx.region } : {};
 }
 
 /** Fields S3 error bodies may carry that identify credentials or signing input (SignatureDoesNotMatch …). */

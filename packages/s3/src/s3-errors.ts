@@ -7,6 +7,20 @@ import { BundlefarmError, type BundlefarmErrorOptions } from '@bundlefarm/errors
  * refused permission or a bucket in another region will not.
  */
 
+/**
+ * Options of the errors about a request to a bucket: the region the bucket is used for, when the caller
+ * knows it, goes into the message (a job failing in one of several regions, or a one-region job whose
+ * error is all its status shows, must say where) and into `details`.
+ */
+export interface S3ErrorOptions extends BundlefarmErrorOptions {
+  region?: string;
+}
+
+/** `bucket NAME` or `bucket NAME in REGION`. */
+function bucketIn(bucket: string, region: string | undefined): string {
+  return region === undefined ? `bucket ${bucket}` : `bucket ${bucket} in ${region}`;
+}
+
 /** The bucket does not exist (S3 `NoSuchBucket`, or 404 on a bucket-level request). */
 export class S3BucketNotFoundError extends BundlefarmError {
   static readonly code = 'BF_S3_BUCKET_NOT_FOUND';
@@ -32,12 +46,13 @@ export class S3ObjectNotFoundError extends BundlefarmError {
 /** 403: the credentials may not do `operation` on the bucket (or are invalid, or the clock is off). */
 export class S3AccessDeniedError extends BundlefarmError {
   static readonly code = 'BF_S3_ACCESS_DENIED';
-  constructor(bucket: string, operation: string, s3Code?: string, options: BundlefarmErrorOptions = {}) {
+  constructor(bucket: string, operation: string, s3Code?: string, options: S3ErrorOptions = {}) {
+    const { region, ...rest } = options;
     super(
       S3AccessDeniedError.code,
-      `access denied: ${operation} on S3 bucket ${bucket} was refused${s3Code ? ` (${s3Code})` : ''}; check the credentials and the bucket policy`,
+      `access denied: ${operation} on S3 ${bucketIn(bucket, region)} was refused${s3Code ? ` (${s3Code})` : ''}; check the credentials and the bucket policy`,
       false,
-      { ...options, details: { ...options.details, bucket, operation, s3Code } },
+      { ...rest, details: { ...rest.details, bucket, region, operation, s3Code } },
     );
   }
 }
@@ -76,10 +91,11 @@ export class S3RegionMismatchError extends BundlefarmError {
 /** 5xx, throttling, timeouts, refused or dropped connections: S3 may be back soon. */
 export class S3UnavailableError extends BundlefarmError {
   static readonly code = 'BF_S3_UNAVAILABLE';
-  constructor(bucket: string, operation: string, reason: string, options: BundlefarmErrorOptions = {}) {
-    super(S3UnavailableError.code, `S3 is unavailable: ${operation} on bucket ${bucket} failed: ${reason}`, true, {
-      ...options,
-      details: { ...options.details, bucket, operation, reason },
+  constructor(bucket: string, operation: string, reason: string, options: S3ErrorOptions = {}) {
+    const { region, ...rest } = options;
+    super(S3UnavailableError.code, `S3 is unavailable: ${operation} on ${bucketIn(bucket, region)} failed: ${reason}`, true, {
+      ...rest,
+      details: { ...rest.details, bucket, region, operation, reason },
     });
   }
 }
@@ -87,10 +103,11 @@ export class S3UnavailableError extends BundlefarmError {
 /** Any other refusal (4xx such as InvalidRequest, BadDigest after every retry, 501 ...). */
 export class S3RequestFailedError extends BundlefarmError {
   static readonly code = 'BF_S3_REQUEST_FAILED';
-  constructor(bucket: string, operation: string, reason: string, transient: boolean, options: BundlefarmErrorOptions = {}) {
-    super(S3RequestFailedError.code, `${operation} on S3 bucket ${bucket} failed: ${reason}`, transient, {
-      ...options,
-      details: { ...options.details, bucket, operation, reason },
+  constructor(bucket: string, operation: string, reason: string, transient: boolean, options: S3ErrorOptions = {}) {
+    const { region, ...rest } = options;
+    super(S3RequestFailedError.code, `${operation} on S3 ${bucketIn(bucket, region)} failed: ${reason}`, transient, {
+      ...rest,
+      details: { ...rest.details, bucket, region, operation, reason },
     });
   }
 }

@@ -28,6 +28,14 @@ import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
  * manifest goes up only after `commitParts`, and only while the region is healthy, so no manifest
  * ever names a missing part. `abort()` deletes everything the sink wrote, in every region.
  *
+ * Deleting waits for the PUTs still in flight: a server may complete a PUT whose client went away
+ * after sending the body (S3 does), so a PUT cut off and deleted right after could land after its
+ * DELETE and stay. A failed region and `abort()` therefore release callers at once and send nothing
+ * more, but let requests already sent run to their end — for at most `settleMs`, after which they are
+ * cut off (S3 hangs: its deletes would not pass either). The caller's signal cuts requests off at once:
+ * it means stop now (a cancel, a shutdown, a lost job lock — when another worker may be writing the
+ * same keys already, late PUTs of ours must not land over its parts).
+ *
  * Nothing of a bundle is hidden before commit (S3 has no rename): parts are visible as they land, but
  * without a manifest they are not a bundle; EC2 registers only from a manifest.
  */
@@ -61,9 +69,11 @@ export interface S3PartSinkOptions {
   onRetry?: (event: RetryEvent & { region: string }) => void;
   /** Called once when a region is given up (its objects are being deleted). */
   onRegionFailed?: (region: string, error: BundlefarmError) => void;
+  /** How long a stopped region's requests in flight may still run before they are cut off, ms (default 10 000). */
+  settleMs?: number;
 }
 
-export const S3_PART_SINK_DEFAULTS = { maxInFlight: 4, verifyWithHead: false } as const;
+export const S3_PART_SINK_DEFAULTS = { maxInFlight: 4, verifyWithHead: false, settleMs: 10_000 } as const;
 
 /** Deletes run this many at a time per region (abort and failed-region cleanup). */
 const DELETE_CONCURRENCY = 8;
@@ -76,18 +86,27 @@ class RegionState {
   readonly written = new Set<string>();
   /** Stored part index → byte length. */
   readonly parts = new Map<number, number>();
+  /** Uploads (with their retries) under way. */
   readonly inflight = new Set<Promise<unknown>>();
-  /** Aborted when the region fails or the sink is cancelled: stops this region's requests. */
+  /** HTTP requests sent and not answered yet: what they did at the server is not known until they end. */
+  readonly requests = new Set<Promise<unknown>>();
+  /** Aborted when the region fails or the sink is cancelled: no more requests, callers released. */
   readonly controller = new AbortController();
   /** The sink's signal or the region's own. */
   readonly signal: AbortSignal;
+  /** Cuts off the requests still in flight once stopping has waited `settleMs` for them. */
+  readonly cutOff = new AbortController();
+  /** What the requests themselves are sent with: the caller's signal or the cut-off. */
+  readonly requestSignal: AbortSignal;
   cleanup: Promise<void> | undefined;
 
   constructor(
     readonly target: S3Target,
     sinkSignal: AbortSignal,
+    callerSignal: AbortSignal | undefined,
   ) {
     this.signal = AbortSignal.any([sinkSignal, this.controller.signal]);
+    this.requestSignal = callerSignal ? AbortSignal.any([callerSignal, this.cutOff.signal]) : this.cutOff.signal;
   }
 }
 
@@ -96,6 +115,7 @@ export class S3PartSink implements PartSink {
   private readonly acl: S3BundleAcl;
   private readonly retry: RetryPolicy;
   private readonly verifyWithHead: boolean;
+  private readonly settleMs: number;
   private readonly regions: RegionState[];
   /** Aborted by `abort()` and by the caller's signal. */
   private readonly internal = new AbortController();
@@ -117,11 +137,15 @@ export class S3PartSink implements PartSink {
       seen.add(t.region);
       if (typeof t.client?.send !== 'function') throw new InvalidOptionError('S3 target client', `region ${t.region} has no S3 client`);
       const target = { ...t, bucket: checkBucketName(t.bucket), prefix: checkKeyPrefix(t.prefix) };
-      return new RegionState(target, this.internal.signal);
+      return new RegionState(target, this.internal.signal, options.signal);
     });
     this.acl = checkBundleAcl(options.acl);
     this.retry = checkRetryOptions(options.retry);
     this.verifyWithHead = options.verifyWithHead ?? S3_PART_SINK_DEFAULTS.verifyWithHead;
+    this.settleMs = options.settleMs ?? S3_PART_SINK_DEFAULTS.settleMs;
+    if (!Number.isInteger(this.settleMs) || this.settleMs < 0 || this.settleMs > 600_000) {
+      throw new InvalidOptionError('S3 settleMs', `${String(this.settleMs)} is not a whole number from 0 to 600000`);
+    }
     const maxInFlight = options.maxInFlight ?? S3_PART_SINK_DEFAULTS.maxInFlight;
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 64) {
       throw new InvalidOptionError('S3 maxInFlight', `${String(maxInFlight)} is not a whole number from 1 to 64`);
@@ -250,6 +274,7 @@ export class S3PartSink implements PartSink {
       this.internal.abort();
       this.detachSignal();
       await Promise.allSettled(this.regions.flatMap((r) => [...r.inflight, r.cleanup]));
+      await Promise.all(this.regions.map((r) => this.settle(r)));
       await Promise.all(this.regions.map((r) => this.deleteWritten(r)));
     })().catch(() => {});
     return this.aborting;
@@ -279,9 +304,11 @@ export class S3PartSink implements PartSink {
         ...(this.options.onRetry ? { onRetry: (e: RetryEvent) => this.options.onRetry?.({ ...e, region }) } : {}),
       },
       async () => {
-        const out = await client.send(
-          new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5, ACL: sdkAcl(this.acl) }),
-          { abortSignal: r.signal },
+        const out = await this.send(
+          r,
+          client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5, ACL: sdkAcl(this.acl) }), {
+            abortSignal: r.requestSignal,
+          }),
         );
         checkEtag(out, md5);
       },
@@ -290,6 +317,41 @@ export class S3PartSink implements PartSink {
     const untrack = (): void => void r.inflight.delete(op);
     op.then(untrack, untrack);
     return op;
+  }
+
+  /**
+   * Tracks a request sent for region `r` (see `settle`). The caller gets its outcome, or an AbortError
+   * as soon as the region stops — while the request itself runs on to its end or its cut-off.
+   */
+  private send<T>(r: RegionState, request: Promise<T>): Promise<T> {
+    const tracked = request.then(
+      () => undefined,
+      () => undefined,
+    );
+    r.requests.add(tracked);
+    void tracked.then(() => r.requests.delete(tracked));
+    if (r.signal.aborted) return Promise.reject(abortError());
+    return new Promise<T>((resolve, reject) => {
+      const onStop = (): void => reject(abortError());
+      r.signal.addEventListener('abort', onStop, { once: true });
+      request.then(resolve, reject).finally(() => r.signal.removeEventListener('abort', onStop));
+    });
+  }
+
+  /** Waits until the region's requests in flight have ended, cutting them off after `settleMs`. */
+  private async settle(r: RegionState): Promise<void> {
+    if (r.requests.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...r.requests]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.settleMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    r.cutOff.abort();
+    await Promise.all([...r.requests]);
   }
 
   /** Gives a region up (first error wins) and starts deleting what was written there. */
@@ -301,6 +363,7 @@ export class S3PartSink implements PartSink {
     this.options.onRegionFailed?.(r.target.region, r.failure);
     r.cleanup = (async () => {
       await Promise.allSettled([...r.inflight]);
+      await this.settle(r);
       await this.deleteWritten(r);
     })();
   }
@@ -352,6 +415,11 @@ function checkEtag(out: PutObjectCommandOutput, md5: string): void {
   if (etag !== Buffer.from(md5, 'base64').toString('hex')) {
     throw Object.assign(new Error('the ETag S3 returned is not the MD5 of the uploaded part'), { name: 'BadDigest' });
   }
+}
+
+/** What a request's caller gets when its region stops first (withRetry then reports the stop's reason). */
+function abortError(): Error {
+  return Object.assign(new Error('the upload was stopped'), { name: 'AbortError' });
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time; rejects with the first error after all settled. */

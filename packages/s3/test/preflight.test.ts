@@ -124,6 +124,20 @@ describe('preflightTarget', () => {
     assert.match(refused.message, /ECONNREFUSED/);
   });
 
+  it('a probe stored although its PUT failed (the answer was lost on the way back) is removed all the same', async () => {
+    const proxy = await testProxy();
+    const client = await testClient({ endpoint: proxy.endpoint });
+    const direct = await testClient();
+    const bucket = await freshBucket();
+    proxy.addFault({ action: { type: 'lose-response' }, match: s3Requests.putObject, times: 1 });
+    const err = await preflightTarget(client, { region: 'us-east-1', bucket }).catch((e: unknown) => e);
+    assert.ok(err instanceof S3UnavailableError, String(err));
+    // the message says where: bucket and region
+    assert.match(err.message, new RegExp(`on bucket ${bucket} in us-east-1 failed`));
+    assert.equal(proxy.counters.lostResponses, 1, 'the probe reached the server');
+    assert.deepEqual(await listKeys(direct, bucket), []);
+  });
+
   it('a request timeout is transient too', async () => {
     const proxy = await testProxy();
     const client = await testClient({ endpoint: proxy.endpoint, requestTimeoutMs: 200 });

@@ -13,7 +13,7 @@ import {
   type S3Target,
 } from '@bundlefarm/s3';
 import { partSinkContract } from '../../../test/contracts/part-sink.contract.js';
-import { s3Requests } from '../../../test/helpers/fault-proxy.js';
+import { s3Requests, type RequestInfo } from '../../../test/helpers/fault-proxy.js';
 import { freshBucket, getObject, listKeys, quickRetry, testClient, testProxy } from './s3-fixture.js';
 
 const sha1 = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
@@ -127,6 +127,30 @@ describe('S3PartSink', () => {
     assert.equal(failure.transient, true);
     assert.deepEqual(await listKeys(direct, west), [], 'the two parts that reached the failed region were deleted');
     assert.deepEqual(await listKeys(direct, east, 'img/'), names);
+    assert.deepEqual(sink.leftoverObjects(), []);
+  });
+
+  it('a region given up deletes only once its PUTs in flight ended: a PUT that reaches S3 late is not left behind', async () => {
+    const proxy = await testProxy();
+    const client = await testClient({ endpoint: proxy.endpoint });
+    const direct = await testClient();
+    const bucket = await freshBucket();
+    const sink = new S3PartSink({ targets: [{ region: 'us-east-1', client, bucket, prefix: '' }], retry: quickRetry, maxInFlight: 2 });
+    await sink.begin({ name: 'late', maxPartCount: 2 });
+    // part 1 fails for good at once; part 0's PUT takes effect at S3 only after that
+    const put = (suffix: string) => (r: RequestInfo): boolean => s3Requests.putObject(r) && r.path.endsWith(suffix);
+    proxy.addFault({ match: put('.part.0'), action: { type: 'hold-request', ms: 600 } });
+    proxy.addFault({ match: put('.part.1'), action: { type: 'status', status: 503 } });
+    const outcomes = await Promise.allSettled([0, 1].map((index) => sink.putPart({ index, data: randomBytes(1000), sha1: '00' })));
+    assert.ok(outcomes.every((o) => o.status === 'rejected'), 'the only region failed');
+    await sink.abort();
+    // the held PUT has been answered by S3 (it stored the part) by the time its DELETE was sent
+    const held = proxy.requests.find(put('.part.0'))!;
+    assert.equal(held.outcome, 'held');
+    assert.equal(held.status, 200);
+    const heldAt = proxy.requests.indexOf(held);
+    assert.ok(proxy.requests.slice(heldAt).some((r) => r.method === 'DELETE' && r.path === held.path));
+    assert.deepEqual(await listKeys(direct, bucket), []);
     assert.deepEqual(sink.leftoverObjects(), []);
   });
 
