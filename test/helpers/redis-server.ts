@@ -5,21 +5,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * A real redis-server of the test's own, on a free loopback port, keeping nothing on disk. Fault tests
- * can stop, kill and restart it on the same port.
+ * A real redis-server of the test's own, on a free loopback port. Fault tests can stop, kill and
+ * restart it on the same port. By default it keeps nothing on disk (a restart brings back an empty
+ * Redis); with `appendOnly` it persists as a deployment must (docs/service.md), so a restart — even
+ * after SIGKILL — brings back every write it acknowledged.
  */
 export interface TestRedis {
   port: number;
   url: string;
-  /** Stop gracefully (nothing is persisted anyway); `restart` brings it back. */
+  /** Where the server runs (its AOF directory with `appendOnly`). */
+  dir: string;
+  /** Stop gracefully (SIGTERM); `restart` brings it back. */
   stop(): Promise<void>;
   /** Stop for good and remove its directory. */
   dispose(): Promise<void>;
   /** SIGKILL the server. */
   kill(): Promise<void>;
-  /** Start again on the same port (after stop/kill): an empty Redis. */
+  /**
+   * Start again on the same port (after stop/kill); resolves once it answers PING (an AOF is loaded
+   * by then). Without `appendOnly` it is an empty Redis; with it, the data it had.
+   */
   restart(): Promise<void>;
   readonly running: boolean;
+}
+
+export interface RedisServerOptions {
+  /**
+   * Persist every write to an append-only file in `dir`, fsynced before Redis answers
+   * (`--appendonly yes --appendfsync always`): what survives a crash is exactly what was acknowledged.
+   * Default false (`--save '' --appendonly no`).
+   */
+  appendOnly?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -35,38 +51,49 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function waitForPort(port: number, timeoutMs: number): Promise<void> {
+/** Resolves once the server on `port` answers PING with PONG (not while it is still loading its AOF). */
+function waitForPong(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
+    const retry = (): void => {
+      if (Date.now() > deadline) reject(new Error(`redis-server did not answer PING on ${port} within ${timeoutMs} ms`));
+      else setTimeout(attempt, 50);
+    };
     const attempt = (): void => {
       const sock = connect(port, '127.0.0.1');
-      sock.once('connect', () => {
+      let answer = '';
+      sock.setTimeout(2_000, () => sock.destroy());
+      sock.once('connect', () => sock.write('PING\r\n'));
+      sock.on('data', (d: Buffer) => {
+        answer += d.toString('latin1');
+        if (!answer.includes('\r\n')) return;
         sock.end();
-        resolve();
+        if (answer.startsWith('+PONG')) resolve();
+        else retry(); // -LOADING while the AOF is read back
       });
-      sock.once('error', () => {
-        sock.destroy();
-        if (Date.now() > deadline) reject(new Error(`redis-server did not listen on ${port}`));
-        else setTimeout(attempt, 50);
+      sock.once('error', () => sock.destroy());
+      sock.once('close', () => {
+        if (!answer.includes('\r\n')) retry();
       });
     };
     attempt();
   });
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'bundlefarm-redis-'));
+  const persistence = options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
       stdio: 'ignore',
     });
     child.once('exit', () => {
       child = undefined;
     });
-    await waitForPort(port, 10_000);
+    await waitForPong(port, 10_000);
   };
 
   const terminate = async (signal: NodeJS.Signals): Promise<void> => {
@@ -81,6 +108,7 @@ export async function startRedis(): Promise<TestRedis> {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    dir,
     get running() {
       return child !== undefined;
     },

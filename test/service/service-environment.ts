@@ -15,7 +15,7 @@ import { s3Requests, startFaultProxy, type FaultProxy } from '../helpers/fault-p
 import { REPO } from '../helpers/fixtures.js';
 import { testIdentity, writeIdentity } from '../helpers/identity.js';
 import { writeRandomFile } from '../helpers/images.js';
-import { startRedis, type TestRedis } from '../helpers/redis-server.js';
+import { startRedis, type RedisServerOptions, type TestRedis } from '../helpers/redis-server.js';
 import { S3RVER_CREDENTIALS, s3rverClientSettings, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -49,6 +49,8 @@ export interface ServiceEnvironment {
   redis: TestRedis;
   s3: S3TestServer;
   govProxy: FaultProxy;
+  /** In front of s3rver for us-east-1 — used by the workers only with `proxyEast` (no faults until a test adds some). */
+  eastProxy: FaultProxy;
   /** The API's own S3 endpoint for size checks (a proxy, so a test can fake a HeadObject). */
   apiS3Proxy: FaultProxy;
   client: S3Client;
@@ -67,7 +69,10 @@ export interface ServiceEnvironment {
   /** An independent BullMQ view of the queue (not the API's producer). */
   queue: Queue<BundleJobData, BundleJobResult>;
   bucket(label: string): Promise<string>;
-  startWorker(): Promise<WorkerProcess>;
+  /** Takes every fault a test added off the proxies (the gov proxy keeps answering GetBucketLocation with us-gov-west-1). */
+  resetFaults(): void;
+  /** A worker process (the environment's worker env, plus `extraEnv`), once it logged "worker started". */
+  startWorker(extraEnv?: Record<string, string>): Promise<WorkerProcess>;
   /** fetch against the API with the bearer token (JSON body when given). */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; json: any }>;
   counts(): Promise<Record<string, number>>;
@@ -78,20 +83,32 @@ export interface ServiceEnvironment {
 export interface ServiceOptions {
   /** Overrides of the API configuration. */
   server?: Partial<ServerConfig>;
+  /** How Redis runs (e.g. `appendOnly` for tests that restart it and expect the queue back). */
+  redis?: RedisServerOptions;
+  /** Top-level settings merged over the workers' configuration file (e.g. `lockDurationMs`). */
+  worker?: Record<string, unknown>;
+  /** Workers reach us-east-1 through `eastProxy`, so a test can hold or fail its requests. */
+  proxyEast?: boolean;
 }
 
 export async function serviceEnvironment(options: ServiceOptions = {}): Promise<ServiceEnvironment> {
-  const redis = await startRedis();
+  const redis = await startRedis(options.redis);
   const s3 = await startS3Server();
   const govProxy = await startFaultProxy({ target: s3.endpoint });
-  govProxy.addFault({
-    match: s3Requests.bucketLocation,
-    action: {
-      type: 'respond',
-      status: 200,
-      body: '<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-gov-west-1</LocationConstraint>',
-    },
-  });
+  const eastProxy = await startFaultProxy({ target: s3.endpoint });
+  const resetFaults = (): void => {
+    eastProxy.clearFaults();
+    govProxy.clearFaults();
+    govProxy.addFault({
+      match: s3Requests.bucketLocation,
+      action: {
+        type: 'respond',
+        status: 200,
+        body: '<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-gov-west-1</LocationConstraint>',
+      },
+    });
+  };
+  resetFaults();
   const apiS3Proxy = await startFaultProxy({ target: s3.endpoint });
   const client = createS3Client(s3rverClientSettings(s3.endpoint));
   const workers: WorkerProcess[] = [];
@@ -103,6 +120,7 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     await queue?.close();
     client.destroy();
     await govProxy.close();
+    await eastProxy.close();
     await apiS3Proxy.close();
     await s3.stop();
     await redis.dispose();
@@ -137,13 +155,17 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
         secretAccessKeyEnv: 'TEST_S3_SECRET',
         maxAttempts: 1,
         retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
-        regions: { 'us-gov-west-1': { endpoint: govProxy.endpoint } },
+        regions: {
+          'us-gov-west-1': { endpoint: govProxy.endpoint },
+          ...(options.proxyEast ? { 'us-east-1': { endpoint: eastProxy.endpoint } } : {}),
+        },
       },
       ec2Certificates: { aws: 'ec2-aws.pem', 'aws-us-gov': 'ec2-gov.pem' },
       threads: 2,
       progressIntervalMs: 100,
       shutdownGraceMs: 300,
       lockDurationMs: 10_000,
+      ...options.worker,
     }),
   );
   const workerEnv = {
@@ -184,6 +206,7 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     redis,
     s3,
     govProxy,
+    eastProxy,
     apiS3Proxy,
     client,
     dir,
@@ -203,8 +226,9 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
       await s3.createBucket(name);
       return name;
     },
-    async startWorker() {
-      const w = spawnWorker(workerEnv);
+    resetFaults,
+    async startWorker(extraEnv = {}) {
+      const w = spawnWorker({ ...workerEnv, ...extraEnv });
       workers.push(w);
       await w.waitForLog(/"msg":"worker started"/);
       return w;

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { Redis } from 'ioredis';
 import { REPO } from '../../../test/helpers/fixtures.js';
+
+// shared with the service-wide tests (test/): the secrets scan and s3rver credentials of our own
+export { dumpRedis, findSecrets, pemForms, secretForms } from '../../../test/helpers/secret-scan.js';
+export { registerS3Credentials } from '../../../test/helpers/s3-server.js';
 
 /**
  * Helpers of the worker tests: real worker processes (`apps/worker/bin/bundlefarm-worker.js`) with
@@ -76,17 +77,6 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
   return proc;
 }
 
-/** Registers a fresh access key pair with the in-process s3rver (which checks only that the key exists). */
-export function registerS3Credentials(): { accessKeyId: string; secretAccessKey: string } {
-  const { DUMMY_ACCOUNT } = createRequire(import.meta.url)('s3rver/lib/models/account.js') as {
-    DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
-  };
-  const accessKeyId = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
-  const secretAccessKey = randomBytes(30).toString('base64url');
-  DUMMY_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
-  return { accessKeyId, secretAccessKey };
-}
-
 export async function writeJson(path: string, value: unknown): Promise<string> {
   await writeFile(path, JSON.stringify(value, null, 2));
   return path;
@@ -115,70 +105,6 @@ export async function headObject(client: S3Client, bucket: string, key: string):
 
 export async function emptyBucket(client: S3Client, bucket: string): Promise<void> {
   for (const key of await listKeys(client, bucket)) await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-}
-
-/** Every key of a Redis database with its type and value as text (for scans). */
-export async function dumpRedis(url: string): Promise<string> {
-  const redis = new Redis(url);
-  try {
-    const parts: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'COUNT', 500);
-      cursor = next;
-      for (const key of keys) {
-        const type = await redis.type(key);
-        let value: unknown;
-        switch (type) {
-          case 'string':
-            value = await redis.getBuffer(key).then((b) => b?.toString('latin1'));
-            break;
-          case 'hash':
-            value = await redis.hgetall(key);
-            break;
-          case 'list':
-            value = await redis.lrange(key, 0, -1);
-            break;
-          case 'set':
-            value = await redis.smembers(key);
-            break;
-          case 'zset':
-            value = await redis.zrange(key, '0', '-1', 'WITHSCORES');
-            break;
-          case 'stream':
-            value = await redis.xrange(key, '-', '+');
-            break;
-          default:
-            value = `(${type})`;
-        }
-        parts.push(`${key} ${type} ${JSON.stringify(value)}`);
-      }
-    } while (cursor !== '0');
-    return parts.join('\n');
-  } finally {
-    redis.disconnect();
-  }
-}
-
-/** Forms a secret may take in text: as given, hex both cases, base64. */
-export function secretForms(secret: Buffer | string): string[] {
-  if (typeof secret === 'string') return [secret];
-  return [secret.toString('hex'), secret.toString('hex').toUpperCase(), secret.toString('base64')];
-}
-
-/** The base64 lines of a PEM (each long enough not to occur by chance) and its whole body. */
-export function pemForms(pem: string): string[] {
-  const lines = pem.split('\n').filter((l) => l.length >= 40 && !l.startsWith('-----'));
-  return [lines.join(''), lines.join('\n'), ...lines];
-}
-
-/** Needles found in `haystack`, by label (empty when none). */
-export function findSecrets(haystack: string, needles: Record<string, string[]>): string[] {
-  const hits: string[] = [];
-  for (const [label, forms] of Object.entries(needles)) {
-    for (const f of forms) if (f.length >= 8 && haystack.includes(f)) hits.push(`${label} (${f.slice(0, 12)}…)`);
-  }
-  return hits;
 }
 
 export async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 25): Promise<T> {

@@ -1,8 +1,9 @@
 import { WaitingError, type Job } from 'bullmq';
-import { bundleImage, type BundleResult, type WorkerPool } from '@bundlefarm/engine';
+import { bundleImage, type BundleResult, type PartSink, type WorkerPool } from '@bundlefarm/engine';
 import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
 import {
   buildSignedManifest,
+  checkBundleName,
   ec2CertificateForPartition,
   manifestName,
   normalizeAccountId,
@@ -17,6 +18,7 @@ import { asBundlefarmError, toJobFailure } from './job-failure.js';
 import { preflightRegions } from './preflight-regions.js';
 import { JobProgressReporter } from './progress-reporter.js';
 import type { RegionClients } from './region-clients.js';
+import { removeLeftovers } from './region-leftovers.js';
 import { publishedEarlier, publishedResult, readPublishedFacts } from './region-results.js';
 import type { WorkerConfig } from './worker-config.js';
 import { InvalidJobSpecError } from '../producer/producer-errors.js';
@@ -30,22 +32,28 @@ import type { WorkerLogger } from './worker-logger.js';
  *    up: a bad spec or an unknown identity fails the job at once (UnrecoverableError, no retries).
  * 2. The image reference is resolved (s3:// or a path inside the image root — nothing outside it).
  * 3. Regions published by an earlier attempt (`completedRegions`) are skipped; every other region is
- *    preflighted before any CPU is spent. A transient preflight failure fails the attempt at once (the
- *    retry bundles once for all regions); a permanent one leaves that region out: the job bundles for
- *    the others and fails in the end naming it (if every region fails, it fails right there).
+ *    preflighted before any CPU is spent, and the bundle's manifest is withdrawn from it (an attempt
+ *    that died after publishing it but before recording it left one there, naming parts this attempt
+ *    is about to overwrite; see region-leftovers.ts). A transient preflight failure fails the attempt
+ *    at once (the retry bundles once for all regions); a permanent one leaves that region out: the job
+ *    bundles for the others and fails in the end naming it (if every region fails, it fails right there).
  * 4. The image is bundled once (engine, on the process's shared pool) into one S3PartSink over all
  *    usable regions; a region that fails during the upload is given up and cleaned by the sink while
  *    the others go on.
  * 5. Each region gets its own signed manifest (its partition's EC2 certificate, its kernel/ramdisk),
  *    uploaded last; each published region is recorded in the job data at once, so a retry redoes only
  *    what failed. The AES key and IV live in this process's memory only, and are wiped afterwards.
+ *    Then keys of this bundle's name that its manifest does not name (more parts of an earlier attempt
+ *    or bundle) and stray preflight probes are removed from each published region (best effort).
  * 6. Some region failed → the job fails with RegionsFailedError (retried if transient); else the
  *    result (merged with earlier attempts') is returned.
  *
  * The signal (BullMQ's cancel) stops preflight and bundling; the sink then deletes everything it
- * uploaded. When the abort reason is SHUTDOWN_REASON the job is handed back to the queue (moved to
- * wait, not counted as an attempt) for another worker; any other reason fails it as cancelled.
- * Publishing is not interrupted: it takes moments and must not leave half-recorded regions.
+ * uploaded — except when the reason is LOCK_LOST_REASON: another worker may own the job by then and be
+ * writing the very same keys, so they are left for it to overwrite (and its leftover cleanup to take).
+ * When the abort reason is SHUTDOWN_REASON the job is handed back to the queue (moved to wait, not
+ * counted as an attempt) for another worker; any other reason fails it as cancelled. Publishing is not
+ * interrupted: it takes moments and must not leave half-recorded regions.
  */
 export interface BundleProcessorContext {
   config: WorkerConfig;
@@ -160,9 +168,11 @@ class BundleJobRun {
     let preflightFailed: Map<string, BundlefarmError>;
     try {
       const source = await resolveImage(spec.image, { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry });
+      // the name is needed before bundling, to withdraw a stale manifest (the engine derives it the same way)
+      const name = checkBundleName(spec.name ?? source.defaultName);
 
       reporter.stage('preflight');
-      const pre = await preflightRegions(remaining, clients, { acl: config.s3.acl, signal: bundling.signal });
+      const pre = await preflightRegions(remaining, clients, { acl: config.s3.acl, bundleName: name, retry: config.s3.retry, signal: bundling.signal });
       if (bundling.signal.aborted) throw new CancelledError('bundle job');
       preflightFailed = pre.failed;
       this.log.info({ ms: Math.round(pre.ms), failed: [...pre.failed.keys()] }, 'preflight done');
@@ -193,7 +203,7 @@ class BundleJobRun {
       result = await bundleImage(
         {
           image: source,
-          ...(spec.name !== undefined ? { name: spec.name } : {}),
+          name,
           ...(spec.level !== undefined ? { level: spec.level } : {}),
           threads: Math.min(spec.threads ?? pool.threads, pool.threads),
           pool,
@@ -201,7 +211,7 @@ class BundleJobRun {
           onProgress: (p) => reporter.bundle(p),
           progressIntervalMs: ENGINE_PROGRESS_MS,
         },
-        sink,
+        this.fenced(sink),
       );
     } finally {
       this.signal?.removeEventListener('abort', onAbort);
@@ -209,7 +219,7 @@ class BundleJobRun {
     if (bundling.signal.aborted) {
       // the abort came after the last part: nothing is published yet, so remove it all
       wipe(result);
-      await sink.abort();
+      await this.fenced(sink).abort();
       throw new CancelledError('bundle job');
     }
     const { stats, facts } = result;
@@ -254,7 +264,7 @@ class BundleJobRun {
         }),
       );
     } catch (err) {
-      await sink.abort();
+      await this.fenced(sink).abort();
       throw err;
     } finally {
       wipe(result);
@@ -281,6 +291,11 @@ class BundleJobRun {
       this.log.info({ region: target.region, bucket: target.bucket, manifestKey: completed[target.region]!.manifestKey }, 'region published');
       await this.note(`published ${target.region}: s3://${target.bucket}/${completed[target.region]!.manifestKey}`);
     }
+    await this.removeLeftovers(
+      toPublish.filter((t) => !failed.has(t.region)),
+      result.name,
+      completed,
+    );
 
     if (failed.size > 0) throw this.regionsFailure(spec, failed, Object.keys(completed));
     const out: BundleJobResult = {
@@ -309,6 +324,43 @@ class BundleJobRun {
     await this.reporter?.finish();
     this.log.info({ seconds: out.seconds }, 'job completed (every region was published by an earlier attempt)');
     return out;
+  }
+
+  /**
+   * The sink as the engine and the failure paths use it: `abort()` deletes what this attempt uploaded,
+   * unless the job's lock was lost — then another worker may be uploading the same keys for the same
+   * job right now, and deleting them could take parts out from under the manifest it publishes.
+   */
+  private fenced(sink: S3PartSink): PartSink {
+    const lockLost = (): boolean => this.signal?.aborted === true && this.signal.reason === LOCK_LOST_REASON;
+    return {
+      maxInFlight: sink.maxInFlight,
+      begin: (info) => sink.begin(info),
+      putPart: (part) => sink.putPart(part),
+      commitParts: (count) => sink.commitParts(count),
+      putManifest: (fileName, xml) => sink.putManifest(fileName, xml),
+      abort: async () => {
+        // uploads in flight stop either way: the sink follows the (aborted) bundling signal
+        if (lockLost()) this.log.warn('lock lost: leaving the uploaded parts to the worker that owns the job now');
+        else await sink.abort();
+      },
+    };
+  }
+
+  /** Removes stray keys of this bundle from the regions just published (see region-leftovers.ts); never fails the job. */
+  private async removeLeftovers(published: readonly RegionTarget[], name: string, results: Record<string, RegionResult>): Promise<void> {
+    const retry = this.ctx.config.s3.retry;
+    await Promise.all(
+      published.map(async (t) => {
+        try {
+          const removed = await removeLeftovers(this.ctx.clients.forRegion(t.region), t, name, results[t.region]?.partKeys ?? [], { retry });
+          if (removed.length > 0) this.log.info({ region: t.region, bucket: t.bucket, removed }, 'removed leftovers of earlier attempts');
+        } catch (err) {
+          // the bundle is complete and consistent; stray keys cost storage only, and the next run retries
+          this.log.warn({ region: t.region, bucket: t.bucket, err: asBundlefarmError(err) }, 'could not remove leftovers of earlier attempts');
+        }
+      }),
+    );
   }
 
   /** The EC2 certificate of the region's partition: the configured one, or the shipped one. */

@@ -18,7 +18,10 @@ import { createWorkerLogger, type WorkerLogger } from './worker-logger.js';
  *
  * Locks: BullMQ renews a running job's lock every `lockDurationMs / 2`. The CPU work runs on the pool's
  * threads, so the event loop stays free to renew it however big the image is; a job is taken over by
- * another worker only when this process stops renewing (it died or hung) for `lockDurationMs`. Should
+ * another worker only when this process stops renewing (it died or hung) for `lockDurationMs`. The
+ * stalled-job check (which hands such a job to another worker) runs every `lockDurationMs` too (at
+ * most every 30 s): with BullMQ's fixed 30 s default, a short lock would still leave a dead worker's
+ * job waiting up to a minute. Should
  * a renewal find the lock gone (Redis was unreachable for longer than that), the job is stopped here
  * at once, and a job never publishes a manifest without first confirming it still holds the lock.
  *
@@ -88,6 +91,7 @@ export class BundleWorker {
       name,
       concurrency: config.concurrency,
       lockDuration: config.lockDurationMs,
+      stalledInterval: stalledIntervalMs(config.lockDurationMs),
       autorun: false,
     });
     let cancelListener: CancelListener;
@@ -151,6 +155,14 @@ export class BundleWorker {
       logger.info({ seconds: Math.round(performance.now() - started) / 1000 }, 'worker stopped');
     }
   }
+}
+
+/**
+ * How often the stalled-job check runs: as often as a lock lasts (BullMQ's own default ratio, 30 s for
+ * 30 s), capped at 30 s. A dead worker's job is then running again within about twice `lockDurationMs`.
+ */
+export function stalledIntervalMs(lockDurationMs: number): number {
+  return Math.min(lockDurationMs, 30_000);
 }
 
 /** Starts a bundle worker (see BundleWorker). */

@@ -78,8 +78,11 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * - `shutdownGraceMs` (default 30 000): on shutdown, how long running jobs may take to finish before
  *   they are stopped and handed back to the queue for another worker, 0–3 600 000.
  * - `lockDurationMs` (default 60 000): BullMQ job lock; renewed every half of it while a job runs (the
- *   CPU work is on the pool, so the event loop is free to), 5 000–3 600 000. A worker that dies leaves
- *   its job to be picked up again after about this long.
+ *   CPU work is on the pool, so the event loop is free to), 1 000–3 600 000. A worker that dies leaves
+ *   its job to be picked up again after this long, up to twice as long (the stalled-job check runs
+ *   every `min(lockDurationMs, 30 s)`). Keep it well above Redis round trips and pauses: a renewal
+ *   must land within half of it, and Redis must not be away for longer (the job is then stopped here
+ *   and retried); values of a few seconds are for tests.
  */
 export interface WorkerConfig {
   redisUrl: string;
@@ -188,7 +191,7 @@ const fileSchema = z
     threads: whole(1, 256).optional(),
     progressIntervalMs: whole(100, 60_000).optional(),
     shutdownGraceMs: whole(0, 3_600_000).optional(),
-    lockDurationMs: whole(5_000, 3_600_000).optional(),
+    lockDurationMs: whole(1_000, 3_600_000).optional(),
   })
   .strict();
 
