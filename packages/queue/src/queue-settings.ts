@@ -9,6 +9,14 @@ export const BUNDLE_QUEUE = 'bundles';
  */
 export const DEFAULT_PREFIX = 'bundlefarm';
 
+/**
+ * Events the queue's event stream keeps (BullMQ's default): progress, completions and failures are
+ * XADDed there for QueueEvents readers (the API's metrics, the CLI's --wait through the API), and
+ * trimmed, approximately, to this many. The stream is the one part of the queue that grows with every
+ * job however jobs are trimmed, up to this cap (some 250 bytes an event, ~10 events a small job).
+ */
+export const DEFAULT_EVENTS_MAX_LEN = 10_000;
+
 /** Job options: retries with exponential backoff and jitter, and trimming so Redis does not grow. */
 export interface JobPolicy {
   /** Attempts for transient failures (default 5). */

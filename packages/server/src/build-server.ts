@@ -38,9 +38,12 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     jobPolicy: {
       ...(c.jobAttempts !== undefined ? { attempts: c.jobAttempts } : {}),
       ...(c.jobBackoffMs !== undefined ? { backoffMs: c.jobBackoffMs } : {}),
+      ...(c.keepCompleted !== undefined ? { keepCompleted: c.keepCompleted } : {}),
+      ...(c.keepFailed !== undefined ? { keepFailed: c.keepFailed } : {}),
     },
     imageCheck: { ...(c.imageRoot !== undefined ? { imageRoot: c.imageRoot } : {}), ...(c.s3 !== undefined ? { s3: c.s3 } : {}) },
     replayTtlSeconds: c.replayTtlSeconds,
+    ...(c.eventsMaxLen !== undefined ? { eventsMaxLen: c.eventsMaxLen } : {}),
   });
   const metrics = new ServiceMetrics(producer, c.redisUrl);
 

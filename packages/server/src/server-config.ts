@@ -42,6 +42,19 @@ export interface ServerConfig {
   jobAttempts?: number;
   /** First retry delay of a job in ms (default 10 000, doubled each attempt). */
   jobBackoffMs?: number;
+  /**
+   * Completed jobs kept in Redis (default 1000, and none older than 7 days). Each completion trims the
+   * older ones, so Redis holds a bounded number of finished jobs however many run; 0 removes a job as
+   * it completes (its status is then 404). Applies to jobs enqueued from then on.
+   */
+  keepCompleted?: number;
+  /** Failed jobs kept in Redis (default 5000, and none older than 30 days); as `keepCompleted`. */
+  keepFailed?: number;
+  /**
+   * Events the queue's event stream keeps (default 10 000, some 250 bytes each): the part of the queue
+   * that grows with every job up to this cap. Give every API replica the same value.
+   */
+  eventsMaxLen?: number;
 }
 
 export type ResolvedServerConfig = z.output<typeof serverConfigSchema>;
@@ -84,6 +97,9 @@ export const serverConfigSchema = z
     replayTtlSeconds: z.number().int().min(1).max(366 * 24 * 3600).default(SERVER_DEFAULTS.replayTtlSeconds),
     jobAttempts: z.number().int().min(1).max(100).optional(),
     jobBackoffMs: z.number().int().min(0).max(3_600_000).optional(),
+    keepCompleted: z.number().int().min(0).max(1_000_000).optional(),
+    keepFailed: z.number().int().min(0).max(1_000_000).optional(),
+    eventsMaxLen: z.number().int().min(100).max(10_000_000).optional(),
   })
   .strict();
 
@@ -128,6 +144,9 @@ export const ENV = {
   replayTtlSeconds: 'BUNDLEFARM_REPLAY_TTL',
   jobAttempts: 'BUNDLEFARM_JOB_ATTEMPTS',
   jobBackoffMs: 'BUNDLEFARM_JOB_BACKOFF_MS',
+  keepCompleted: 'BUNDLEFARM_KEEP_COMPLETED',
+  keepFailed: 'BUNDLEFARM_KEEP_FAILED',
+  eventsMaxLen: 'BUNDLEFARM_EVENTS_MAX_LEN',
 } as const satisfies Record<keyof ServerConfig, string>;
 
 export interface ListenConfig {
@@ -152,6 +171,8 @@ export interface ListenConfig {
  * | BUNDLEFARM_ADMIN_USER, BUNDLEFARM_ADMIN_PASSWORD | Bull Board basic auth |
  * | BUNDLEFARM_BOARD_READ_ONLY, BUNDLEFARM_TRUST_PROXY | true/false |
  * | BUNDLEFARM_LOG_LEVEL, BUNDLEFARM_REPLAY_TTL, BUNDLEFARM_JOB_ATTEMPTS, BUNDLEFARM_JOB_BACKOFF_MS | |
+ * | BUNDLEFARM_KEEP_COMPLETED, BUNDLEFARM_KEEP_FAILED | finished jobs kept in Redis (default 1000, 5000) |
+ * | BUNDLEFARM_EVENTS_MAX_LEN | events the queue's event stream keeps (default 10 000) |
  * | BUNDLEFARM_API_HOST, BUNDLEFARM_API_PORT | where to listen (default 0.0.0.0:8080) |
  */
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedServerConfig; listen: ListenConfig } {
@@ -203,6 +224,9 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   set('replayTtlSeconds', int(ENV.replayTtlSeconds));
   set('jobAttempts', int(ENV.jobAttempts));
   set('jobBackoffMs', int(ENV.jobBackoffMs));
+  set('keepCompleted', int(ENV.keepCompleted));
+  set('keepFailed', int(ENV.keepFailed));
+  set('eventsMaxLen', int(ENV.eventsMaxLen));
   const level = str(ENV.logLevel);
   if (level !== undefined) config.logLevel = level as ServerConfig['logLevel'];
 

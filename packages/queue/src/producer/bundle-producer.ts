@@ -104,7 +104,12 @@ export class BundleProducer {
     });
     // errors surface on the commands; without a listener ioredis would log each reconnect attempt
     this.redis.on('error', () => {});
-    this.queue = new Queue<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, { connection: this.redis, prefix: this.prefix });
+    // the cap goes into the queue's meta hash at start-up, where the workers' scripts read it as well
+    this.queue = new Queue<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, {
+      connection: this.redis,
+      prefix: this.prefix,
+      streams: { events: { maxLen: this.options.eventsMaxLen } },
+    });
     this.queue.on('error', () => {});
     const { imageRoot, s3, s3TimeoutMs } = this.options.imageCheck;
     this.s3 = s3 ? createS3Client({ connectionTimeoutMs: 2_000, requestTimeoutMs: 5_000, maxAttempts: 2, ...s3 }) : undefined;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidOptionError } from '@bundlefarm/errors';
-import { DEFAULT_PREFIX, type JobPolicy } from '../queue-settings.js';
+import { DEFAULT_EVENTS_MAX_LEN, DEFAULT_PREFIX, type JobPolicy } from '../queue-settings.js';
 import type { S3Settings } from '@bundlefarm/s3';
 
 export type { S3Settings };
@@ -32,6 +32,13 @@ export interface BundleProducerOptions {
   replayTtlSeconds?: number;
   /** Milliseconds a Redis command may take before it fails as unavailable (default 5 000). */
   commandTimeoutMs?: number;
+  /**
+   * Events the queue's event stream keeps (default DEFAULT_EVENTS_MAX_LEN, 10 000). Stored in the queue's
+   * meta in Redis when the producer starts, so the workers' BullMQ scripts trim to it too; every producer
+   * of a queue (each API replica) must use the same value. Keep it well above the events a QueueEvents
+   * reader may fall behind by (a reader that lags past the cap misses the trimmed events).
+   */
+  eventsMaxLen?: number;
 }
 
 export const PRODUCER_DEFAULTS = {
@@ -39,6 +46,7 @@ export const PRODUCER_DEFAULTS = {
   prefix: DEFAULT_PREFIX,
   replayTtlSeconds: 30 * 24 * 3600,
   commandTimeoutMs: 5_000,
+  eventsMaxLen: DEFAULT_EVENTS_MAX_LEN,
 } as const;
 
 const optionsSchema = z.object({
@@ -70,6 +78,8 @@ const optionsSchema = z.object({
     .default({}),
   replayTtlSeconds: z.number().int().min(1).max(366 * 24 * 3600).default(PRODUCER_DEFAULTS.replayTtlSeconds),
   commandTimeoutMs: z.number().int().min(100).max(600_000).default(PRODUCER_DEFAULTS.commandTimeoutMs),
+  // BullMQ trims approximately (whole stream nodes of ~100 entries): fewer than 100 would mean nothing
+  eventsMaxLen: z.number().int().min(100).max(10_000_000).default(PRODUCER_DEFAULTS.eventsMaxLen),
 });
 
 export type ResolvedProducerOptions = z.output<typeof optionsSchema>;
