@@ -8,6 +8,8 @@
  *   walkBlocks(raw) -> { blocks, finalHeaderBit, endBit }   the block walker, for tests and tools
  *   dataRuns(fd, size) -> number[]               [offset, length, ...] of a sparse file's data (SEEK_DATA)
  *   version() -> string                          libdeflate's version
+ *   aesCbcEncrypt(key, iv, buf) -> undefined     AES-128-CBC of buf in place, iv advanced (see aes-cbc.c)
+ *   aesCbcAvailable() -> boolean                 whether Node's OpenSSL was found for it
  */
 #include <math.h>
 #include <node_api.h>
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "aes-cbc.h"
 #include "data-runs.h"
 #include "piece.h"
 
@@ -89,6 +92,30 @@ static napi_value deflate_piece_fn(napi_env env, napi_callback_info info) {
   piece_release_scratch(st);
   if (s != napi_ok) THROW(env, error, E_INTERNAL, "deflatePiece: could not allocate a %zu-byte Buffer", out_len);
   return result;
+}
+
+static napi_value aes_cbc_available_fn(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  if (napi_get_boolean(env, aes_cbc_available(), &r) != napi_ok) return NULL;
+  return r;
+}
+
+static napi_value aes_cbc_encrypt_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) THROW(env, error, E_INTERNAL, "napi_get_cb_info failed");
+  const uint8_t *key, *iv, *buf;
+  size_t key_len, iv_len, len;
+  if (argc < 3 || !get_bytes(env, argv[0], &key, &key_len) || !get_bytes(env, argv[1], &iv, &iv_len) || !get_bytes(env, argv[2], &buf, &len)) {
+    THROW(env, type_error, E_TYPE, "aesCbcEncrypt: key, iv and buf must be Uint8Arrays");
+  }
+  if (key_len != 16 || iv_len != 16) THROW(env, range_error, E_RANGE, "aesCbcEncrypt: key and iv must be 16 bytes");
+  if (len % 16 != 0) THROW(env, range_error, E_RANGE, "aesCbcEncrypt: buf must be a multiple of 16 bytes, got %zu", len);
+  if (len > 0 && aes_cbc_encrypt(key, (uint8_t *)iv, (uint8_t *)buf, len) != 0) {
+    THROW(env, error, E_INTERNAL, "aesCbcEncrypt: OpenSSL is unavailable or failed");
+  }
+  return NULL;
 }
 
 static napi_value crc32_fn(napi_env env, napi_callback_info info) {
@@ -201,6 +228,8 @@ define:;
       {"walkBlocks", NULL, walk_blocks_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dataRuns", NULL, data_runs_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"version", NULL, version_fn, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"aesCbcEncrypt", NULL, aes_cbc_encrypt_fn, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"aesCbcAvailable", NULL, aes_cbc_available_fn, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

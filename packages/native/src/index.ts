@@ -9,6 +9,8 @@
  *    walker.c has found it.
  *  - crc32: libdeflate's CRC-32 (PCLMULQDQ), about twice zlib's speed.
  *  - dataRuns: the data runs of a sparse file from SEEK_DATA/SEEK_HOLE, as `tar -S` finds them.
+ *  - aesCbcEncrypt: AES-128-CBC in place with Node's own OpenSSL, without node:crypto's allocation,
+ *    zero-fill and copy per call.
  *
  * When the addon is missing, or BUNDLEFARM_DEFLATE=zlib (read on every call), loadNative() returns
  * `{ binding: null, reason }` and bundlefarm uses zlib and a read-based hole scan.
@@ -50,6 +52,14 @@ export interface NativeBinding {
   dataRuns(fd: number, size: number): number[];
   /** libdeflate's version, e.g. "1.14". */
   version(): string;
+  /**
+   * AES-128-CBC of `buf` in place (length a multiple of 16, no padding), chained from `iv`, which is
+   * replaced by the last ciphertext block so that calls chain as one stream. Uses the OpenSSL inside
+   * Node; throws when it cannot be found (see aesCbcAvailable).
+   */
+  aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, buf: Uint8Array): void;
+  /** Whether aesCbcEncrypt can run (Node's OpenSSL functions were found in the process). */
+  aesCbcAvailable(): boolean;
 }
 
 export type LoadResult = { binding: NativeBinding } | { binding: null; reason: string };

@@ -5,6 +5,7 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { loadNative, type NativeBinding } from '@bundlefarm/native';
+import { mulberry32 } from '../../../test/helpers/prng.js';
 
 export const MiB = 1 << 20;
 export const FORCED_ZLIB = process.env.BUNDLEFARM_DEFLATE === 'zlib';
@@ -19,16 +20,7 @@ export function lib(): NativeBinding {
 }
 
 /** Deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 export function randomBytes(n: number, seed: number): Buffer {
   const next = prng(seed);

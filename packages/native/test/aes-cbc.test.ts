@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { loadNative, type NativeBinding } from '@bundlefarm/native';
+
+// aesCbcEncrypt must give exactly node:crypto's AES-128-CBC (which the fallback uses), chained across
+// calls of any whole-block sizes, in place, and refuse what it cannot do without touching the data.
+const loaded = loadNative();
+const forcedFallback = process.env.BUNDLEFARM_DEFLATE === 'zlib';
+
+function native(): NativeBinding {
+  if (!loaded.binding) assert.fail(`native addon not available: ${(loaded as { reason: string }).reason}`);
+  return loaded.binding;
+}
+
+function reference(key: Buffer, iv: Buffer, data: Buffer): Buffer {
+  const c = createCipheriv('aes-128-cbc', key, iv);
+  c.setAutoPadding(false);
+  return Buffer.concat([c.update(data), c.final()]);
+}
+
+describe('native aesCbcEncrypt', { skip: forcedFallback && 'BUNDLEFARM_DEFLATE=zlib' }, () => {
+  it("finds Node's OpenSSL", () => {
+    assert.equal(native().aesCbcAvailable(), true);
+  });
+
+  it('equals node:crypto, chained over calls of every whole-block size, in place', () => {
+    const b = native();
+    const key = randomBytes(16);
+    const iv = randomBytes(16);
+    const data = randomBytes(3 * 1024 * 1024 + 48);
+    const expected = reference(key, iv, data);
+    for (const cuts of [[data.length], [16, 32, 4096, 1024 * 1024], [65536, 65536 + 16, 10 * 1024 * 1024]]) {
+      const buf = Buffer.from(data);
+      const state = Buffer.from(iv);
+      let at = 0;
+      for (const n of [...cuts, Infinity]) {
+        const end = Math.min(buf.length, at + n);
+        b.aesCbcEncrypt(key, state, buf.subarray(at, end));
+        at = end;
+        if (at === buf.length) break;
+      }
+      assert.ok(buf.equals(expected), `cuts ${cuts.join(',')}`);
+      assert.ok(state.equals(expected.subarray(-16)), 'the state is the last ciphertext block');
+    }
+    // and openssl's decryption gives the plaintext back
+    const d = createDecipheriv('aes-128-cbc', key, iv);
+    d.setAutoPadding(false);
+    assert.ok(Buffer.concat([d.update(expected), d.final()]).equals(data));
+  });
+
+  it('encrypts nothing for an empty buffer and leaves the state alone', () => {
+    const iv = randomBytes(16);
+    const state = Buffer.from(iv);
+    native().aesCbcEncrypt(randomBytes(16), state, Buffer.alloc(0));
+    assert.ok(state.equals(iv));
+  });
+
+  it('refuses partial blocks, bad key or IV sizes and non-bytes, touching nothing', () => {
+    const b = native();
+    const data = randomBytes(100);
+    const copy = Buffer.from(data);
+    assert.throws(() => b.aesCbcEncrypt(randomBytes(16), randomBytes(16), data), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => b.aesCbcEncrypt(randomBytes(15), randomBytes(16), data.subarray(0, 96)), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => b.aesCbcEncrypt(randomBytes(16), randomBytes(32), data.subarray(0, 96)), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => b.aesCbcEncrypt(randomBytes(16), randomBytes(16), 'text' as unknown as Uint8Array), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    assert.ok(data.equals(copy));
+  });
+});
