@@ -32,9 +32,11 @@ import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
  * after sending the body (S3 does), so a PUT cut off and deleted right after could land after its
  * DELETE and stay. A failed region and `abort()` therefore release callers at once and send nothing
  * more, but let requests already sent run to their end — for at most `settleMs`, after which they are
- * cut off (S3 hangs: its deletes would not pass either). The caller's signal cuts requests off at once:
- * it means stop now (a cancel, a shutdown, a lost job lock — when another worker may be writing the
- * same keys already, late PUTs of ours must not land over its parts).
+ * cut off (S3 hangs: its deletes would not pass either). The caller's `signal` (a cancel, a shutdown)
+ * stops the sink the same way: what was sent settles, then `abort()` deletes it, so a cancel leaves
+ * nothing behind. Only `cutOffSignal` cuts requests off at once: it is for a lost job lock, when
+ * another worker may be writing the same keys already and late PUTs of ours must not land over its
+ * parts (nothing is deleted then either: the keys are the other worker's).
  *
  * Nothing of a bundle is hidden before commit (S3 has no rename): parts are visible as they land, but
  * without a manifest they are not a bundle; EC2 registers only from a manifest.
@@ -63,8 +65,13 @@ export interface S3PartSinkOptions {
    * a PUT carrying Content-MD5 already means S3 stored exactly those bytes).
    */
   verifyWithHead?: boolean;
-  /** Cancels in-flight uploads; `abort()` then cleans up. */
+  /**
+   * Stops the sink: callers are released at once and nothing more is sent; requests already sent run to
+   * their end (at most `settleMs`), so that `abort()`, which cleans up, deletes what they stored.
+   */
   signal?: AbortSignal;
+  /** Cuts requests in flight off at once, without waiting for them (and stops the sink as `signal` does). */
+  cutOffSignal?: AbortSignal;
   /** Called before each retry (for logs and metrics). */
   onRetry?: (event: RetryEvent & { region: string }) => void;
   /** Called once when a region is given up (its objects are being deleted). */
@@ -103,10 +110,10 @@ class RegionState {
   constructor(
     readonly target: S3Target,
     sinkSignal: AbortSignal,
-    callerSignal: AbortSignal | undefined,
+    cutOffSignal: AbortSignal | undefined,
   ) {
     this.signal = AbortSignal.any([sinkSignal, this.controller.signal]);
-    this.requestSignal = callerSignal ? AbortSignal.any([callerSignal, this.cutOff.signal]) : this.cutOff.signal;
+    this.requestSignal = cutOffSignal ? AbortSignal.any([cutOffSignal, this.cutOff.signal]) : this.cutOff.signal;
   }
 }
 
@@ -137,7 +144,7 @@ export class S3PartSink implements PartSink {
       seen.add(t.region);
       if (typeof t.client?.send !== 'function') throw new InvalidOptionError('S3 target client', `region ${t.region} has no S3 client`);
       const target = { ...t, bucket: checkBucketName(t.bucket), prefix: checkKeyPrefix(t.prefix) };
-      return new RegionState(target, this.internal.signal, options.signal);
+      return new RegionState(target, this.internal.signal, options.cutOffSignal);
     });
     this.acl = checkBundleAcl(options.acl);
     this.retry = checkRetryOptions(options.retry);
@@ -151,11 +158,11 @@ export class S3PartSink implements PartSink {
       throw new InvalidOptionError('S3 maxInFlight', `${String(maxInFlight)} is not a whole number from 1 to 64`);
     }
     this.maxInFlight = maxInFlight;
-    const signal = options.signal;
+    const signals = [options.signal, options.cutOffSignal].filter((x): x is AbortSignal => x !== undefined);
     const onAbort = (): void => this.internal.abort();
-    if (signal?.aborted) this.internal.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this.detachSignal = () => signal?.removeEventListener('abort', onAbort);
+    if (signals.some((x) => x.aborted)) this.internal.abort();
+    for (const x of signals) x.addEventListener('abort', onAbort, { once: true });
+    this.detachSignal = () => signals.forEach((x) => x.removeEventListener('abort', onAbort));
   }
 
   /** Regions still receiving the bundle, in target order. */

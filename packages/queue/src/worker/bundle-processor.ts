@@ -48,9 +48,10 @@ import type { WorkerLogger } from './worker-logger.js';
  * 6. Some region failed → the job fails with RegionsFailedError (retried if transient); else the
  *    result (merged with earlier attempts') is returned.
  *
- * The signal (BullMQ's cancel) stops preflight and bundling; the sink then deletes everything it
- * uploaded — except when the reason is LOCK_LOST_REASON: another worker may own the job by then and be
- * writing the very same keys, so they are left for it to overwrite (and its leftover cleanup to take).
+ * The signal (BullMQ's cancel) stops preflight and bundling; the sink lets the uploads already sent end
+ * and then deletes everything it uploaded — except when the reason is LOCK_LOST_REASON: another worker
+ * may own the job by then and be writing the very same keys, so uploads in flight are cut off at once
+ * and what landed is left for it to overwrite (and its leftover cleanup to take).
  * When the abort reason is SHUTDOWN_REASON the job is handed back to the queue (moved to wait, not
  * counted as an attempt) for another worker; any other reason fails it as cancelled. Publishing is not
  * interrupted: it takes moments and must not leave half-recorded regions.
@@ -154,7 +155,12 @@ class BundleJobRun {
 
     // cancelling stops preflight and bundling, never publishing (see above)
     const bundling = new AbortController();
-    const onAbort = (): void => bundling.abort(this.signal?.reason);
+    // a lost lock also cuts the sink's requests in flight off at once (another worker may own the keys)
+    const lockLost = new AbortController();
+    const onAbort = (): void => {
+      if (this.signal?.reason === LOCK_LOST_REASON) lockLost.abort(LOCK_LOST_REASON);
+      bundling.abort(this.signal?.reason);
+    };
     if (this.signal?.aborted) onAbort();
     this.signal?.addEventListener('abort', onAbort, { once: true });
     const onRetry = (e: RetryEvent & { region?: string }): void => {
@@ -192,6 +198,7 @@ class BundleJobRun {
         maxInFlight: config.s3.partsInFlight,
         retry: config.s3.retry,
         signal: bundling.signal,
+        cutOffSignal: lockLost.signal,
         onRetry,
         onRegionFailed: (region, err) => {
           reporter.regionFailed(region);
