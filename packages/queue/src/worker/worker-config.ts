@@ -291,27 +291,29 @@ async function loadIdentities(
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
 ): Promise<Map<string, UserIdentity>> {
-  const loaded = new Map<string, UserIdentity>();
-  await Promise.all(
-    Object.entries(identities).map(async ([name, id]) => {
+  // loaded in parallel, reported in the file's order (identities and problems alike), whichever read ends first
+  const outcomes = await Promise.all(
+    Object.entries(identities).map(async ([name, id]): Promise<{ name: string; identity?: UserIdentity; problem?: ConfigProblem }> => {
       const path = `identities.${name}`;
       let passphrase: string | undefined;
       if (id.passphraseEnv !== undefined) {
         passphrase = env[id.passphraseEnv];
-        if (!passphrase) {
-          problems.push({ path: `${path}.passphraseEnv`, message: `environment variable ${id.passphraseEnv} is not set` });
-          return;
-        }
+        if (!passphrase) return { name, problem: { path: `${path}.passphraseEnv`, message: `environment variable ${id.passphraseEnv} is not set` } };
       }
       try {
         const [privateKey, certificate] = await Promise.all([readPrivateKeyFile(at(id.key), passphrase), readCertificateFile(at(id.cert))]);
         assertCertificateMatchesKey(certificate, privateKey);
-        loaded.set(name, { privateKey, certificate });
+        return { name, identity: { privateKey, certificate } };
       } catch (err) {
-        problems.push({ path, message: describeError(err) });
+        return { name, problem: { path, message: describeError(err) } };
       }
     }),
   );
+  const loaded = new Map<string, UserIdentity>();
+  for (const o of outcomes) {
+    if (o.identity) loaded.set(o.name, o.identity);
+    if (o.problem) problems.push(o.problem);
+  }
   return loaded;
 }
 
