@@ -1,14 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '@bundlefarm/s3';
-import { REPO } from './fixtures.js';
+import { apiRequest, type ApiResponse } from './api-request.js';
+import { workerProcessEnv, workerS3Section } from './environment-setup.js';
 import { testIdentity, writeIdentity } from './identity.js';
 import { freePort, startRedis, type TestRedis } from './redis-server.js';
+import { createFreshBucket } from './s3-objects.js';
 import { registerS3Credentials, startS3Server, type S3TestServer } from './s3-server.js';
+import { API_BIN, WORKER_BIN, spawnNodeScript, workerStarted, type SpawnedProcess } from './spawned-process.js';
 import { tempDir } from './temp-dir.js';
 import type { GeneratedIdentity } from '@bundlefarm/format';
 
@@ -21,101 +23,18 @@ import type { GeneratedIdentity } from '@bundlefarm/format';
  *
  * Everything is stopped, and its directories removed, when the test file ends.
  */
-export const API_BIN = join(REPO, 'apps', 'api', 'bin', 'bundlefarm-api.js');
-export const WORKER_BIN = join(REPO, 'apps', 'worker', 'bin', 'bundlefarm-worker.js');
+export { API_BIN, WORKER_BIN } from './spawned-process.js';
+export { until } from './poll.js';
 export const ACCOUNT = '123456789012';
 
-export interface ServiceProcess {
-  readonly child: ChildProcess;
-  /** Everything written to stdout and stderr so far. */
-  output(): string;
-  /** The complete output lines that are JSON objects (pino log records). */
-  records(): Array<Record<string, unknown>>;
-  /** Resolves with the first line matching (earlier output included); rejects after `timeoutMs` or when the process exits. */
-  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Sends `signal` (default SIGTERM) and waits for the exit; SIGKILL if it takes longer than `killAfterMs`. */
-  stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type ServiceProcess = SpawnedProcess;
 
 /**
- * A node process of the repository with its output captured. Log lines are scanned as they come, each
- * once (a load test writes thousands: re-scanning the whole output per chunk would cost the test
- * process more and more CPU, and the test measures latencies).
+ * A node process of the repository with its output captured (see `spawnNodeScript`); `stop` sends
+ * SIGKILL after 15 s unless told otherwise.
  */
 export function spawnService(bin: string, env: Record<string, string>, defaultTimeoutMs = 30_000): ServiceProcess {
-  const child = spawn(process.execPath, [bin], {
-    cwd: REPO,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const lines: string[] = [];
-  let partial = { stdout: '', stderr: '' };
-  const listeners = new Set<(line: string) => void>();
-  const onData = (stream: 'stdout' | 'stderr') => (d: Buffer) => {
-    const text = d.toString('utf8');
-    out += text;
-    const pieces = (partial[stream] + text).split('\n');
-    partial = { ...partial, [stream]: pieces.pop() ?? '' };
-    for (const line of pieces) {
-      lines.push(line);
-      for (const l of listeners) l(line);
-    }
-  };
-  child.stdout!.on('data', onData('stdout'));
-  child.stderr!.on('data', onData('stderr'));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const running = (): boolean => child.exitCode === null && child.signalCode === null;
-  return {
-    child,
-    output: () => out,
-    records() {
-      return lines.flatMap((l) => {
-        if (!l.startsWith('{')) return [];
-        try {
-          return [JSON.parse(l) as Record<string, unknown>];
-        } catch {
-          return [];
-        }
-      });
-    },
-    waitForLog(pattern, timeoutMs = defaultTimeoutMs) {
-      const seen = lines.find((l) => pattern.test(l));
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise<string>((resolve, reject) => {
-        const done = (): void => {
-          clearTimeout(deadline);
-          listeners.delete(listener);
-        };
-        const listener = (line: string): void => {
-          if (!pattern.test(line)) return;
-          done();
-          resolve(line);
-        };
-        const deadline = setTimeout(() => {
-          done();
-          reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; output:\n${out}`));
-        }, timeoutMs);
-        listeners.add(listener);
-        void exited.then(() => {
-          if (!listeners.has(listener)) return;
-          done();
-          reject(new Error(`${bin} exited before a log line matched ${pattern}; output:\n${out}`));
-        });
-      });
-    },
-    exited,
-    async stop(signal = 'SIGTERM', killAfterMs = 15_000) {
-      if (running()) child.kill(signal);
-      const timer = setTimeout(() => running() && child.kill('SIGKILL'), killAfterMs);
-      try {
-        return await exited;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
+  return spawnNodeScript(bin, env, { defaultTimeoutMs, killAfterMs: 15_000 });
 }
 
 export interface ApiProcess extends ServiceProcess {
@@ -181,7 +100,7 @@ export interface ServiceProcesses {
   /** Creates a bucket with a fresh name. */
   bucket(label: string): Promise<string>;
   /** A request to the API with the bearer token (JSON body when given). */
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; text: string; json: any }>;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
 }
 
 export async function serviceProcesses(options: ServiceProcessesOptions = {}): Promise<ServiceProcesses> {
@@ -220,27 +139,14 @@ export async function serviceProcesses(options: ServiceProcessesOptions = {}): P
     JSON.stringify({
       identities: { release: { key, cert } },
       imageRoot: 'images',
-      s3: {
-        endpoint: s3.endpoint,
-        forcePathStyle: true,
-        accessKeyIdEnv: 'TEST_S3_KEY_ID',
-        secretAccessKeyEnv: 'TEST_S3_SECRET',
-        retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 100 },
-      },
+      s3: workerS3Section(s3.endpoint, { retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 100 } }),
       concurrency: 1,
       threads: 1,
       shutdownGraceMs: 1_000,
       ...options.workerConfig,
     }),
   );
-  const workerEnv = {
-    BUNDLEFARM_REDIS_URL: redis.url,
-    BUNDLEFARM_QUEUE_PREFIX: prefix,
-    BUNDLEFARM_CONFIG: configFile,
-    BUNDLEFARM_LOG_LEVEL: 'info',
-    TEST_S3_KEY_ID: credentials.accessKeyId,
-    TEST_S3_SECRET: credentials.secretAccessKey,
-  };
+  const workerEnv = workerProcessEnv({ redisUrl: redis.url, prefix, configFile, logLevel: 'info', credentials });
 
   let rulesEnv: Record<string, string> = {};
   if (options.webhookRules !== undefined) {
@@ -267,12 +173,7 @@ export async function serviceProcesses(options: ServiceProcessesOptions = {}): P
   };
   api = await startApiProcess(apiEnv);
 
-  const startWorker = async (): Promise<ServiceProcess> => {
-    const w = spawnService(WORKER_BIN, workerEnv);
-    workers.push(w);
-    await w.waitForLog(/"msg":"worker started"/);
-    return w;
-  };
+  const startWorker = (): Promise<ServiceProcess> => workerStarted(spawnService(WORKER_BIN, workerEnv), workers);
   await Promise.all(Array.from({ length: options.workers ?? 1 }, () => startWorker()));
 
   const url = api.url;
@@ -291,40 +192,7 @@ export async function serviceProcesses(options: ServiceProcessesOptions = {}): P
     api,
     workers,
     startWorker,
-    async bucket(label) {
-      const name = `${label}-${randomBytes(4).toString('hex')}`;
-      await s3.createBucket(name);
-      return name;
-    },
-    async request(method, path, body, headers = {}) {
-      const res = await fetch(url + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...headers,
-        },
-        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, headers: res.headers, text, json };
-    },
+    bucket: (label) => createFreshBucket(s3, label),
+    request: (method, path, body, headers) => apiRequest(url, token, method, path, body, headers),
   };
-}
-
-/** Polls `fn` until it returns something other than undefined/false; throws after `timeoutMs`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }

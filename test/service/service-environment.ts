@@ -1,23 +1,28 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { generateSelfSignedIdentity, type GeneratedIdentity } from '@bundlefarm/format';
+import type { GeneratedIdentity } from '@bundlefarm/format';
 import { BUNDLE_QUEUE, type BundleJobData, type BundleJobResult } from '@bundlefarm/queue';
 import { createS3Client } from '@bundlefarm/s3';
 import { buildServer, type ServerConfig } from '@bundlefarm/server';
-import { s3Requests, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
-import { REPO } from '../helpers/fixtures.js';
+import { apiRequest } from '../helpers/api-request.js';
+import { answerAsGovWest, EC2_CERTIFICATE_FILES, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '../helpers/environment-setup.js';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { testIdentity, writeIdentity } from '../helpers/identity.js';
-import { writeRandomFile } from '../helpers/images.js';
+import { until as poll } from '../helpers/poll.js';
 import { startRedis, type RedisServerOptions, type TestRedis } from '../helpers/redis-server.js';
+import { createFreshBucket } from '../helpers/s3-objects.js';
 import { S3RVER_CREDENTIALS, s3rverClientSettings, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { spawnNodeScript, WORKER_BIN, workerStarted, type SpawnedProcess } from '../helpers/spawned-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
+
+// kept importable from here, where the service tests have always found them
+export { sha256File } from '../helpers/file-hash.js';
+export { getObject, listKeys } from '../helpers/s3-objects.js';
+export { WORKER_BIN } from '../helpers/spawned-process.js';
 
 /**
  * The whole service, real, for end-to-end tests: a redis-server, an s3rver (with a proxy in front of
@@ -27,7 +32,6 @@ import { tempDir } from '../helpers/temp-dir.js';
  * the API (buildServer, listening on a free port) and worker processes spawned from
  * apps/worker/bin/bundlefarm-worker.js. Torn down when the test file ends.
  */
-export const WORKER_BIN = join(REPO, 'apps', 'worker', 'bin', 'bundlefarm-worker.js');
 export const TOKEN = 'test-token-0123456789abcdef';
 export const OTHER_TOKEN = 'second-token-fedcba9876543210';
 export const GITHUB_SECRET = 'github-hook-secret-0123456789';
@@ -38,12 +42,7 @@ export const IMAGE_SIZE = 60 * 1024 * 1024;
 export const BODY_LIMIT = 16 * 1024;
 export const PREFIX = 'bfsvc';
 
-export interface WorkerProcess {
-  child: ChildProcess;
-  output(): string;
-  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
+export type WorkerProcess = SpawnedProcess;
 
 export interface ServiceEnvironment {
   redis: TestRedis;
@@ -98,15 +97,7 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
   const eastProxy = await startFaultProxy({ target: s3.endpoint });
   const resetFaults = (): void => {
     eastProxy.clearFaults();
-    govProxy.clearFaults();
-    govProxy.addFault({
-      match: s3Requests.bucketLocation,
-      action: {
-        type: 'respond',
-        status: 200,
-        body: '<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-gov-west-1</LocationConstraint>',
-      },
-    });
+    answerAsGovWest(govProxy);
   };
   resetFaults();
   const apiS3Proxy = await startFaultProxy({ target: s3.endpoint });
@@ -127,20 +118,11 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
   });
 
   const dir = await tempDir('bundlefarm-service-test-');
-  const imageRoot = join(dir, 'images');
-  await mkdir(imageRoot);
-  const imagePath = 'os-60m.img';
-  await writeRandomFile(join(imageRoot, imagePath), IMAGE_SIZE, 11);
-  const sha256 = await sha256File(join(imageRoot, imagePath));
+  const { imageRoot, image } = await imageRootWith(dir, 'os-60m.img', IMAGE_SIZE, 11);
 
   const user = testIdentity();
   const { key: userKey, cert: userCert } = await writeIdentity(dir, user);
-  const ec2 = {
-    aws: generateSelfSignedIdentity({ commonName: 'test EC2 (aws)' }),
-    gov: generateSelfSignedIdentity({ commonName: 'test EC2 (aws-us-gov)' }),
-  };
-  await writeFile(join(dir, 'ec2-aws.pem'), ec2.aws.certificatePem);
-  await writeFile(join(dir, 'ec2-gov.pem'), ec2.gov.certificatePem);
+  const ec2 = await writeEc2Certificates(dir);
 
   const configFile = join(dir, 'worker.json');
   await writeFile(
@@ -148,19 +130,15 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     JSON.stringify({
       identities: { release: { key: userKey, cert: userCert } },
       imageRoot: 'images',
-      s3: {
-        endpoint: s3.endpoint,
-        forcePathStyle: true,
-        accessKeyIdEnv: 'TEST_S3_KEY_ID',
-        secretAccessKeyEnv: 'TEST_S3_SECRET',
+      s3: workerS3Section(s3.endpoint, {
         maxAttempts: 1,
         retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
         regions: {
           'us-gov-west-1': { endpoint: govProxy.endpoint },
           ...(options.proxyEast ? { 'us-east-1': { endpoint: eastProxy.endpoint } } : {}),
         },
-      },
-      ec2Certificates: { aws: 'ec2-aws.pem', 'aws-us-gov': 'ec2-gov.pem' },
+      }),
+      ec2Certificates: EC2_CERTIFICATE_FILES,
       threads: 2,
       progressIntervalMs: 100,
       shutdownGraceMs: 300,
@@ -168,14 +146,7 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
       ...options.worker,
     }),
   );
-  const workerEnv = {
-    BUNDLEFARM_REDIS_URL: redis.url,
-    BUNDLEFARM_QUEUE_PREFIX: PREFIX,
-    BUNDLEFARM_CONFIG: configFile,
-    BUNDLEFARM_LOG_LEVEL: 'info',
-    TEST_S3_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
-    TEST_S3_SECRET: S3RVER_CREDENTIALS.secretAccessKey,
-  };
+  const workerEnv = workerProcessEnv({ redisUrl: redis.url, prefix: PREFIX, configFile, logLevel: 'info', credentials: S3RVER_CREDENTIALS });
 
   const rulesFile = join(dir, 'rules.json');
   await writeFile(rulesFile, JSON.stringify(await webhookRules()));
@@ -211,7 +182,7 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     client,
     dir,
     imageRoot,
-    image: { path: imagePath, size: IMAGE_SIZE, sha256 },
+    image,
     user,
     userKey,
     userCert,
@@ -221,36 +192,13 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     app,
     url,
     queue: q,
-    async bucket(label) {
-      const name = `${label}-${randomBytes(4).toString('hex')}`;
-      await s3.createBucket(name);
-      return name;
-    },
+    bucket: (label) => createFreshBucket(s3, label),
     resetFaults,
-    async startWorker(extraEnv = {}) {
-      const w = spawnWorker({ ...workerEnv, ...extraEnv });
-      workers.push(w);
-      await w.waitForLog(/"msg":"worker started"/);
-      return w;
-    },
-    async api(method, path, body, headers = {}) {
-      const res = await fetch(url + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${TOKEN}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...headers,
-        },
-        ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = text;
-      }
-      return { status: res.status, headers: res.headers, json };
+    startWorker: (extraEnv = {}) => workerStarted(spawnWorker({ ...workerEnv, ...extraEnv }), workers),
+    async api(method, path, body, headers) {
+      const { status, headers: responseHeaders, text, json } = await apiRequest(url, TOKEN, method, path, body, headers);
+      // unlike service-processes' `request`, a body that is not JSON comes back as its text
+      return { status, headers: responseHeaders, json: json === undefined ? text : json };
     },
     async counts() {
       return q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed');
@@ -288,84 +236,14 @@ async function webhookRules(): Promise<unknown> {
   };
 }
 
+/** A worker process (waitForLog's timeout 30 s unless given; `stop` waits for the exit, however long). */
 export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, [WORKER_BIN], {
-    cwd: REPO,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const waiters: Array<() => void> = [];
-  const onData = (d: Buffer): void => {
-    out += d.toString('utf8');
-    for (const w of waiters.splice(0)) w();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<void>((resolve) =>
-    child.on('exit', () => {
-      for (const w of waiters.splice(0)) w();
-      resolve();
-    }),
-  );
-  return {
-    child,
-    output: () => out,
-    waitForLog(pattern, timeoutMs = 30_000) {
-      return new Promise<string>((resolve, reject) => {
-        const deadline = setTimeout(() => reject(new Error(`no worker log line matching ${pattern} within ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
-        const check = (): void => {
-          const line = out.split('\n').find((l) => pattern.test(l));
-          if (line !== undefined) {
-            clearTimeout(deadline);
-            resolve(line);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            clearTimeout(deadline);
-            reject(new Error(`worker exited before a log line matched ${pattern}; output:\n${out}`));
-          } else {
-            waiters.push(check);
-          }
-        };
-        check();
-      });
-    },
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
+  return spawnNodeScript(WORKER_BIN, env, { name: 'worker' });
 }
 
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return h.digest('hex');
-}
-
-export async function listKeys(client: S3Client, bucket: string, prefix = ''): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of out.Contents ?? []) keys.push(o.Key!);
-    token = out.IsTruncated ? out.NextContinuationToken : undefined;
-  } while (token);
-  return keys.sort();
-}
-
-export async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await out.Body!.transformToByteArray());
-}
-
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** `until` with this environment's defaults: 60 s, every 50 ms. */
+export function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 50): Promise<T> {
+  return poll(what, fn, timeoutMs, everyMs);
 }
 
 /** A job spec for the test image into the given targets. */

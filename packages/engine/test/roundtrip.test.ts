@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -25,6 +24,7 @@ import {
   serializeManifest,
   signManifestText,
 } from '@bundlefarm/format';
+import { sha256File } from '../../../test/helpers/file-hash.js';
 import { SMALL } from '../../../test/helpers/fixtures.js';
 import { testIdentity } from '../../../test/helpers/identity.js';
 import { writeRandomFile } from '../../../test/helpers/images.js';
@@ -32,12 +32,6 @@ import { tempDir } from '../../../test/helpers/temp-dir.js';
 
 const pool = new WorkerPool({ threads: 2 });
 after(() => pool.close());
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return h.digest('hex');
-}
 
 const spec = { accountId: '123456789012', architecture: 'x86_64' };
 

@@ -1,20 +1,22 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Queue, QueueEvents } from 'bullmq';
-import { generateSelfSignedIdentity, type GeneratedIdentity } from '@bundlefarm/format';
+import type { GeneratedIdentity } from '@bundlefarm/format';
 import { BUNDLE_QUEUE, DEFAULT_PREFIX, type BundleJobData, type BundleJobProgress, type BundleJobResult } from '@bundlefarm/queue';
 import { createS3Client } from '@bundlefarm/s3';
-import { s3Requests, startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-proxy.js';
+import { answerAsGovWest, EC2_CERTIFICATE_FILES, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '../../../test/helpers/environment-setup.js';
+import { startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-proxy.js';
 import { testIdentity, writeIdentity } from '../../../test/helpers/identity.js';
-import { writeRandomFile } from '../../../test/helpers/images.js';
 import { startRedis, type TestRedis } from '../../../test/helpers/redis-server.js';
+import { createFreshBucket } from '../../../test/helpers/s3-objects.js';
 import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
+import { workerStarted } from '../../../test/helpers/spawned-process.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 import { registerS3Credentials, spawnWorker, writeJson, type WorkerProcess } from './worker-fixture.js';
+
+export { sha256File } from '../../../test/helpers/file-hash.js';
 
 /**
  * Everything an end-to-end worker test needs, real: a redis-server, an s3rver, a fault proxy in front
@@ -73,65 +75,36 @@ export async function workerEnvironment(config: Record<string, unknown> = {}): P
     await redis.dispose();
   });
 
-  const resetFaults = (): void => {
-    govProxy.clearFaults();
-    govProxy.addFault({
-      match: s3Requests.bucketLocation,
-      action: {
-        type: 'respond',
-        status: 200,
-        body: '<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-gov-west-1</LocationConstraint>',
-      },
-    });
-  };
+  const resetFaults = (): void => answerAsGovWest(govProxy);
   resetFaults();
 
   const credentials = registerS3Credentials();
   const dir = await tempDir('bundlefarm-worker-test-');
-  const imageRoot = join(dir, 'images');
+  const { imageRoot, image } = await imageRootWith(dir, 'web-30m.img', IMAGE_SIZE, 7);
   const outside = join(dir, 'outside');
-  await mkdir(imageRoot);
   await mkdir(outside);
-  const imagePath = 'web-30m.img';
-  await writeRandomFile(join(imageRoot, imagePath), IMAGE_SIZE, 7);
-  const sha256 = await sha256File(join(imageRoot, imagePath));
 
   const user = testIdentity();
   const { key, cert } = await writeIdentity(dir, user);
-  const ec2 = {
-    aws: generateSelfSignedIdentity({ commonName: 'test EC2 (aws)' }),
-    gov: generateSelfSignedIdentity({ commonName: 'test EC2 (aws-us-gov)' }),
-  };
-  await writeFile(join(dir, 'ec2-aws.pem'), ec2.aws.certificatePem);
-  await writeFile(join(dir, 'ec2-gov.pem'), ec2.gov.certificatePem);
+  const ec2 = await writeEc2Certificates(dir);
 
   const configFile = await writeJson(join(dir, 'worker.json'), {
     identities: { release: { key, cert } },
     imageRoot: 'images',
-    s3: {
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      accessKeyIdEnv: 'TEST_S3_KEY_ID',
-      secretAccessKeyEnv: 'TEST_S3_SECRET',
+    s3: workerS3Section(s3.endpoint, {
       maxAttempts: 1,
       retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 },
       partsInFlight: 2,
       regions: { 'us-gov-west-1': { endpoint: govProxy.endpoint } },
-    },
-    ec2Certificates: { aws: 'ec2-aws.pem', 'aws-us-gov': 'ec2-gov.pem' },
+    }),
+    ec2Certificates: EC2_CERTIFICATE_FILES,
     threads: 2,
     progressIntervalMs: 200,
     shutdownGraceMs: 300,
     lockDurationMs: 10_000,
     ...config,
   });
-  const workerEnv = {
-    BUNDLEFARM_REDIS_URL: redis.url,
-    BUNDLEFARM_CONFIG: configFile,
-    BUNDLEFARM_LOG_LEVEL: 'debug',
-    TEST_S3_KEY_ID: credentials.accessKeyId,
-    TEST_S3_SECRET: credentials.secretAccessKey,
-  };
+  const workerEnv = workerProcessEnv({ redisUrl: redis.url, configFile, logLevel: 'debug', credentials });
 
   const connection = { host: '127.0.0.1', port: redis.port };
   queue = new Queue<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, { connection, prefix: DEFAULT_PREFIX });
@@ -153,7 +126,7 @@ export async function workerEnvironment(config: Record<string, unknown> = {}): P
     dir,
     imageRoot,
     outside,
-    image: { path: imagePath, size: IMAGE_SIZE, sha256 },
+    image,
     user,
     ec2,
     configFile,
@@ -161,23 +134,8 @@ export async function workerEnvironment(config: Record<string, unknown> = {}): P
     queue: queue as Queue<BundleJobData, BundleJobResult>,
     events,
     progress,
-    async bucket(label) {
-      const name = `${label}-${randomBytes(4).toString('hex')}`;
-      await s3.createBucket(name);
-      return name;
-    },
+    bucket: (label) => createFreshBucket(s3, label),
     resetFaults,
-    async startWorker(extraEnv = {}) {
-      const w = spawnWorker({ ...workerEnv, ...extraEnv });
-      workers.push(w);
-      await w.waitForLog(/"msg":"worker started"/);
-      return w;
-    },
+    startWorker: (extraEnv = {}) => workerStarted(spawnWorker({ ...workerEnv, ...extraEnv }), workers),
   };
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return h.digest('hex');
 }

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -9,6 +7,7 @@ import { PartMissingError } from '@bundlefarm/errors';
 import { buildSignedManifest, ec2CertificateForRegion, manifestName, parseManifest } from '@bundlefarm/format';
 import { S3ImageSource, S3PartSink, S3PartSource } from '@bundlefarm/s3';
 import { s3Requests } from '../../../test/helpers/fault-proxy.js';
+import { sha256File } from '../../../test/helpers/file-hash.js';
 import { testIdentity } from '../../../test/helpers/identity.js';
 import { pseudoRandom, writeRandomFile } from '../../../test/helpers/images.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
@@ -16,12 +15,6 @@ import { freshBucket, listKeys, quickRetry, testClient, testProxy } from './s3-f
 
 const pool = new WorkerPool({ threads: 2 });
 after(() => pool.close());
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of createReadStream(path)) h.update(c as Buffer);
-  return h.digest('hex');
-}
 
 const spec = { accountId: '123456789012', architecture: 'x86_64' };
 

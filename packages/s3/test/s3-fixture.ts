@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, type S3Settings } from '@bundlefarm/s3';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../../test/helpers/fault-proxy.js';
+import { listKeys as listFullKeys } from '../../../test/helpers/s3-objects.js';
 import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
+
+export { getObject } from '../../../test/helpers/s3-objects.js';
 
 /**
  * One s3rver per test file (started lazily, stopped when the file ends), plus helpers to make fresh
@@ -47,21 +50,13 @@ export async function testProxy(options: Omit<FaultProxyOptions, 'target'> = {})
   return proxy;
 }
 
-/** Keys in `bucket` under `prefix`, with the prefix removed, sorted. */
+/**
+ * Keys in `bucket` under `prefix`, with the prefix removed, sorted (unlike test/helpers' `listKeys`,
+ * which keeps the whole key: these tests name keys relative to the prefix they bundled under).
+ */
 export async function listKeys(client: S3Client, bucket: string, prefix = ''): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const o of out.Contents ?? []) keys.push(o.Key!.slice(prefix.length));
-    token = out.IsTruncated ? out.NextContinuationToken : undefined;
-  } while (token);
-  return keys.sort();
-}
-
-export async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
-  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return Buffer.from(await out.Body!.transformToByteArray());
+  // every key starts with `prefix`, so dropping it keeps the order
+  return (await listFullKeys(client, bucket, prefix)).map((k) => k.slice(prefix.length));
 }
 
 /** Fast retries for tests: the backoff is real, just short. */

@@ -1,0 +1,29 @@
+import { randomBytes } from 'node:crypto';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3TestServer } from './s3-server.js';
+
+/** What a bucket holds, as a test sees it through its own client. */
+
+/** Every key in `bucket` under `prefix` (the whole key, prefix included), sorted; follows continuation. */
+export async function listKeys(client: S3Client, bucket: string, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of out.Contents ?? []) keys.push(o.Key!);
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+export async function getObject(client: S3Client, bucket: string, key: string): Promise<Buffer> {
+  const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+/** Creates a bucket named `label-<8 hex digits>` on the test server. */
+export async function createFreshBucket(s3: S3TestServer, label: string): Promise<string> {
+  const name = `${label}-${randomBytes(4).toString('hex')}`;
+  await s3.createBucket(name);
+  return name;
+}
