@@ -99,11 +99,12 @@ interface Identity {
   cert: string;
 }
 
-async function bundlefarm(image: BenchImage, work: string, id: Identity, extra: string[]): Promise<Run> {
+/** `pin`: run on the first core only (taskset), to compare one core with all of them. */
+async function bundlefarm(image: BenchImage, work: string, id: Identity, extra: string[], pin = false): Promise<Run> {
   const out = join(work, 'bf');
   await rm(out, { recursive: true, force: true });
   const args = [CLI, '--quiet', 'bundle', '-i', image.path, '-c', id.cert, '-k', id.key, '-u', '123456789012', '-r', 'x86_64', '-d', out, ...extra];
-  const t = await timed(process.execPath, args);
+  const t = pin ? await timed('taskset', ['-c', '0', process.execPath, ...args]) : await timed(process.execPath, args);
   const manifestPath = join(out, `${basename(image.path)}.manifest.xml`);
   const { manifest } = parseManifest(readFileSync(manifestPath));
   const outputBytes = manifest.image.bundledSize;
@@ -227,6 +228,21 @@ async function main(): Promise<void> {
       o.sizeVsReference = o.outputBytes / r.outputBytes;
       m.sizeVsReference = m.outputBytes / r.outputBytes;
       rows.push(o, m);
+      // --threads 1 still leaves the serial stages (tar SHA-1, AES, reading) a second core; pinning
+      // the whole process to one core shows what the second core buys in all
+      log(`rootfs: 1 core vs ${threads} cores, ${args.rounds} rounds`);
+      const [pinned, all] = await alternate(
+        args.rounds,
+        () => bundlefarm(image, work, id, ['--threads', '1'], true),
+        () => bundlefarm(image, work, id, []),
+      );
+      const p1 = row(image, 'bundlefarm on 1 core (taskset -c 0)', pinned);
+      const pn = row(image, `bundlefarm on ${threads} cores`, all);
+      for (const x of [p1, pn]) {
+        x.speedupVsReference = r.seconds / x.seconds;
+        x.sizeVsReference = x.outputBytes / r.outputBytes;
+      }
+      rows.push(p1, pn);
     }
     if (image.id === 'rootfs') {
       for (const level of args.levels) {
@@ -245,6 +261,9 @@ async function main(): Promise<void> {
   const one = rows.find((x) => x.pipeline === 'bundlefarm --threads 1');
   const many = rows.find((x) => x.pipeline.startsWith('bundlefarm --threads ') && x !== one);
   if (one && many) process.stdout.write(`\n1 -> ${threads} threads: ${(one.seconds / many.seconds).toFixed(2)}x faster\n`);
+  const pinned = rows.find((x) => x.pipeline.startsWith('bundlefarm on 1 core'));
+  const all = rows.find((x) => x.pipeline === `bundlefarm on ${threads} cores`);
+  if (pinned && all) process.stdout.write(`1 -> ${threads} cores: ${(pinned.seconds / all.seconds).toFixed(2)}x faster\n`);
   const resultDir = join(REPO, 'bench-results');
   await mkdir(resultDir, { recursive: true });
   const report = {
@@ -254,6 +273,7 @@ async function main(): Promise<void> {
     images: images.map(({ id, size, description }) => ({ id, size, description })),
     rows,
     threadScaling: one && many ? one.seconds / many.seconds : undefined,
+    coreScaling: pinned && all ? pinned.seconds / all.seconds : undefined,
   };
   const stamp = report.date.replace(/[:.]/g, '-');
   await writeFile(join(resultDir, `bench-${stamp}.json`), JSON.stringify(report, null, 2));
