@@ -121,6 +121,8 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
       await survivor.stop('SIGTERM');
     } finally {
       env.resetFaults();
+      // a worker left running by a failure here must not take the next test's job
+      await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     }
   });
 
@@ -178,6 +180,8 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
       await survivor.stop('SIGTERM');
     } finally {
       env.resetFaults();
+      // a worker left running by a failure here must not take the next test's job
+      await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     }
   });
 });
