@@ -65,7 +65,7 @@ export function registerDemo(program: Command, io: CliIo): void {
       out(io, `bundlefarm demo — everything is in ${dir}`);
       out(io, `  key pair   ${keyPath}, ${certPath} (throwaway, self-signed)`);
       out(io, `  image      ${imagePath} (${facts.size} bytes)`);
-      out(io, `  bundle     ${manifestPath} + ${facts.parts.length} parts, ${facts.bundledSize} bytes, in ${stats.seconds.toFixed(2)} s`);
+      out(io, `  bundle     ${manifestPath} + ${facts.parts.length} ${facts.parts.length === 1 ? 'part' : 'parts'}, ${facts.bundledSize} bytes, in ${stats.seconds.toFixed(2)} s`);
       out(io, `  verified   signature and the SHA-1 of every part`);
       out(io, `  unbundled  ${result.path}: identical to the image (SHA-256 ${a.slice(0, 16)}…)`);
       out(io);
