@@ -53,6 +53,18 @@ async function ownerOf(job: BundleJob, workers: readonly WorkerProcess[]): Promi
   return [owner, workers.find((w) => w !== owner)!];
 }
 
+/** Watches the manifests of both regions' places (see watchManifests). */
+function watchBoth(east: string, gov: string): ReturnType<typeof watchManifests> {
+  return watchManifests(
+    env.s3.endpoint,
+    [
+      { bucket: east, prefix: 'os/' },
+      { bucket: gov, prefix: '' },
+    ],
+    env.user.certificate,
+  );
+}
+
 /** Log lines of `job` with this message, across the workers. */
 function logLines(job: BundleJob, workers: readonly WorkerProcess[], msg: string): string[] {
   const line = new RegExp(`"jobId":"${job.id}".*"msg":"${msg}`);
@@ -101,14 +113,7 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
       await owner.stop('SIGKILL');
       assert.equal(logLines(job, [owner], 'region published').length, 0, 'killed before publishing anything');
 
-      const watch = watchManifests(
-        env.s3.endpoint,
-        [
-          { bucket: east, prefix: 'os/' },
-          { bucket: gov, prefix: '' },
-        ],
-        env.user.certificate,
-      );
+      const watch = watchBoth(east, gov);
       const done = await finished(job);
       const seen = await watch.stop();
       assert.deepEqual(seen.violations, []);
@@ -158,14 +163,7 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
       ] as const;
       for (const [bucket, key] of planted) await env.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'left over' }));
 
-      const watch = watchManifests(
-        env.s3.endpoint,
-        [
-          { bucket: east, prefix: 'os/' },
-          { bucket: gov, prefix: '' },
-        ],
-        env.user.certificate,
-      );
+      const watch = watchBoth(east, gov);
       const done = await finished(job);
       const seen = await watch.stop();
       assert.deepEqual(seen.violations, [], 'no manifest was visible while a part it names was missing or another attempt’s');
