@@ -34,9 +34,9 @@ import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
  * more, but let requests already sent run to their end — for at most `settleMs`, after which they are
  * cut off (S3 hangs: its deletes would not pass either). The caller's `signal` (a cancel, a shutdown)
  * stops the sink the same way: what was sent settles, then `abort()` deletes it, so a cancel leaves
- * nothing behind. Only `cutOffSignal` cuts requests off at once: it is for a lost job lock, when
- * another worker may be writing the same keys already and late PUTs of ours must not land over its
- * parts (nothing is deleted then either: the keys are the other worker's).
+ * nothing behind. Only `abandonSignal` cuts requests off at once, and `abort()` then deletes nothing:
+ * it is for a lost job lock, when another worker may be writing the same keys already — late PUTs of
+ * ours must not land over its parts, and deletes of ours must not take them away.
  *
  * Nothing of a bundle is hidden before commit (S3 has no rename): parts are visible as they land, but
  * without a manifest they are not a bundle; EC2 registers only from a manifest.
@@ -70,8 +70,11 @@ export interface S3PartSinkOptions {
    * their end (at most `settleMs`), so that `abort()`, which cleans up, deletes what they stored.
    */
   signal?: AbortSignal;
-  /** Cuts requests in flight off at once, without waiting for them (and stops the sink as `signal` does). */
-  cutOffSignal?: AbortSignal;
+  /**
+   * The keys are no longer ours (another writer took them over): stops the sink as `signal` does, cuts
+   * requests in flight off at once, and makes `abort()` leave every object in place.
+   */
+  abandonSignal?: AbortSignal;
   /** Called before each retry (for logs and metrics). */
   onRetry?: (event: RetryEvent & { region: string }) => void;
   /** Called once when a region is given up (its objects are being deleted). */
@@ -110,10 +113,10 @@ class RegionState {
   constructor(
     readonly target: S3Target,
     sinkSignal: AbortSignal,
-    cutOffSignal: AbortSignal | undefined,
+    abandonSignal: AbortSignal | undefined,
   ) {
     this.signal = AbortSignal.any([sinkSignal, this.controller.signal]);
-    this.requestSignal = cutOffSignal ? AbortSignal.any([cutOffSignal, this.cutOff.signal]) : this.cutOff.signal;
+    this.requestSignal = abandonSignal ? AbortSignal.any([abandonSignal, this.cutOff.signal]) : this.cutOff.signal;
   }
 }
 
@@ -144,7 +147,7 @@ export class S3PartSink implements PartSink {
       seen.add(t.region);
       if (typeof t.client?.send !== 'function') throw new InvalidOptionError('S3 target client', `region ${t.region} has no S3 client`);
       const target = { ...t, bucket: checkBucketName(t.bucket), prefix: checkKeyPrefix(t.prefix) };
-      return new RegionState(target, this.internal.signal, options.cutOffSignal);
+      return new RegionState(target, this.internal.signal, options.abandonSignal);
     });
     this.acl = checkBundleAcl(options.acl);
     this.retry = checkRetryOptions(options.retry);
@@ -158,7 +161,7 @@ export class S3PartSink implements PartSink {
       throw new InvalidOptionError('S3 maxInFlight', `${String(maxInFlight)} is not a whole number from 1 to 64`);
     }
     this.maxInFlight = maxInFlight;
-    const signals = [options.signal, options.cutOffSignal].filter((x): x is AbortSignal => x !== undefined);
+    const signals = [options.signal, options.abandonSignal].filter((x): x is AbortSignal => x !== undefined);
     const onAbort = (): void => this.internal.abort();
     if (signals.some((x) => x.aborted)) this.internal.abort();
     for (const x of signals) x.addEventListener('abort', onAbort, { once: true });
@@ -273,7 +276,7 @@ export class S3PartSink implements PartSink {
 
   /**
    * Cancels what is in flight and deletes every object this sink wrote, in every region (parts and
-   * manifests), each delete retried. Idempotent; never throws (what could not be deleted is listed by
+   * manifests), each delete retried — unless the sink was abandoned (`abandonSignal`). Idempotent; never throws (what could not be deleted is listed by
    * `leftoverObjects()`). Every later call rejects with CancelledError.
    */
   abort(): Promise<void> {
@@ -395,8 +398,12 @@ export class S3PartSink implements PartSink {
     });
   }
 
-  /** Deletes every key written in the region (best effort, retried, never cancelled); forgets those deleted. */
+  /**
+   * Deletes every key written in the region (best effort, retried, never cancelled); forgets those
+   * deleted. Nothing once abandoned: the keys are another writer's then (they stay in leftoverObjects()).
+   */
   private async deleteWritten(r: RegionState): Promise<void> {
+    if (this.options.abandonSignal?.aborted) return;
     const { bucket, client } = r.target;
     await eachLimited([...r.written], DELETE_CONCURRENCY, async (key) => {
       try {

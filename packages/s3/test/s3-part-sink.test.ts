@@ -321,6 +321,20 @@ describe('S3PartSink', () => {
     await assert.rejects(sink.putPart({ index: 2, data: randomBytes(1), sha1: '00' }), CancelledError);
   });
 
+  it('an abandonSignal stops the sink and leaves what it wrote: the keys are another writer’s now', async () => {
+    const client = await testClient();
+    const bucket = await freshBucket();
+    const abandon = new AbortController();
+    const sink = new S3PartSink({ targets: [{ region: 'us-east-1', client, bucket, prefix: '' }], abandonSignal: abandon.signal });
+    await sink.begin({ name: 'a', maxPartCount: 2 });
+    await sink.putPart({ index: 0, data: randomBytes(1000), sha1: '00' });
+    abandon.abort();
+    await assert.rejects(sink.putPart({ index: 1, data: randomBytes(1000), sha1: '00' }), CancelledError);
+    await sink.abort();
+    assert.deepEqual(await listKeys(client, bucket), ['a.part.0'], 'nothing deleted');
+    assert.equal(sink.leftoverObjects().length, 1, 'and says so');
+  });
+
   it('verifyWithHead checks every part’s size at commit', async () => {
     const client = await testClient();
     const bucket = await freshBucket();

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { createBundle, DEFAULT_LEVEL, DirectorySink, sharedWorkerPool } from '@bundlefarm/engine';
 import {
-  assertCertificateMatchesKey,
   checkImageId,
   normalizeAccountId,
   parseArchitecture,
@@ -69,9 +68,6 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
       };
       const ec2Certificate = await loadEc2Certificate(opts.ec2cert, opts.region);
       const [privateKey, certificate] = await Promise.all([loadPrivateKey(opts.privatekey, io.env), readCertificateFile(opts.cert)]);
-      // a key and certificate of different pairs are refused here, before any thread starts or the
-      // destination is touched (createBundle checks again, for library callers)
-      assertCertificateMatchesKey(certificate, privateKey);
       const pool = sharedWorkerPool(opts.threads !== undefined ? { threads: opts.threads } : {});
       const view = createProgressView(!quiet, 'bundling', io.stderr);
       const sink = new DirectorySink(opts.destination, { fsync: opts.fsync ?? false });

@@ -1,5 +1,5 @@
 import { WaitingError, type Job } from 'bullmq';
-import { bundleImage, type BundleResult, type PartSink, type WorkerPool } from '@bundlefarm/engine';
+import { bundleImage, type BundleResult, type WorkerPool } from '@bundlefarm/engine';
 import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
 import {
   buildSignedManifest,
@@ -155,7 +155,7 @@ class BundleJobRun {
 
     // cancelling stops preflight and bundling, never publishing (see above)
     const bundling = new AbortController();
-    // a lost lock also cuts the sink's requests in flight off at once (another worker may own the keys)
+    // a lost lock abandons the sink: requests cut off at once, nothing deleted (another worker may own the keys)
     const lockLost = new AbortController();
     const onAbort = (): void => {
       if (this.signal?.reason === LOCK_LOST_REASON) lockLost.abort(LOCK_LOST_REASON);
@@ -198,7 +198,7 @@ class BundleJobRun {
         maxInFlight: config.s3.partsInFlight,
         retry: config.s3.retry,
         signal: bundling.signal,
-        cutOffSignal: lockLost.signal,
+        abandonSignal: lockLost.signal,
         onRetry,
         onRegionFailed: (region, err) => {
           reporter.regionFailed(region);
@@ -218,7 +218,7 @@ class BundleJobRun {
           onProgress: (p) => reporter.bundle(p),
           progressIntervalMs: ENGINE_PROGRESS_MS,
         },
-        this.fenced(sink),
+        sink,
       );
     } finally {
       this.signal?.removeEventListener('abort', onAbort);
@@ -226,7 +226,7 @@ class BundleJobRun {
     if (bundling.signal.aborted) {
       // the abort came after the last part: nothing is published yet, so remove it all
       wipe(result);
-      await this.fenced(sink).abort();
+      await sink.abort();
       throw new CancelledError('bundle job');
     }
     const { stats, facts } = result;
@@ -271,7 +271,7 @@ class BundleJobRun {
         }),
       );
     } catch (err) {
-      await this.fenced(sink).abort();
+      await sink.abort();
       throw err;
     } finally {
       wipe(result);
@@ -331,27 +331,6 @@ class BundleJobRun {
     await this.reporter?.finish();
     this.log.info({ seconds: out.seconds }, 'job completed (every region was published by an earlier attempt)');
     return out;
-  }
-
-  /**
-   * The sink as the engine and the failure paths use it: `abort()` deletes what this attempt uploaded,
-   * unless the job's lock was lost — then another worker may be uploading the same keys for the same
-   * job right now, and deleting them could take parts out from under the manifest it publishes.
-   */
-  private fenced(sink: S3PartSink): PartSink {
-    const lockLost = (): boolean => this.signal?.aborted === true && this.signal.reason === LOCK_LOST_REASON;
-    return {
-      maxInFlight: sink.maxInFlight,
-      begin: (info) => sink.begin(info),
-      putPart: (part) => sink.putPart(part),
-      commitParts: (count) => sink.commitParts(count),
-      putManifest: (fileName, xml) => sink.putManifest(fileName, xml),
-      abort: async () => {
-        // uploads in flight stop either way: the sink follows the (aborted) bundling signal
-        if (lockLost()) this.log.warn('lock lost: leaving the uploaded parts to the worker that owns the job now');
-        else await sink.abort();
-      },
-    };
   }
 
   /** Removes stray keys of this bundle from the regions just published (see region-leftovers.ts); never fails the job. */
