@@ -54,9 +54,12 @@ export function parsePrivateKey(pem: string | Buffer, source: string, passphrase
     if (code === 'ERR_MISSING_PASSPHRASE' || /passphrase required/i.test(msg)) {
       throw new InvalidKeyError(source, noPassphrase, { cause: err });
     }
-    if (encrypted && (code === 'ERR_OSSL_EVP_UNSUPPORTED' || /unsupported/i.test(msg))) {
+    if (encrypted && code === 'ERR_OSSL_EVP_UNSUPPORTED') {
       // single DES (old `openssl genrsa -des`), RC2 …: OpenSSL 3 leaves them to its legacy provider and
-      // fails the same way with the right passphrase as with a wrong one — so do not call it wrong
+      // fails the same way with the right passphrase as with a wrong one — so do not call it wrong.
+      // Only this code ("digital envelope routines::unsupported": the cipher cannot be fetched) says so:
+      // about one wrong passphrase in 256 decrypts to valid padding and then fails in the DECODER, also
+      // "unsupported" but ERR_OSSL_UNSUPPORTED, and that one is a wrong passphrase.
       throw new InvalidKeyError(
         source,
         'it is encrypted with a legacy cipher (DES, RC2 …) OpenSSL 3 no longer reads by default; re-encrypt it with AES: ' +
