@@ -49,11 +49,20 @@ let total = 0;
 /** Messages waiting for a free part buffer. */
 const waiting: InMessage[] = [];
 
+/**
+ * Part buffers are allocated this much larger than a part, and a part starts at the first address in
+ * them that is a multiple of it (with the native addon; at 0 without): the sink can then write parts
+ * with O_DIRECT, which needs aligned memory, without copying them (see directory-sink.ts).
+ */
+const PART_ALIGNMENT = 4096;
+const alignedOffset = loadNative().binding?.alignedOffset;
+
 function nextPart(): boolean {
   if (part) return true;
-  const b = freeParts.pop() ?? (allocated < maxParts ? (allocated++, new ArrayBuffer(partSize)) : undefined);
+  const b = freeParts.pop() ?? (allocated < maxParts ? (allocated++, new ArrayBuffer(partSize + PART_ALIGNMENT)) : undefined);
   if (!b) return false;
-  part = new Uint8Array(b);
+  const offset = alignedOffset ? alignedOffset(new Uint8Array(b), PART_ALIGNMENT) : 0;
+  part = new Uint8Array(b, offset, partSize);
   fill = 0;
   sealed = 0;
   return true;
@@ -202,7 +211,7 @@ port.on('message', (m: InMessage) => {
       return;
     }
     if (m.type === 'free') {
-      if (m.buffer.byteLength === partSize) freeParts.push(m.buffer);
+      if (m.buffer.byteLength === partSize + PART_ALIGNMENT) freeParts.push(m.buffer);
       pump();
       return;
     }

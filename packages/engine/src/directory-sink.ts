@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileUnwritableError } from '@bundlefarm/errors';
 import { partName } from '@bundlefarm/format';
+import { loadNative } from '@bundlefarm/native';
 import type { PartData, PartSink, SinkBeginInfo } from './part-sink.js';
+
+/** Memory, length and file offset alignment of O_DIRECT writes (the page size; covers 512 and 4Kn disks). */
+const DIRECT_ALIGNMENT = 4096;
 
 /**
  * Writes a bundle into a local directory exactly as ec2-bundle-image names it. Parts are written under
@@ -19,11 +24,25 @@ export interface DirectorySinkOptions {
    * rely on the page cache; the rename still makes publication atomic for readers).
    */
   fsync?: boolean;
+  /**
+   * 'auto' (default): write parts with O_DIRECT, past the page cache, where that works: Linux, a
+   * filesystem that takes it, part memory aligned (the engine aligns it when the native addon is
+   * loaded). In a VM, copying into the page cache costs ~2 s of CPU per GB written — on a 2-core
+   * machine as much CPU as AES and both SHA-1s together — and a 10 GiB bundle would also push
+   * 10 GiB of other files out of the cache. Falls back to buffered writes by itself (tmpfs, an
+   * EINVAL). 'off': always buffered, e.g. on a disk much slower than the pipeline, where the page
+   * cache lets a small bundle finish before it reaches the disk.
+   */
+  directIo?: 'auto' | 'off';
 }
+
+const alignedOffset = loadNative().binding?.alignedOffset;
 
 export class DirectorySink implements PartSink {
   readonly maxInFlight: number;
   private readonly fsync: boolean;
+  /** False once O_DIRECT failed here (or when it is off): later parts are written buffered. */
+  private direct: boolean;
   private name = '';
   private readonly tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   private readonly temps = new Map<number, string>();
@@ -34,7 +53,11 @@ export class DirectorySink implements PartSink {
   constructor(readonly directory: string, options: DirectorySinkOptions = {}) {
     this.maxInFlight = options.maxInFlight ?? 2;
     this.fsync = options.fsync ?? false;
+    this.direct = (options.directIo ?? 'auto') === 'auto' && constants.O_DIRECT !== undefined && alignedOffset !== undefined;
   }
+
+  /** How many parts were written with O_DIRECT and how many through the page cache (for tests and stats). */
+  readonly writes = { direct: 0, buffered: 0 };
 
   async begin(info: SinkBeginInfo): Promise<void> {
     this.name = info.name;
@@ -49,7 +72,61 @@ export class DirectorySink implements PartSink {
     this.assertLive();
     const path = join(this.directory, `.${this.name}.part.${part.index}.${this.tag}.tmp`);
     this.temps.set(part.index, path);
+    if (this.direct && part.data.length >= DIRECT_ALIGNMENT && alignedOffset!(part.data, DIRECT_ALIGNMENT) === 0) {
+      if (await this.writeDirect(path, part.data)) return;
+    }
+    this.writes.buffered++;
     await this.writeFileDurably(path, part.data);
+  }
+
+  /**
+   * Writes the aligned bulk of `data` with O_DIRECT and the unaligned tail (of the last part) through
+   * the page cache. False, with nothing left at `path`, when O_DIRECT is refused (EINVAL: a filesystem
+   * without it, a device with larger sectors): then this part and the following ones are written
+   * buffered. Other errors (ENOSPC, EIO …) are the write's own and are thrown.
+   */
+  private async writeDirect(path: string, data: Buffer): Promise<boolean> {
+    const bulk = data.length - (data.length % DIRECT_ALIGNMENT);
+    let handle: FileHandle | undefined;
+    try {
+      try {
+        handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT!, 0o666);
+        let off = 0;
+        while (off < bulk) {
+          const { bytesWritten } = await handle.write(data, off, bulk - off, off);
+          if (bytesWritten === 0 || bytesWritten % DIRECT_ALIGNMENT !== 0) throw Object.assign(new Error('short O_DIRECT write'), { code: 'EINVAL' });
+          off += bytesWritten;
+        }
+      } catch (err) {
+        await handle?.close().catch(() => {});
+        handle = undefined;
+        await rm(path, { force: true });
+        if ((err as NodeJS.ErrnoException).code === 'EINVAL') {
+          this.direct = false;
+          return false;
+        }
+        throw err;
+      }
+      if (bulk < data.length) {
+        await handle.close();
+        handle = await open(path, 'r+');
+        let off = bulk;
+        while (off < data.length) {
+          const { bytesWritten } = await handle.write(data, off, data.length - off, off);
+          off += bytesWritten;
+        }
+      }
+      if (this.fsync) await handle.datasync();
+      this.writes.direct++;
+      return true;
+    } catch (err) {
+      await handle?.close().catch(() => {});
+      handle = undefined;
+      await rm(path, { force: true });
+      throw new FileUnwritableError(path, err);
+    } finally {
+      await handle?.close();
+    }
   }
 
   async commitParts(count: number): Promise<string[]> {

@@ -24,6 +24,7 @@ import {
   serializeManifest,
   signManifestText,
 } from '@bundlefarm/format';
+import { loadNative } from '@bundlefarm/native';
 import { sha256File } from '../../../test/helpers/file-hash.js';
 import { SMALL } from '../../../test/helpers/fixtures.js';
 import { testIdentity } from '../../../test/helpers/identity.js';
@@ -35,12 +36,15 @@ after(() => pool.close());
 
 const spec = { accountId: '123456789012', architecture: 'x86_64' };
 
+/** Bundles into `out`; the sink is returned to look at how it wrote. */
 async function bundleDir(image: string, out: string) {
-  return createBundle(
-    { image, pool, spec, user: testIdentity(), ec2Certificate: ec2CertificateForRegion('us-east-1') },
-    new DirectorySink(out, { fsync: false }),
-  );
+  const sink = new DirectorySink(out, { fsync: false });
+  const created = await createBundle({ image, pool, spec, user: testIdentity(), ec2Certificate: ec2CertificateForRegion('us-east-1') }, sink);
+  return Object.assign(created, { sink });
 }
+
+/** With the addon, the engine aligns every part so the sink writes them all with O_DIRECT. */
+const expectDirect = loadNative().binding !== null;
 
 describe('bundle → unbundle round trips across part-naming edges', () => {
   // random data does not compress, so the part count follows the image size
@@ -67,6 +71,7 @@ describe('bundle → unbundle round trips across part-naming edges', () => {
         else assert.ok(st.size > 0 && st.size <= PART_SIZE);
       }
       assert.deepEqual((await readdir(out)).sort(), [...names, 'disk.img.manifest.xml'].sort(), 'nothing else in the directory');
+      assert.deepEqual(created.sink.writes, expectDirect ? { direct: parts, buffered: 0 } : { direct: 0, buffered: parts });
       const parsed = parseManifest(await readFile(join(out, 'disk.img.manifest.xml')));
       await verifyBundle({ manifest: parsed, source: new DirectorySource(out), certificate: testIdentity().certificate });
       const back = join(dir, 'back');

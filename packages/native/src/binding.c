@@ -10,9 +10,12 @@
  *   version() -> string                          libdeflate's version
  *   aesCbcEncrypt(key, iv, buf) -> undefined     AES-128-CBC of buf in place, iv advanced (see aes-cbc.c)
  *   aesCbcAvailable() -> boolean                 whether Node's OpenSSL was found for it
+ *   alignedOffset(view, alignment) -> number     bytes from the view's start to the first address that
+ *                                                is a multiple of alignment (a power of two)
  */
 #include <math.h>
 #include <node_api.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -198,6 +201,28 @@ static napi_value data_runs_fn(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+static napi_value aligned_offset_fn(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) THROW(env, error, E_INTERNAL, "napi_get_cb_info failed");
+  if (argc < 2) THROW(env, type_error, E_TYPE, "alignedOffset(view, alignment) takes 2 arguments, got %zu", argc);
+  const uint8_t *data;
+  size_t len;
+  if (!get_bytes(env, argv[0], &data, &len)) THROW(env, type_error, E_TYPE, "alignedOffset: view must be a Uint8Array or Buffer");
+  double alignment;
+  if (!is_type(env, argv[1], napi_number) || napi_get_value_double(env, argv[1], &alignment) != napi_ok) {
+    THROW(env, type_error, E_TYPE, "alignedOffset: alignment must be a number");
+  }
+  if (!(alignment >= 1 && alignment <= (1 << 30) && alignment == floor(alignment)) || ((uint64_t)alignment & ((uint64_t)alignment - 1)) != 0) {
+    THROW(env, range_error, E_RANGE, "alignedOffset: alignment must be a power of two up to 2^30, got %g", alignment);
+  }
+  uintptr_t a = (uintptr_t)alignment;
+  uintptr_t offset = data == NULL ? 0 : (a - ((uintptr_t)data & (a - 1))) & (a - 1);
+  napi_value r;
+  if (napi_create_double(env, (double)offset, &r) != napi_ok) return NULL;
+  return r;
+}
+
 static napi_value version_fn(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
@@ -230,6 +255,7 @@ define:;
       {"version", NULL, version_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aesCbcEncrypt", NULL, aes_cbc_encrypt_fn, NULL, NULL, NULL, napi_enumerable, NULL},
       {"aesCbcAvailable", NULL, aes_cbc_available_fn, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"alignedOffset", NULL, aligned_offset_fn, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -11,6 +11,8 @@
  *  - dataRuns: the data runs of a sparse file from SEEK_DATA/SEEK_HOLE, as `tar -S` finds them.
  *  - aesCbcEncrypt: AES-128-CBC in place with Node's own OpenSSL, without node:crypto's allocation,
  *    zero-fill and copy per call.
+ *  - alignedOffset: where a buffer's memory reaches an aligned address, so parts can be written with
+ *    O_DIRECT (which needs aligned memory) without a bounce copy.
  *
  * When the addon is missing, or BUNDLEFARM_DEFLATE=zlib (read on every call), loadNative() returns
  * `{ binding: null, reason }` and bundlefarm uses zlib and a read-based hole scan.
@@ -60,6 +62,12 @@ export interface NativeBinding {
   aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, buf: Uint8Array): void;
   /** Whether aesCbcEncrypt can run (Node's OpenSSL functions were found in the process). */
   aesCbcAvailable(): boolean;
+  /**
+   * Bytes from the start of `view` to the first memory address that is a multiple of `alignment` (a
+   * power of two): 0 when the view is aligned. For buffers handed to O_DIRECT writes, which need aligned
+   * memory. The address of an ArrayBuffer does not change when it is transferred to another thread.
+   */
+  alignedOffset(view: Uint8Array, alignment: number): number;
 }
 
 export type LoadResult = { binding: NativeBinding } | { binding: null; reason: string };

@@ -31,6 +31,7 @@ interface BundleFlags {
   level?: number;
   threads?: number;
   fsync?: boolean;
+  directIo: boolean;
 }
 
 export function registerBundle(program: Command, io: CliIo, flags: () => GlobalFlags): void {
@@ -53,6 +54,7 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
     .option('--level <n>', `compression level 1-9 (default ${DEFAULT_LEVEL})`, intOption('--level', 1, 9))
     .option('--threads <n>', 'worker threads (default: number of cores)', intOption('--threads', 1, 256))
     .option('--fsync', 'flush parts and manifest to disk before publishing them (slower; default off, like tar)', false)
+    .option('--no-direct-io', 'write parts through the page cache instead of with O_DIRECT (for disks much slower than bundling)')
     .action(async (opts: BundleFlags) => {
       const { quiet } = flags();
       // Validate everything before reading a byte of the image.
@@ -70,7 +72,7 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
       const [privateKey, certificate] = await Promise.all([loadPrivateKey(opts.privatekey, io.env), readCertificateFile(opts.cert)]);
       const pool = sharedWorkerPool(opts.threads !== undefined ? { threads: opts.threads } : {});
       const view = createProgressView(!quiet, 'bundling', io.stderr);
-      const sink = new DirectorySink(opts.destination, { fsync: opts.fsync ?? false });
+      const sink = new DirectorySink(opts.destination, { fsync: opts.fsync ?? false, directIo: opts.directIo ? 'auto' : 'off' });
       const controller = new AbortController();
       const onSignal = (): void => controller.abort();
       process.once('SIGINT', onSignal);
