@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,53 @@ async function bundlefarm(image: BenchImage, work: string, id: Identity, extra: 
   return { ...t, outputBytes };
 }
 
+/**
+ * What the machine itself gives for N cores: one `gzip -6` alone, then N of them at once on the same
+ * 128 MiB of real data (the image's non-zero 64 KiB chunks). N × alone / together is the most any
+ * program can scale here; on a VM whose cores share a physical core, a cache or memory bandwidth with
+ * each other or with neighbours it is well below N, and bundlefarm's thread scaling is bounded by it.
+ */
+async function machineCeiling(image: BenchImage, work: string, n: number, rounds: number): Promise<{ alone: number; together: number; scaling: number }> {
+  const sample = join(work, 'ceiling.bin');
+  const chunk = 64 * 1024;
+  const want = 128 * 1024 * 1024;
+  const out: Buffer[] = [];
+  let got = 0;
+  const fd = await open(image.path, 'r');
+  try {
+    const buf = Buffer.alloc(chunk);
+    const zero = Buffer.alloc(chunk);
+    for (let at = 0; got < want && at < image.size; at += chunk) {
+      const { bytesRead } = await fd.read(buf, 0, chunk, at);
+      if (bytesRead === chunk && !buf.equals(zero)) {
+        out.push(Buffer.from(buf));
+        got += chunk;
+      }
+    }
+  } finally {
+    await fd.close();
+  }
+  await writeFile(sample, Buffer.concat(out));
+  const gzip = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const started = performance.now();
+      const child = spawn('bash', ['-c', `gzip -6 -c '${sample}' > /dev/null`], { stdio: 'ignore' });
+      child.on('error', reject);
+      child.on('close', (c) => (c === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`gzip exited ${c}`))));
+    });
+  const alone: number[] = [];
+  const together: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    alone.push(await gzip());
+    const all = await Promise.all(Array.from({ length: n }, gzip));
+    together.push(Math.max(...all));
+  }
+  await rm(sample, { force: true });
+  const a = median(alone);
+  const t = median(together);
+  return { alone: a, together: t, scaling: (n * a) / t };
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -202,6 +249,7 @@ async function main(): Promise<void> {
   log(`machine: ${cpus()[0]?.model ?? '?'} x ${threads}, node ${process.version}, deflate: ${native.binding ? `libdeflate ${native.binding.version()}` : `zlib (${(native as { reason: string }).reason})`}, default level ${DEFAULT_LEVEL}`);
 
   const rows: Row[] = [];
+  let ceiling: { alone: number; together: number; scaling: number } | undefined;
   for (const image of images) {
     log(`${image.id}: reference vs bundlefarm, ${args.rounds} rounds`);
     const [ref, bf] = await alternate(
@@ -243,6 +291,8 @@ async function main(): Promise<void> {
         x.sizeVsReference = x.outputBytes / r.outputBytes;
       }
       rows.push(p1, pn);
+      log(`rootfs: machine ceiling, 1 vs ${threads} gzip -6 at once, ${args.rounds} rounds`);
+      ceiling = await machineCeiling(image, work, threads, args.rounds);
     }
     if (image.id === 'rootfs') {
       for (const level of args.levels) {
@@ -264,6 +314,12 @@ async function main(): Promise<void> {
   const pinned = rows.find((x) => x.pipeline.startsWith('bundlefarm on 1 core'));
   const all = rows.find((x) => x.pipeline === `bundlefarm on ${threads} cores`);
   if (pinned && all) process.stdout.write(`1 -> ${threads} cores: ${(pinned.seconds / all.seconds).toFixed(2)}x faster\n`);
+  if (ceiling) {
+    process.stdout.write(
+      `machine ceiling: ${threads} independent gzip -6 at once do ${ceiling.scaling.toFixed(2)}x the work of one ` +
+        `(alone ${ceiling.alone.toFixed(2)} s, ${threads} at once ${ceiling.together.toFixed(2)} s)\n`,
+    );
+  }
   const resultDir = join(REPO, 'bench-results');
   await mkdir(resultDir, { recursive: true });
   const report = {
@@ -274,6 +330,7 @@ async function main(): Promise<void> {
     rows,
     threadScaling: one && many ? one.seconds / many.seconds : undefined,
     coreScaling: pinned && all ? pinned.seconds / all.seconds : undefined,
+    machineCeiling: ceiling,
   };
   const stamp = report.date.replace(/[:.]/g, '-');
   await writeFile(join(resultDir, `bench-${stamp}.json`), JSON.stringify(report, null, 2));
