@@ -298,15 +298,23 @@ describe('bundlefarm service end to end', () => {
     async () => {
       const use1 = await env.bucket('probe-use1');
       const gov = await env.bucket('probe-gov');
-      env.govProxy.addFault({ match: (q) => s3Requests.putObject(q) && s3Requests.inBucket(gov)(q), action: { type: 'delay', ms: 1500 } });
+      // held before it reaches S3: a client that gives up on it and deletes at once would delete first,
+      // and the probe would land 1.5 s later and stay
+      env.govProxy.addFault({ match: (q) => s3Requests.putObject(q) && s3Requests.inBucket(gov)(q), action: { type: 'hold-request', ms: 1500 } });
       try {
         const r = await env.api('POST', '/v1/bundles', specFor([{ region: 'us-east-1', bucket: use1 }, { region: 'us-gov-west-1', bucket: gov }]));
         const id: string = r.json.id;
         await until('the probe upload', () => env.govProxy.requests.some((q) => q.method === 'PUT' && q.path.startsWith(`/${gov}/.bundlefarm-preflight-`)) || undefined);
         assert.equal((await env.api('DELETE', `/v1/bundles/${id}`)).status, 202);
         await until('the job to stop', async () => (await env.api('GET', `/v1/bundles/${id}`)).json.finished || undefined);
-        await new Promise((done) => setTimeout(done, 2000));
+        const probes = () => env.govProxy.requests.filter((q) => q.path.startsWith(`/${gov}/.bundlefarm-preflight-`));
+        await until('the held probe PUT to reach S3', () => probes().find((q) => q.method === 'PUT' && q.status !== undefined));
         assert.deepEqual(await listKeys(env.client, gov), []);
+        assert.deepEqual(
+          probes().map((q) => `${q.method} ${q.status}`),
+          ['PUT 200', 'DELETE 204'],
+          'the probe PUT was let finish, then the probe deleted',
+        );
       } finally {
         resetGovFaults();
       }

@@ -59,9 +59,11 @@ export async function preflightTarget(client: S3Client, target: PreflightTarget,
   const key = `${prefix}${PREFLIGHT_OBJECT_PREFIX}${randomBytes(8).toString('hex')}`;
   const body = Buffer.from('bundlefarm preflight probe; safe to delete\n');
   try {
+    // Not cancellable: a PUT cut off by a cancel can still be stored after a DELETE sent at once (the
+    // request is on its way; S3 or a proxy finishes it), and the probe would outlive the preflight.
+    // The probe is 44 bytes: let it finish or fail, remove it, then report the cancellation.
     await client.send(
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ACL: sdkAcl(acl), ContentMD5: createHash('md5').update(body).digest('base64') }),
-      send,
     );
   } catch (err) {
     // A PUT that failed without a definite refusal may still have been stored: cancelled mid-flight,
@@ -81,6 +83,7 @@ export async function preflightTarget(client: S3Client, target: PreflightTarget,
     // a sink that cannot delete cannot clean up a failed bundle either
     throw toS3Error(err, ctx('DeleteObject', key));
   }
+  if (options.signal?.aborted) throw toS3Error(options.signal.reason, ctx(`PutObject with ACL ${acl}`, key), options.signal);
   return { bucket, bucketRegion };
 }
 
