@@ -179,7 +179,6 @@ describe('Redis restarted under running jobs', SLOW, () => {
     });
     assert.match(metrics, /^bundlefarm_queue_up 1$/m);
 
-    (await import("node:fs")).writeFileSync("/tmp/rr-w0.log", workers[0]!.output()); (await import("node:fs")).writeFileSync("/tmp/rr-w1.log", workers[1]!.output());
     // and everything still stops cleanly
     assert.equal((await api.stop('SIGTERM')).code, 0, api.output());
     for (const w of workers) await w.stop('SIGTERM');

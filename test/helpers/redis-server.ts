@@ -22,7 +22,7 @@ export interface TestRedis {
   /** SIGKILL the server. */
   kill(): Promise<void>;
   /**
-   * Start again on the same port (after stop/kill); resolves once it answers PING (an AOF is loaded
+   * Start again on the same port (after stop/kill); resolves once it answers (an AOF is loaded
    * by then). Without `appendOnly` it is an empty Redis; with it, the data it had.
    */
   restart(): Promise<void>;
@@ -51,29 +51,41 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once the server on `port` answers PING with PONG (not while it is still loading its AOF). */
-function waitForPong(port: number, timeoutMs: number): Promise<void> {
+/**
+ * Resolves with the process id of the server answering on `port` once it answers (`INFO server`; not
+ * while it is still loading its AOF, when it says -LOADING).
+ */
+function waitForServer(port: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const retry = (): void => {
-      if (Date.now() > deadline) reject(new Error(`redis-server did not answer PING on ${port} within ${timeoutMs} ms`));
+      if (Date.now() > deadline) reject(new Error(`redis-server did not answer on ${port} within ${timeoutMs} ms`));
       else setTimeout(attempt, 50);
     };
     const attempt = (): void => {
       const sock = connect(port, '127.0.0.1');
       let answer = '';
+      let settled = false;
       sock.setTimeout(2_000, () => sock.destroy());
-      sock.once('connect', () => sock.write('PING\r\n'));
+      sock.once('connect', () => sock.write('INFO server\r\n'));
       sock.on('data', (d: Buffer) => {
         answer += d.toString('latin1');
-        if (!answer.includes('\r\n')) return;
+        if (answer.startsWith('-')) {
+          if (!answer.includes('\r\n')) return;
+          settled = true;
+          sock.end();
+          retry(); // -LOADING while the AOF is read back
+          return;
+        }
+        const pid = /\r\nprocess_id:(\d+)\r\n/.exec(answer);
+        if (!pid) return;
+        settled = true;
         sock.end();
-        if (answer.startsWith('+PONG')) resolve();
-        else retry(); // -LOADING while the AOF is read back
+        resolve(Number(pid[1]));
       });
       sock.once('error', () => sock.destroy());
       sock.once('close', () => {
-        if (!answer.includes('\r\n')) retry();
+        if (!settled) retry();
       });
     };
     attempt();
@@ -81,19 +93,46 @@ function waitForPong(port: number, timeoutMs: number): Promise<void> {
 }
 
 export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
-  const port = await freePort();
+  let port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'bundlefarm-redis-'));
   const persistence = options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
 
-  const start = async (): Promise<void> => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
+  /**
+   * Starts redis-server on `port`; resolves once the server answering there is this child. freePort's
+   * port is free only until someone else binds it (another test's server, a client's ephemeral port):
+   * then the child exits at once, or a foreign server would answer — either way an error, never a
+   * test talking to another test's Redis.
+   */
+  const startOn = async (): Promise<void> => {
+    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
       stdio: 'ignore',
     });
-    child.once('exit', () => {
-      child = undefined;
-    });
-    await waitForPong(port, 10_000);
+    child = c;
+    const exited = new Promise<never>((_, reject) =>
+      c.once('exit', (code, signal) => {
+        if (child === c) child = undefined;
+        reject(new Error(`redis-server on port ${port} exited (${signal ?? code}) while starting: port taken?`));
+      }),
+    );
+    exited.catch(() => {});
+    const pid = await Promise.race([waitForServer(port, 10_000), exited]);
+    if (pid !== c.pid) {
+      c.kill('SIGKILL');
+      throw new Error(`port ${port} is answered by another redis-server (pid ${pid}), not ours (pid ${c.pid})`);
+    }
+  };
+
+  /** First start: on a taken port, try another free one. */
+  const firstStart = async (): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startOn();
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        port = await freePort();
+      }
+    }
   };
 
   const terminate = async (signal: NodeJS.Signals): Promise<void> => {
@@ -104,7 +143,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
     await exited;
   };
 
-  await start();
+  await firstStart();
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -118,6 +157,6 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
       await rm(dir, { recursive: true, force: true }).catch(() => {});
     },
     kill: () => terminate('SIGKILL'),
-    restart: start,
+    restart: startOn,
   };
 }

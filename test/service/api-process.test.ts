@@ -50,8 +50,10 @@ describe('bundlefarm-api process', () => {
   it('starts without Redis (503 until it comes), then serves; SIGTERM still exits 0', async () => {
     const down = await startRedis();
     after(() => down.dispose());
-    await down.stop();
+    // the API's port is picked while Redis still holds its own: picked after, it could be Redis's, which
+    // the restart below then finds taken
     const port = await freePort();
+    await down.stop();
     const token = 'process-token-0123456789';
     const child = spawn(process.execPath, [API_BIN], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BUNDLEFARM_API_TOKENS: token, BUNDLEFARM_REDIS_URL: down.url, BUNDLEFARM_API_HOST: '127.0.0.1', BUNDLEFARM_API_PORT: String(port) },

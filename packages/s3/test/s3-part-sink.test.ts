@@ -139,8 +139,10 @@ describe('S3PartSink', () => {
     await sink.begin({ name: 'late', maxPartCount: 2 });
     // part 1 fails for good at once; part 0's PUT takes effect at S3 only after that
     const put = (suffix: string) => (r: RequestInfo): boolean => s3Requests.putObject(r) && r.path.endsWith(suffix);
-    proxy.addFault({ match: put('.part.0'), action: { type: 'hold-request', ms: 600 } });
-    proxy.addFault({ match: put('.part.1'), action: { type: 'status', status: 503 } });
+    // (403: refused for good with no retries, so part 1 fails long before part 0's 2 s hold ends even
+    // on a loaded machine; a retried 503 raced the hold)
+    proxy.addFault({ match: put('.part.0'), action: { type: 'hold-request', ms: 2000 } });
+    proxy.addFault({ match: put('.part.1'), action: { type: 'status', status: 403, code: 'AccessDenied' } });
     const outcomes = await Promise.allSettled([0, 1].map((index) => sink.putPart({ index, data: randomBytes(1000), sha1: '00' })));
     assert.ok(outcomes.every((o) => o.status === 'rejected'), 'the only region failed');
     await sink.abort();
