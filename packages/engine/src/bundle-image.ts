@@ -258,7 +258,8 @@ class BundleRun {
       const start = i * this.blockSize;
       const length = i === this.blockCount - 1 ? this.lastBlockLength : this.blockSize;
       let buf = this.freeBlocks.pop();
-      if (!buf || buf.length !== length) buf = new Uint8Array(length);
+      // shared, not transferred: see transfer-list.ts
+      if (!buf || buf.length !== length) buf = new Uint8Array(new SharedArrayBuffer(length));
       await this.reader.readTar(start, buf);
       this.tarHash.update(buf);
       const task = {

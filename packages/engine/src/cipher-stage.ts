@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { BundleSecret } from '@bundlefarm/format';
+import { transferList } from './transfer-list.js';
 
 /**
  * The main-thread side of the encryption thread (cipher-worker.ts): sends gzip bytes in order,
@@ -61,7 +62,7 @@ export class CipherStage {
     this.done?.reject(err);
   }
 
-  /** Encrypt `data` (transferred: it must own its ArrayBuffer). Resolves when the window has room. */
+  /** Encrypt `data` (transferred, so it must own its ArrayBuffer; or shared). Resolves when the window has room. */
   async bytes(data: Uint8Array): Promise<void> {
     await this.post({ type: 'bytes', data }, data);
   }
@@ -75,7 +76,7 @@ export class CipherStage {
     while (this.inFlight >= this.window && !this.failure) await new Promise<void>((r) => (this.wake = r));
     if (this.failure) throw this.failure;
     this.inFlight++;
-    this.worker.postMessage({ ...message, seq: this.seq++ }, [data.buffer as ArrayBuffer]);
+    this.worker.postMessage({ ...message, seq: this.seq++ }, transferList(data));
   }
 
   /** Stops waiting senders (the run is failing or cancelled). */
@@ -85,7 +86,7 @@ export class CipherStage {
 
   /** A part buffer the sink no longer needs. */
   free(buffer: ArrayBufferLike): void {
-    if (!this.terminated) this.worker.postMessage({ type: 'free', buffer }, [buffer as ArrayBuffer]);
+    if (!this.terminated) this.worker.postMessage({ type: 'free', buffer }, transferList(buffer));
   }
 
   /** Pads and flushes; resolves with the total ciphertext length once every part was delivered. */

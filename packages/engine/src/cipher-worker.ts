@@ -21,12 +21,13 @@
 import { createCipheriv, type Cipher } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { loadNative, type NativeBinding } from '@bundlefarm/native';
+import { transferList } from './transfer-list.js';
 
 type InMessage =
   | { type: 'init'; key: Uint8Array; iv: Uint8Array; partSize: number; maxParts: number }
   | { type: 'bytes'; seq: number; data: Uint8Array }
   | { type: 'stored'; seq: number; data: Uint8Array; final: boolean }
-  | { type: 'free'; buffer: ArrayBuffer }
+  | { type: 'free'; buffer: SharedArrayBuffer }
   | { type: 'end' };
 
 const port = parentPort!;
@@ -42,7 +43,8 @@ let submitted = 0;
 let partSize = 0;
 let maxParts = 0;
 let allocated = 0;
-const freeParts: ArrayBuffer[] = [];
+/** Part buffers: shared, not transferred (see transfer-list.ts). */
+const freeParts: SharedArrayBuffer[] = [];
 let part: Uint8Array | undefined;
 let fill = 0;
 let total = 0;
@@ -59,7 +61,7 @@ const alignedOffset = loadNative().binding?.alignedOffset;
 
 function nextPart(): boolean {
   if (part) return true;
-  const b = freeParts.pop() ?? (allocated < maxParts ? (allocated++, new ArrayBuffer(partSize + PART_ALIGNMENT)) : undefined);
+  const b = freeParts.pop() ?? (allocated < maxParts ? (allocated++, new SharedArrayBuffer(partSize + PART_ALIGNMENT)) : undefined);
   if (!b) return false;
   const offset = alignedOffset ? alignedOffset(new Uint8Array(b), PART_ALIGNMENT) : 0;
   part = new Uint8Array(b, offset, partSize);
@@ -72,7 +74,7 @@ function ship(length: number): void {
   const p = part!;
   if (native && sealed !== length) throw new Error(`internal: part shipped with ${length - sealed} bytes not encrypted`);
   part = undefined;
-  port.postMessage({ type: 'part', data: p.subarray(0, length) }, [p.buffer as ArrayBuffer]);
+  port.postMessage({ type: 'part', data: p.subarray(0, length) }, transferList(p));
 }
 
 /** Appends ciphertext to parts; returns the bytes of `c` not yet placed (no part buffer free). */
@@ -174,11 +176,11 @@ function handle(m: InMessage): boolean {
   switch (m.type) {
     case 'bytes':
       encrypt(m.data);
-      port.postMessage({ type: 'ack', seq: m.seq, data: m.data }, [m.data.buffer as ArrayBuffer]);
+      port.postMessage({ type: 'ack', seq: m.seq, data: m.data }, transferList(m.data));
       return drain();
     case 'stored':
       storedFrame(m.data, m.final);
-      port.postMessage({ type: 'ack', seq: m.seq, data: m.data }, [m.data.buffer as ArrayBuffer]);
+      port.postMessage({ type: 'ack', seq: m.seq, data: m.data }, transferList(m.data));
       return drain();
     case 'end':
       encryptFinal();

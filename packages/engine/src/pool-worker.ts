@@ -9,6 +9,7 @@ import { Piscina } from 'piscina';
 import { loadNative } from '@bundlefarm/native';
 import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
 import { storedBlocksLength } from './stored-blocks.js';
+import { transferList } from './transfer-list.js';
 
 export interface CompressTask {
   data: Uint8Array;
@@ -51,7 +52,7 @@ export function standalone(u8: Uint8Array): Uint8Array {
 
 /** Returns `value` to the main thread with `buffers` transferred, not copied (Piscina's Transferable). */
 function transfer<T extends object>(value: T, buffers: ArrayBufferLike[]): T {
-  const unique = [...new Set(buffers)];
+  const unique = transferList(...buffers);
   const movable = {
     get [Piscina.transferableSymbol]() {
       return unique;

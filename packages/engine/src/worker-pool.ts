@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { InvalidOptionError } from '@bundlefarm/errors';
 import type { CompressResult, CompressTask, HashResult, HashTask, ScanTask } from './pool-worker.js';
+import { transferList } from './transfer-list.js';
 
 /**
  * The CPU pool: one Piscina pool per process, shared by every bundle the process runs (CLI, or all the
@@ -36,15 +37,17 @@ export class WorkerPool {
   }
 
   compress(task: CompressTask, signal?: AbortSignal): Promise<CompressResult> {
-    const transferList = [task.data.buffer as ArrayBuffer];
-    if (task.dictionary) transferList.push(task.dictionary.buffer as ArrayBuffer);
-    return this.piscina.run(task, { name: 'compress', transferList, ...(signal ? { signal } : {}) }) as Promise<CompressResult>;
+    return this.piscina.run(task, {
+      name: 'compress',
+      transferList: transferList(task.data, task.dictionary),
+      ...(signal ? { signal } : {}),
+    }) as Promise<CompressResult>;
   }
 
   sha1(task: HashTask, signal?: AbortSignal): Promise<HashResult> {
     return this.piscina.run(task, {
       name: 'sha1',
-      transferList: [task.data.buffer as ArrayBuffer],
+      transferList: transferList(task.data),
       ...(signal ? { signal } : {}),
     }) as Promise<HashResult>;
   }
