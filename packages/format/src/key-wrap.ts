@@ -1,7 +1,8 @@
 import { constants, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
 import { WrongKeyError } from '@bundlefarm/errors';
 import type { PrivateKeyMaterial } from './key-material.js';
+import { nodeForge } from './lazy-modules.js';
 
 /**
  * The AES-128-CBC key and IV of a bundle. ec2-ami-tools turns the 16 random bytes of each into a
@@ -28,7 +29,7 @@ function forgeKeyOf(key: KeyObject): forge.pki.rsa.PrivateKey {
   let fk = forgeKeys.get(key);
   if (!fk) {
     // Node 20 refuses PKCS#1 v1.5 private decryption (CVE-2023-46809); node-forge does it in JS.
-    fk = forge.pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey;
+    fk = nodeForge().pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey;
     forgeKeys.set(key, fk);
   }
   return fk;
@@ -49,7 +50,7 @@ export function unwrapWithKey(wrappedHex: string, key: PrivateKeyMaterial, what:
   }
   let plain: string;
   try {
-    plain = fk.decrypt(forge.util.hexToBytes(wrappedHex), 'RSAES-PKCS1-V1_5');
+    plain = fk.decrypt(nodeForge().util.hexToBytes(wrappedHex), 'RSAES-PKCS1-V1_5');
   } catch (err) {
     throw new WrongKeyError(key.source, `AES ${what}`, { cause: err });
   }

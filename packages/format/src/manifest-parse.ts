@@ -1,7 +1,8 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { XMLParser } from 'fast-xml-parser';
 import { ManifestMalformedError } from '@bundlefarm/errors';
 import { MANIFEST_VERSION, MAX_IMAGE_SIZE } from './limits.js';
 import type { BlockDeviceMapping, BundleManifest, MachineConfiguration, ManifestImage, ManifestPart } from './manifest.js';
+import { fastXmlParser } from './lazy-modules.js';
 import { unescapeXmlText } from './xml-text.js';
 
 /**
@@ -35,18 +36,21 @@ const ARRAY_PATHS = new Set([
   'manifest.image.parts.part',
 ]);
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  processEntities: false,
-  htmlEntities: false,
-  trimValues: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  isArray: (_name: string, jpath: unknown) => ARRAY_PATHS.has(String(jpath)),
-});
+let parser: XMLParser | undefined;
+
+const newParser = (): XMLParser =>
+  new (fastXmlParser().XMLParser)({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@',
+    parseTagValue: false,
+    parseAttributeValue: false,
+    processEntities: false,
+    htmlEntities: false,
+    trimValues: false,
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+    isArray: (_name: string, jpath: unknown) => ARRAY_PATHS.has(String(jpath)),
+  });
 
 export function parseManifest(input: string | Buffer, options: ManifestParseOptions = {}): ParsedManifest {
   const maxBytes = options.maxBytes ?? MAX_MANIFEST_SIZE;
@@ -58,13 +62,13 @@ export function parseManifest(input: string | Buffer, options: ManifestParseOpti
   if (/<!DOCTYPE|<!ENTITY|<!\[CDATA\[/i.test(xml)) {
     throw new ManifestMalformedError('DOCTYPE, entity declarations and CDATA are not allowed in a manifest');
   }
-  const valid = XMLValidator.validate(xml);
+  const valid = fastXmlParser().XMLValidator.validate(xml);
   if (valid !== true) {
     throw new ManifestMalformedError(`not well-formed XML (line ${valid.err.line}: ${valid.err.msg})`);
   }
   let doc: Node;
   try {
-    doc = parser.parse(xml) as Node;
+    doc = (parser ??= newParser()).parse(xml) as Node;
   } catch (err) {
     throw new ManifestMalformedError('not well-formed XML', { cause: err });
   }

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import forge from 'node-forge';
 import { parseCertificate, parsePrivateKey } from './key-material.js';
+import { nodeForge } from './lazy-modules.js';
 import type { UserIdentity } from './manifest-build.js';
 
 /**
@@ -17,6 +17,7 @@ export function generateSelfSignedIdentity(options: { bits?: number; commonName?
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: options.bits ?? 2048 });
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const forge = nodeForge();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
   cert.serialNumber = '01' + randomBytes(8).toString('hex');
