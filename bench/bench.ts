@@ -4,7 +4,7 @@
  * image. Prints a table and writes JSON (bench-results/).
  *
  *   npm run bench -- [--rounds 3] [--images rootfs,random,sparse-4g,sparse-10g] [--levels 1,4,5,6,9]
- *                    [--no-threads] [--dir CACHE_DIR]
+ *                    [--no-threads] [--scaling-rounds 5] [--dir CACHE_DIR]
  *
  * Reference = exactly what ec2-bundle-image 1.5.3 runs (bundle.rb:84-101):
  *   tar -c -h -S --owner 0 --group 0 -C DIR NAME | tee >(openssl sha1) | gzip -9 | openssl enc -e -aes-128-cbc -K … -iv …
@@ -32,6 +32,8 @@ interface Args {
   images: string[];
   levels: number[];
   threads: boolean;
+  /** Rounds of the scaling comparison (default 5). */
+  scalingRounds: number;
   dir: string;
 }
 
@@ -41,6 +43,7 @@ function parseArgs(argv: string[]): Args {
     images: ['rootfs', 'random', 'sparse-4g', 'sparse-10g'],
     levels: [],
     threads: true,
+    scalingRounds: 5,
     dir: process.env.BUNDLEFARM_BENCH_DIR ?? join(homedir(), '.cache', 'bundlefarm', 'bench'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -50,6 +53,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--images') args.images = next().split(',').filter(Boolean);
     else if (a === '--levels') args.levels = next().split(',').map(Number).filter((n) => n >= 1 && n <= 9);
     else if (a === '--no-threads') args.threads = false;
+    else if (a === '--scaling-rounds') args.scalingRounds = Math.max(1, Number(next()));
     else if (a === '--dir') args.dir = next();
     else throw new Error(`unknown argument ${a}`);
   }
@@ -121,12 +125,13 @@ async function bundlefarm(image: BenchImage, work: string, id: Identity, extra: 
 }
 
 /**
- * What the machine itself gives for N cores: one `gzip -6` alone, then N of them at once on the same
+ * What the machine itself gives for N cores: one `gzip -6` alone, then N of them at once, on the same
  * 128 MiB of real data (the image's non-zero 64 KiB chunks). N × alone / together is the most any
  * program can scale here; on a VM whose cores share a physical core, a cache or memory bandwidth with
- * each other or with neighbours it is well below N, and bundlefarm's thread scaling is bounded by it.
+ * each other or with neighbours it is below N, and bundlefarm's scaling is bounded by it. Measured in
+ * the same rounds as bundlefarm's scaling, since this VM's speed drifts by 20 % from minute to minute.
  */
-async function machineCeiling(image: BenchImage, work: string, n: number, rounds: number): Promise<{ alone: number; together: number; scaling: number }> {
+async function ceilingSample(image: BenchImage, work: string): Promise<string> {
   const sample = join(work, 'ceiling.bin');
   const chunk = 64 * 1024;
   const want = 128 * 1024 * 1024;
@@ -147,24 +152,33 @@ async function machineCeiling(image: BenchImage, work: string, n: number, rounds
     await fd.close();
   }
   await writeFile(sample, Buffer.concat(out));
-  const gzip = (): Promise<number> =>
-    new Promise((resolve, reject) => {
-      const started = performance.now();
-      const child = spawn('bash', ['-c', `gzip -6 -c '${sample}' > /dev/null`], { stdio: 'ignore' });
-      child.on('error', reject);
-      child.on('close', (c) => (c === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`gzip exited ${c}`))));
-    });
-  const alone: number[] = [];
-  const together: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    alone.push(await gzip());
-    const all = await Promise.all(Array.from({ length: n }, gzip));
-    together.push(Math.max(...all));
-  }
-  await rm(sample, { force: true });
-  const a = median(alone);
-  const t = median(together);
-  return { alone: a, together: t, scaling: (n * a) / t };
+  return sample;
+}
+
+/** Seconds until all of `n` concurrent `gzip -6` of `sample` are done. */
+async function gzipAtOnce(sample: string, n: number): Promise<number> {
+  const started = performance.now();
+  await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const child = spawn('bash', ['-c', `gzip -6 -c '${sample}' > /dev/null`], { stdio: 'ignore' });
+          child.on('error', reject);
+          child.on('close', (c) => (c === 0 ? resolve() : reject(new Error(`gzip exited ${c}`))));
+        }),
+    ),
+  );
+  return (performance.now() - started) / 1000;
+}
+
+interface Scaling {
+  rounds: number;
+  /** Medians over rounds of each round's own ratio. */
+  threads: number;
+  cores: number;
+  ceiling: number;
+  perRound: Array<{ threads: number; cores: number; ceiling: number }>;
 }
 
 const median = (xs: number[]): number => {
@@ -249,7 +263,7 @@ async function main(): Promise<void> {
   log(`machine: ${cpus()[0]?.model ?? '?'} x ${threads}, node ${process.version}, deflate: ${native.binding ? `libdeflate ${native.binding.version()}` : `zlib (${(native as { reason: string }).reason})`}, default level ${DEFAULT_LEVEL}`);
 
   const rows: Row[] = [];
-  let ceiling: { alone: number; together: number; scaling: number } | undefined;
+  let scaling: Scaling | undefined;
   for (const image of images) {
     log(`${image.id}: reference vs bundlefarm, ${args.rounds} rounds`);
     const [ref, bf] = await alternate(
@@ -263,36 +277,51 @@ async function main(): Promise<void> {
     b.sizeVsReference = b.outputBytes / r.outputBytes;
     rows.push(r, b);
     if (image.id === 'rootfs' && args.threads && threads > 1) {
-      log(`rootfs: 1 vs ${threads} threads, ${args.rounds} rounds`);
-      const [one, many] = await alternate(
-        args.rounds,
-        () => bundlefarm(image, work, id, ['--threads', '1']),
-        () => bundlefarm(image, work, id, ['--threads', String(threads)]),
-      );
-      const o = row(image, 'bundlefarm --threads 1', one);
-      const m = row(image, `bundlefarm --threads ${threads}`, many);
-      o.speedupVsReference = r.seconds / o.seconds;
-      m.speedupVsReference = r.seconds / m.seconds;
-      o.sizeVsReference = o.outputBytes / r.outputBytes;
-      m.sizeVsReference = m.outputBytes / r.outputBytes;
-      rows.push(o, m);
-      // --threads 1 still leaves the serial stages (tar SHA-1, AES, reading) a second core; pinning
-      // the whole process to one core shows what the second core buys in all
-      log(`rootfs: 1 core vs ${threads} cores, ${args.rounds} rounds`);
-      const [pinned, all] = await alternate(
-        args.rounds,
-        () => bundlefarm(image, work, id, ['--threads', '1'], true),
-        () => bundlefarm(image, work, id, []),
-      );
-      const p1 = row(image, 'bundlefarm on 1 core (taskset -c 0)', pinned);
-      const pn = row(image, `bundlefarm on ${threads} cores`, all);
-      for (const x of [p1, pn]) {
+      // Each round runs all six, in an order rotated from round to round: --threads 1 and N; the whole
+      // process on 1 core (taskset: --threads 1 still leaves the serial stages — tar SHA-1, AES,
+      // reading — a second core) and on all; and the machine's own ceiling. Ratios are taken within a
+      // round, then their median: this VM's speed drifts too much for ratios of medians.
+      log(`rootfs: scaling, 1 vs ${threads} threads, 1 vs ${threads} cores, machine ceiling, ${args.scalingRounds} rounds`);
+      const sample = await ceilingSample(image, work);
+      const runs = { one: [] as Run[], many: [] as Run[], pinned: [] as Run[], all: [] as Run[] };
+      const perRound: Scaling['perRound'] = [];
+      for (let round = 0; round < args.scalingRounds; round++) {
+        const t: Record<string, number> = {};
+        const steps: Array<() => Promise<void>> = [
+          async () => void runs.one.push(await bundlefarm(image, work, id, ['--threads', '1'])),
+          async () => void runs.many.push(await bundlefarm(image, work, id, ['--threads', String(threads)])),
+          async () => void runs.pinned.push(await bundlefarm(image, work, id, ['--threads', '1'], true)),
+          async () => void runs.all.push(await bundlefarm(image, work, id, [])),
+          async () => void (t.gzipOne = await gzipAtOnce(sample, 1)),
+          async () => void (t.gzipMany = await gzipAtOnce(sample, threads)),
+        ];
+        for (let k = 0; k < steps.length; k++) await steps[(k + round) % steps.length]!();
+        perRound.push({
+          threads: runs.one.at(-1)!.seconds / runs.many.at(-1)!.seconds,
+          cores: runs.pinned.at(-1)!.seconds / runs.all.at(-1)!.seconds,
+          ceiling: (threads * t.gzipOne!) / t.gzipMany!,
+        });
+      }
+      await rm(sample, { force: true });
+      scaling = {
+        rounds: args.scalingRounds,
+        threads: median(perRound.map((x) => x.threads)),
+        cores: median(perRound.map((x) => x.cores)),
+        ceiling: median(perRound.map((x) => x.ceiling)),
+        perRound,
+      };
+      const scaled: Array<[string, Run[]]> = [
+        ['bundlefarm --threads 1', runs.one],
+        [`bundlefarm --threads ${threads}`, runs.many],
+        ['bundlefarm on 1 core (taskset -c 0)', runs.pinned],
+        [`bundlefarm on ${threads} cores`, runs.all],
+      ];
+      for (const [label, rs] of scaled) {
+        const x = row(image, label, rs);
         x.speedupVsReference = r.seconds / x.seconds;
         x.sizeVsReference = x.outputBytes / r.outputBytes;
+        rows.push(x);
       }
-      rows.push(p1, pn);
-      log(`rootfs: machine ceiling, 1 vs ${threads} gzip -6 at once, ${args.rounds} rounds`);
-      ceiling = await machineCeiling(image, work, threads, args.rounds);
     }
     if (image.id === 'rootfs') {
       for (const level of args.levels) {
@@ -308,16 +337,14 @@ async function main(): Promise<void> {
   }
   const text = table(rows);
   process.stdout.write(`\n${text}\n`);
-  const one = rows.find((x) => x.pipeline === 'bundlefarm --threads 1');
-  const many = rows.find((x) => x.pipeline.startsWith('bundlefarm --threads ') && x !== one);
-  if (one && many) process.stdout.write(`\n1 -> ${threads} threads: ${(one.seconds / many.seconds).toFixed(2)}x faster\n`);
-  const pinned = rows.find((x) => x.pipeline.startsWith('bundlefarm on 1 core'));
-  const all = rows.find((x) => x.pipeline === `bundlefarm on ${threads} cores`);
-  if (pinned && all) process.stdout.write(`1 -> ${threads} cores: ${(pinned.seconds / all.seconds).toFixed(2)}x faster\n`);
-  if (ceiling) {
+  if (scaling) {
+    const f = (x: number): string => `${x.toFixed(2)}x`;
     process.stdout.write(
-      `machine ceiling: ${threads} independent gzip -6 at once do ${ceiling.scaling.toFixed(2)}x the work of one ` +
-        `(alone ${ceiling.alone.toFixed(2)} s, ${threads} at once ${ceiling.together.toFixed(2)} s)\n`,
+      `\nscaling, median of ${scaling.rounds} rounds' own ratios:\n` +
+        `  1 -> ${threads} threads: ${f(scaling.threads)} faster\n` +
+        `  1 -> ${threads} cores:   ${f(scaling.cores)} faster\n` +
+        `  machine ceiling: ${threads} independent gzip -6 at once do ${f(scaling.ceiling)} the work of one\n` +
+        `  per round (threads / cores / ceiling): ${scaling.perRound.map((x) => `${x.threads.toFixed(2)}/${x.cores.toFixed(2)}/${x.ceiling.toFixed(2)}`).join('  ')}\n`,
     );
   }
   const resultDir = join(REPO, 'bench-results');
@@ -328,9 +355,7 @@ async function main(): Promise<void> {
     defaults: { level: DEFAULT_LEVEL, threads },
     images: images.map(({ id, size, description }) => ({ id, size, description })),
     rows,
-    threadScaling: one && many ? one.seconds / many.seconds : undefined,
-    coreScaling: pinned && all ? pinned.seconds / all.seconds : undefined,
-    machineCeiling: ceiling,
+    scaling,
   };
   const stamp = report.date.replace(/[:.]/g, '-');
   await writeFile(join(resultDir, `bench-${stamp}.json`), JSON.stringify(report, null, 2));

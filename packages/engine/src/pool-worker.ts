@@ -1,6 +1,7 @@
 /**
  * Piscina worker: the CPU work of bundling that parallelizes — compressing blocks of the tar stream
- * (with their CRC-32) and hashing finished parts. Buffers come in and go back by transfer, not copy.
+ * (with their CRC-32) and hashing finished parts. Buffers come in and go back without a copy: blocks and
+ * parts are SharedArrayBuffers (posted), compressed pieces are transferred (see transfer-list.ts).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
