@@ -91,16 +91,9 @@ export class DirectorySink implements PartSink {
     try {
       try {
         handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT!, 0o666);
-        let off = 0;
-        while (off < bulk) {
-          const { bytesWritten } = await handle.write(data, off, bulk - off, off);
-          if (bytesWritten === 0 || bytesWritten % DIRECT_ALIGNMENT !== 0) throw Object.assign(new Error('short O_DIRECT write'), { code: 'EINVAL' });
-          off += bytesWritten;
-        }
+        await writeRange(handle, data, 0, bulk, true);
       } catch (err) {
-        await handle?.close().catch(() => {});
-        handle = undefined;
-        await rm(path, { force: true });
+        handle = await discard(handle, path);
         if ((err as NodeJS.ErrnoException).code === 'EINVAL') {
           this.direct = false;
           return false;
@@ -110,19 +103,13 @@ export class DirectorySink implements PartSink {
       if (bulk < data.length) {
         await handle.close();
         handle = await open(path, 'r+');
-        let off = bulk;
-        while (off < data.length) {
-          const { bytesWritten } = await handle.write(data, off, data.length - off, off);
-          off += bytesWritten;
-        }
+        await writeRange(handle, data, bulk, data.length);
       }
       if (this.fsync) await handle.datasync();
       this.writes.direct++;
       return true;
     } catch (err) {
-      await handle?.close().catch(() => {});
-      handle = undefined;
-      await rm(path, { force: true });
+      handle = await discard(handle, path);
       throw new FileUnwritableError(path, err);
     } finally {
       await handle?.close();
@@ -178,22 +165,39 @@ export class DirectorySink implements PartSink {
   }
 
   private async writeFileDurably(path: string, data: Buffer): Promise<void> {
-    let handle;
+    let handle: FileHandle | undefined;
     try {
       handle = await open(path, 'wx');
-      let off = 0;
-      while (off < data.length) {
-        const { bytesWritten } = await handle.write(data, off, data.length - off);
-        off += bytesWritten;
-      }
+      await writeRange(handle, data, 0, data.length);
       if (this.fsync) await handle.datasync();
     } catch (err) {
-      await handle?.close().catch(() => {});
-      handle = undefined;
-      await rm(path, { force: true });
+      handle = await discard(handle, path);
       throw new FileUnwritableError(path, err);
     } finally {
       await handle?.close();
     }
   }
+}
+
+/**
+ * Writes data[from, to) at the same offsets of the file. With `direct`, a short write (which would leave
+ * the rest unaligned) counts as O_DIRECT refused (EINVAL).
+ */
+async function writeRange(handle: FileHandle, data: Buffer, from: number, to: number, direct = false): Promise<void> {
+  let off = from;
+  while (off < to) {
+    const { bytesWritten } = await handle.write(data, off, to - off, off);
+    if (direct && (bytesWritten === 0 || bytesWritten % DIRECT_ALIGNMENT !== 0)) {
+      throw Object.assign(new Error(`short O_DIRECT write (${bytesWritten} bytes)`), { code: 'EINVAL' });
+    }
+    if (bytesWritten === 0) throw new Error('the file system wrote nothing');
+    off += bytesWritten;
+  }
+}
+
+/** Closes a half-written file and removes it; returns undefined (the handle is gone). */
+async function discard(handle: FileHandle | undefined, path: string): Promise<undefined> {
+  await handle?.close().catch(() => {});
+  await rm(path, { force: true });
+  return undefined;
 }
