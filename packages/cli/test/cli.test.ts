@@ -1,16 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { assertOneLineError, BIN, bundlefarm } from '../../../test/helpers/cli.js';
 import { generateSelfSignedIdentity, parseManifest } from '@bundlefarm/format';
 import { writeIdentity } from '../../../test/helpers/identity.js';
 import { textLike, writeRandomFile } from '../../../test/helpers/images.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 import { SMALL } from '../../../test/helpers/fixtures.js';
+
+const execFileAsync = promisify(execFile);
+const FORCED_ZLIB = process.env.BUNDLEFARM_DEFLATE === 'zlib';
 
 async function setup() {
   const dir = await tempDir();
@@ -59,6 +63,30 @@ describe('bundlefarm CLI', () => {
     const u = await bundlefarm(['unbundle', '-m', join(out, 'my-image_v1.0.manifest.xml'), '-k', s.key, '-d', back]);
     assert.equal(u.code, 0, u.stderr);
     assert.ok((await readFile(join(back, 'my-image_v1.0'))).equals(await readFile(s.image)));
+  });
+
+  it('writes parts past the page cache by default, and through it with --no-direct-io', { skip: FORCED_ZLIB && 'BUNDLEFARM_DEFLATE=zlib: parts are not aligned' }, async () => {
+    const s = await setup();
+    const image = join(s.dir, 'random.img');
+    await writeRandomFile(image, 12 * 1024 * 1024, 7); // does not compress: two parts, the first a full 10 MiB
+    const cached = async (dest: string): Promise<number> => {
+      const { stdout } = await execFileAsync('fincore', ['--bytes', '--noheadings', '--output', 'RES', join(dest, 'random.img.part.0')]);
+      return Number(stdout.trim());
+    };
+    const direct = join(s.dir, 'direct');
+    const d = await bundlefarm(base({ ...s, image }, direct));
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(await cached(direct), 0, 'part 0 was written with O_DIRECT');
+    const buffered = join(s.dir, 'buffered');
+    const b = await bundlefarm([...base({ ...s, image }, buffered), '--no-direct-io']);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(await cached(buffered), 10 * 1024 * 1024, 'part 0 went through the page cache');
+    for (const dest of [direct, buffered]) {
+      const back = join(dest, 'back');
+      const u = await bundlefarm(['unbundle', '-m', join(dest, 'random.img.manifest.xml'), '-k', s.key, '-d', back]);
+      assert.equal(u.code, 0, u.stderr);
+      assert.ok((await readFile(join(back, 'random.img'))).equals(await readFile(image)));
+    }
   });
 
   it('works without the native addon (BUNDLEFARM_DEFLATE=zlib): zlib pieces, read-based hole scan', async () => {
