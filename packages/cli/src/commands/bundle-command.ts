@@ -52,7 +52,7 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
     .option('--ec2cert <pem>', "EC2's certificate to encrypt for (default: the one of --region's partition)")
     .option('--region <region>', 'target region; picks the EC2 certificate (aws, us-gov-west-1, cn-north-1)')
     .option('--level <n>', `compression level 1-9 (default ${DEFAULT_LEVEL})`, intOption('--level', 1, 9))
-    .option('--threads <n>', 'worker threads (default: number of cores)', intOption('--threads', 1, 256))
+    .option('--threads <n>', 'compression threads (default: number of cores); SHA-1 of the tar stream and AES run beside them, on up to 2 more', intOption('--threads', 1, 256))
     .option('--fsync', 'flush parts and manifest to disk before publishing them (slower; default off, like tar)', false)
     .option('--no-direct-io', 'write parts through the page cache instead of with O_DIRECT (for disks much slower than bundling)')
     .action(async (opts: BundleFlags) => {
