@@ -199,16 +199,19 @@ interface Row {
   sizeVsReference?: number;
 }
 
-function row(image: BenchImage, pipeline: string, runs: Run[]): Row {
+/** A table row of `runs` (medians); with `reference`, also its speed and output size relative to it. */
+function row(image: BenchImage, pipeline: string, runs: Run[], reference?: Row): Row {
   const seconds = median(runs.map((r) => r.seconds));
+  const outputBytes = runs[0]!.outputBytes;
   return {
     image: image.id,
     pipeline,
     runs,
     seconds,
     mbPerSecond: image.size / 1e6 / seconds,
-    outputBytes: runs[0]!.outputBytes,
+    outputBytes,
     maxRssBytes: Math.max(...runs.map((r) => r.maxRssBytes)),
+    ...(reference ? { speedupVsReference: reference.seconds / seconds, sizeVsReference: outputBytes / reference.outputBytes } : {}),
   };
 }
 
@@ -272,10 +275,7 @@ async function main(): Promise<void> {
       () => bundlefarm(image, work, id, []),
     );
     const r = row(image, 'reference (tar -S, gzip -9, openssl enc)', ref);
-    const b = row(image, `bundlefarm (level ${DEFAULT_LEVEL}, ${threads} threads)`, bf);
-    b.speedupVsReference = r.seconds / b.seconds;
-    b.sizeVsReference = b.outputBytes / r.outputBytes;
-    rows.push(r, b);
+    rows.push(r, row(image, `bundlefarm (level ${DEFAULT_LEVEL}, ${threads} threads)`, bf, r));
     if (image.id === 'rootfs' && args.threads && threads > 1) {
       // Each round runs all six, in an order rotated from round to round: --threads 1 and N; the whole
       // process on 1 core (taskset: --threads 1 still leaves the serial stages — tar SHA-1, AES,
@@ -316,22 +316,14 @@ async function main(): Promise<void> {
         ['bundlefarm on 1 core (taskset -c 0)', runs.pinned],
         [`bundlefarm on ${threads} cores`, runs.all],
       ];
-      for (const [label, rs] of scaled) {
-        const x = row(image, label, rs);
-        x.speedupVsReference = r.seconds / x.seconds;
-        x.sizeVsReference = x.outputBytes / r.outputBytes;
-        rows.push(x);
-      }
+      for (const [label, rs] of scaled) rows.push(row(image, label, rs, r));
     }
     if (image.id === 'rootfs') {
       for (const level of args.levels) {
         log(`rootfs: level ${level}`);
         const runs: Run[] = [];
         for (let i = 0; i < args.rounds; i++) runs.push(await bundlefarm(image, work, id, ['--level', String(level)]));
-        const l = row(image, `bundlefarm --level ${level}`, runs);
-        l.speedupVsReference = r.seconds / l.seconds;
-        l.sizeVsReference = l.outputBytes / r.outputBytes;
-        rows.push(l);
+        rows.push(row(image, `bundlefarm --level ${level}`, runs, r));
       }
     }
   }

@@ -16,7 +16,7 @@ export interface CipherStageOptions {
   /** Messages the thread may hold at once (default 8). */
   window?: number;
   onPart: (data: Uint8Array) => void;
-  /** An input buffer handed back after encryption (for reuse). */
+  /** A stored block handed back after encryption (for reuse). */
   onAck: (data: Uint8Array) => void;
 }
 
@@ -39,7 +39,7 @@ export class CipherStage {
       if (m.type === 'ack') {
         this.inFlight--;
         this.wake?.();
-        this.options.onAck(m.data!);
+        if (m.data) this.options.onAck(m.data);
       } else if (m.type === 'part') {
         this.options.onPart(m.data!);
       } else if (m.type === 'done') {

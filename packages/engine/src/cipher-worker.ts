@@ -4,11 +4,11 @@
  * tar stream and moves buffers) or the compression pool. Protocol (see cipher-stage.ts):
  *
  *   in:  { type: 'init', key, iv, partSize, maxParts }
- *        { type: 'bytes', seq, data }            encrypt these bytes (transferred; returned in 'ack')
+ *        { type: 'bytes', seq, data }            encrypt these bytes (transferred, not returned)
  *        { type: 'stored', seq, data, final }    frame `data` as deflate stored blocks, then encrypt
  *        { type: 'free', buffer }                a part buffer the sink is done with
  *        { type: 'end' }                         pad, flush the last part
- *   out: { type: 'ack', seq, data }              the input buffer back, for reuse
+ *   out: { type: 'ack', seq, data? }             done with the message; a stored block comes back, for reuse
  *        { type: 'part', data }                  a full (or the last) part, transferred
  *        { type: 'done', bytes }                 all parts sent; total ciphertext bytes
  *        { type: 'error', message }
@@ -176,7 +176,8 @@ function handle(m: InMessage): boolean {
   switch (m.type) {
     case 'bytes':
       encrypt(m.data);
-      port.postMessage({ type: 'ack', seq: m.seq, data: m.data }, transferList(m.data));
+      // a compressed piece is of no further use to the sender: only the window slot goes back
+      port.postMessage({ type: 'ack', seq: m.seq });
       return drain();
     case 'stored':
       storedFrame(m.data, m.final);
