@@ -254,11 +254,14 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
 
   const base = dirname(configFile);
   const at = (p: string): string => resolve(base, p);
+  // read in parallel, reported in a fixed order (loader by loader, each in the file's order), whichever read ends first
+  const found: [ConfigProblem[], ConfigProblem[], ConfigProblem[]] = [[], [], []];
   const [identities, ec2Certificates, imageRoot] = await Promise.all([
-    loadIdentities(file.identities, at, env, problems),
-    loadEc2Certificates(file.ec2Certificates ?? {}, at, problems),
-    file.imageRoot !== undefined ? checkImageRoot(at(file.imageRoot), problems) : Promise.resolve(undefined),
+    loadIdentities(file.identities, at, env, found[0]),
+    loadEc2Certificates(file.ec2Certificates ?? {}, at, found[1]),
+    file.imageRoot !== undefined ? checkImageRoot(at(file.imageRoot), found[2]) : Promise.resolve(undefined),
   ]);
+  problems.push(...found.flat());
   const s3 = resolveS3(file.s3 ?? {}, env, problems);
   if (problems.length > 0) throw new WorkerConfigError(problems, configFile);
 
@@ -285,36 +288,45 @@ function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function loadIdentities(
+type Outcome<T> = { value: T } | { problem: ConfigProblem };
+
+/**
+ * Loads every key at once; what loaded and the problems come out in the keys' order, whichever read ends
+ * first, so neither depends on timing.
+ */
+async function loadInOrder<K extends string, T>(keys: K[], load: (key: K) => Promise<Outcome<T>>, problems: ConfigProblem[]): Promise<Map<K, T>> {
+  const outcomes = await Promise.all(keys.map(load));
+  const loaded = new Map<K, T>();
+  outcomes.forEach((o, i) => ('value' in o ? loaded.set(keys[i]!, o.value) : problems.push(o.problem)));
+  return loaded;
+}
+
+function loadIdentities(
   identities: WorkerFile['identities'],
   at: (p: string) => string,
   env: NodeJS.ProcessEnv,
   problems: ConfigProblem[],
 ): Promise<Map<string, UserIdentity>> {
-  // loaded in parallel, reported in the file's order (identities and problems alike), whichever read ends first
-  const outcomes = await Promise.all(
-    Object.entries(identities).map(async ([name, id]): Promise<{ name: string; identity?: UserIdentity; problem?: ConfigProblem }> => {
+  return loadInOrder(
+    Object.keys(identities),
+    async (name): Promise<Outcome<UserIdentity>> => {
+      const id = identities[name]!;
       const path = `identities.${name}`;
       let passphrase: string | undefined;
       if (id.passphraseEnv !== undefined) {
         passphrase = env[id.passphraseEnv];
-        if (!passphrase) return { name, problem: { path: `${path}.passphraseEnv`, message: `environment variable ${id.passphraseEnv} is not set` } };
+        if (!passphrase) return { problem: { path: `${path}.passphraseEnv`, message: `environment variable ${id.passphraseEnv} is not set` } };
       }
       try {
         const [privateKey, certificate] = await Promise.all([readPrivateKeyFile(at(id.key), passphrase), readCertificateFile(at(id.cert))]);
         assertCertificateMatchesKey(certificate, privateKey);
-        return { name, identity: { privateKey, certificate } };
+        return { value: { privateKey, certificate } };
       } catch (err) {
-        return { name, problem: { path, message: describeError(err) } };
+        return { problem: { path, message: describeError(err) } };
       }
-    }),
+    },
+    problems,
   );
-  const loaded = new Map<string, UserIdentity>();
-  for (const o of outcomes) {
-    if (o.identity) loaded.set(o.name, o.identity);
-    if (o.problem) problems.push(o.problem);
-  }
-  return loaded;
 }
 
 async function loadEc2Certificates(
@@ -322,18 +334,19 @@ async function loadEc2Certificates(
   at: (p: string) => string,
   problems: ConfigProblem[],
 ): Promise<Partial<Record<Partition, CertificateMaterial>>> {
-  const out: Partial<Record<Partition, CertificateMaterial>> = {};
-  await Promise.all(
-    (Object.entries(paths) as Array<[Partition, string | undefined]>).map(async ([partition, path]) => {
-      if (path === undefined) return;
+  const partitions = (Object.keys(paths) as Partition[]).filter((partition) => paths[partition] !== undefined);
+  const loaded = await loadInOrder(
+    partitions,
+    async (partition): Promise<Outcome<CertificateMaterial>> => {
       try {
-        out[partition] = await readCertificateFile(at(path));
+        return { value: await readCertificateFile(at(paths[partition]!)) };
       } catch (err) {
-        problems.push({ path: `ec2Certificates.${partition}`, message: describeError(err) });
+        return { problem: { path: `ec2Certificates.${partition}`, message: describeError(err) } };
       }
-    }),
+    },
+    problems,
   );
-  return out;
+  return Object.fromEntries(loaded);
 }
 
 async function checkImageRoot(path: string, problems: ConfigProblem[]): Promise<string | undefined> {
