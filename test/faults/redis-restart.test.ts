@@ -4,6 +4,7 @@ import { QueueEvents } from 'bullmq';
 import type { BundleJobProgress } from '@bundlefarm/queue';
 import { BUNDLE_QUEUE } from '@bundlefarm/queue';
 import { s3Requests } from '../helpers/fault-proxy.js';
+import { apiRequest } from '../helpers/api-request.js';
 import { startApiProcess, type ApiProcess } from '../helpers/service-processes.js';
 import { PREFIX, TOKEN, listKeys, serviceEnvironment, specFor, until, type WorkerProcess } from '../service/service-environment.js';
 import { assertSoleBundle, unbundleWithCli } from './published-bundles.js';
@@ -38,12 +39,8 @@ const SLOW = { timeout: 180_000 };
 const userFiles = { key: env.userKey, cert: env.userCert };
 
 async function call(api: ApiProcess, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(api.url + path, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: await res.json().catch(() => undefined) };
+  const { status, json } = await apiRequest(api.url, TOKEN, method, path, body);
+  return { status, json };
 }
 
 interface Submitted {

@@ -23,7 +23,7 @@ import type { GeneratedIdentity } from '@bundlefarm/format';
  *
  * Everything is stopped, and its directories removed, when the test file ends.
  */
-export { API_BIN, WORKER_BIN } from './spawned-process.js';
+export { WORKER_BIN } from './spawned-process.js';
 export { until } from './poll.js';
 export const ACCOUNT = '123456789012';
 
@@ -33,8 +33,8 @@ export type ServiceProcess = SpawnedProcess;
  * A node process of the repository with its output captured (see `spawnNodeScript`); `stop` sends
  * SIGKILL after 15 s unless told otherwise.
  */
-export function spawnService(bin: string, env: Record<string, string>, defaultTimeoutMs = 30_000): ServiceProcess {
-  return spawnNodeScript(bin, env, { defaultTimeoutMs, killAfterMs: 15_000 });
+export function spawnService(bin: string, env: Record<string, string>): ServiceProcess {
+  return spawnNodeScript(bin, env, { killAfterMs: 15_000 });
 }
 
 export interface ApiProcess extends ServiceProcess {

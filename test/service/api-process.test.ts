@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { REPO } from '../helpers/fixtures.js';
 import { freePort, startRedis } from '../helpers/redis-server.js';
 import { run } from '../helpers/run.js';
+import { API_BIN } from '../helpers/spawned-process.js';
 
-/** apps/api/bin/bundlefarm-api.js as deployed: configuration from the environment, SIGTERM closes it cleanly. */
-const API_BIN = join(REPO, 'apps', 'api', 'bin', 'bundlefarm-api.js');
+// apps/api/bin/bundlefarm-api.js as deployed: configuration from the environment, SIGTERM closes it cleanly.
 const redis = await startRedis();
 after(() => redis.dispose());
 

@@ -8,6 +8,7 @@ import { parseManifest, unwrapWithKey, verifyManifestText } from '@bundlefarm/fo
 import { BUNDLE_QUEUE, type BundleJobProgress } from '@bundlefarm/queue';
 import { bundlefarm } from '../helpers/cli.js';
 import { s3Requests } from '../helpers/fault-proxy.js';
+import { answerAsGovWest } from '../helpers/environment-setup.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import {
   IMAGE_SIZE,
@@ -44,19 +45,6 @@ events.on('progress', ({ jobId, data }) => {
   progressEvents.set(jobId, list);
 });
 const cliEnv = { BUNDLEFARM_API_URL: env.url, BUNDLEFARM_API_TOKEN: TOKEN };
-
-/** Back to the gov proxy's only fault: GetBucketLocation answers us-gov-west-1. */
-function resetGovFaults(): void {
-  env.govProxy.clearFaults();
-  env.govProxy.addFault({
-    match: s3Requests.bucketLocation,
-    action: {
-      type: 'respond',
-      status: 200,
-      body: '<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-gov-west-1</LocationConstraint>',
-    },
-  });
-}
 
 /** The manifest's signed text, cut out independently of @bundlefarm/format. */
 function signedText(xml: string): string {
@@ -289,7 +277,7 @@ describe('bundlefarm service end to end', () => {
       const again = await env.api('DELETE', `/v1/bundles/${id}`);
       assert.equal(again.status, 409);
     } finally {
-      resetGovFaults();
+      answerAsGovWest(env.govProxy);
     }
   });
 
@@ -316,7 +304,7 @@ describe('bundlefarm service end to end', () => {
           'the probe PUT was let finish, then the probe deleted',
         );
       } finally {
-        resetGovFaults();
+        answerAsGovWest(env.govProxy);
       }
     },
   );

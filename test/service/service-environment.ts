@@ -22,7 +22,6 @@ import { tempDir } from '../helpers/temp-dir.js';
 // kept importable from here, where the service tests have always found them
 export { sha256File } from '../helpers/file-hash.js';
 export { getObject, listKeys } from '../helpers/s3-objects.js';
-export { WORKER_BIN } from '../helpers/spawned-process.js';
 
 /**
  * The whole service, real, for end-to-end tests: a redis-server, an s3rver (with a proxy in front of

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, GetBucketLocationCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
-import { s3ErrorFacts, toS3Error, type S3ErrorContext } from './s3-error-mapping.js';
+import { abortedError, s3ErrorFacts, toS3Error, type S3ErrorContext } from './s3-error-mapping.js';
 import { S3RegionMismatchError } from './s3-errors.js';
 import { checkBucketName, checkKeyPrefix } from './s3-url.js';
 
@@ -66,8 +66,8 @@ export async function preflightTarget(client: S3Client, target: PreflightTarget,
       new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ACL: sdkAcl(acl), ContentMD5: createHash('md5').update(body).digest('base64') }),
     );
   } catch (err) {
-    // A PUT that failed without a definite refusal may still have been stored: cancelled mid-flight,
-    // timed out, its connection dropped after S3 took the body, a 5xx. Remove the probe then (best
+    // A PUT that failed without a definite refusal may still have been stored: timed out, its
+    // connection dropped after S3 took the body, a 5xx. Remove the probe then (best
     // effort, not cancellable: the probe must not outlive a failed preflight any more than a passed one).
     // A 4xx answer (denied, no such bucket …) means nothing was written.
     const { status } = s3ErrorFacts(err);
@@ -83,7 +83,7 @@ export async function preflightTarget(client: S3Client, target: PreflightTarget,
     // a sink that cannot delete cannot clean up a failed bundle either
     throw toS3Error(err, ctx('DeleteObject', key));
   }
-  if (options.signal?.aborted) throw toS3Error(options.signal.reason, ctx(`PutObject with ACL ${acl}`, key), options.signal);
+  if (options.signal?.aborted) throw abortedError(ctx(`PutObject with ACL ${acl}`, key), options.signal.reason);
   return { bucket, bucketRegion };
 }
 

@@ -106,7 +106,7 @@ class RegionState {
   readonly signal: AbortSignal;
   /** Cuts off the requests still in flight once stopping has waited `settleMs` for them. */
   readonly cutOff = new AbortController();
-  /** What the requests themselves are sent with: the caller's signal or the cut-off. */
+  /** What the requests themselves are sent with: the cut-off, or the sink's abandonSignal (a lost lock). */
   readonly requestSignal: AbortSignal;
   cleanup: Promise<void> | undefined;
 

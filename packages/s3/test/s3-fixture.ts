@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { after } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, type S3Settings } from '@bundlefarm/s3';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../../test/helpers/fault-proxy.js';
-import { listKeys as listFullKeys } from '../../../test/helpers/s3-objects.js';
+import { createFreshBucket, listKeys as listFullKeys } from '../../../test/helpers/s3-objects.js';
 import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
 
 export { getObject } from '../../../test/helpers/s3-objects.js';
@@ -30,9 +29,7 @@ export function s3Server(): Promise<S3TestServer> {
 
 /** A new, empty bucket with a unique name. */
 export async function freshBucket(label = 'b'): Promise<string> {
-  const name = `${label}-${randomBytes(5).toString('hex')}`;
-  await (await s3Server()).createBucket(name);
-  return name;
+  return createFreshBucket(await s3Server(), label);
 }
 
 /** A client for the test server (or for `endpoint`, e.g. a proxy), closed when the file ends. */
