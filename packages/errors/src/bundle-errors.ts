@@ -80,3 +80,20 @@ export class ArchiveInvalidError extends BundlefarmError {
     });
   }
 }
+
+/**
+ * A published bundle is already at the target (its manifest exists) and the caller did not ask to replace
+ * it (`replace: true` in a job spec, `--replace` on the CLI). Permanent: the same request fails the same way.
+ * `location` names the object, e.g. `s3://bucket/os/v1/os-v1.manifest.xml`.
+ */
+export class BundleExistsError extends BundlefarmError {
+  static readonly code = 'BF_BUNDLE_EXISTS';
+  constructor(location: string, options: BundlefarmErrorOptions = {}) {
+    super(
+      BundleExistsError.code,
+      `a bundle is already published at ${location}; refusing to replace it (ask for it with replace: true / --replace)`,
+      false,
+      { ...options, details: { ...options.details, location } },
+    );
+  }
+}
