@@ -12,5 +12,6 @@ export * from './key-material.js';
 export * from './key-wrap.js';
 export * from './ec2-certificates.js';
 export * from './part-naming.js';
+export * from './safe-file-name.js';
 export * from './bundle-parameters.js';
 export * from './self-signed-identity.js';
