@@ -1,6 +1,6 @@
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, lstat, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import {
@@ -10,13 +10,16 @@ import {
   FileUnwritableError,
   ImageDigestMismatchError,
   ImageSizeMismatchError,
+  InvalidNameError,
+  InvalidOptionError,
   isBundlefarmError,
 } from '@bundlefarm/errors';
 import {
+  imageFileNameProblem,
   TarMemberReader,
   tarStreamLength,
   unwrapWithKey,
-  verifyManifestText,
+  verifyManifestSignature,
   type CertificateMaterial,
   type ParsedManifest,
   type PrivateKeyMaterial,
@@ -24,22 +27,29 @@ import {
 import type { PartSource } from './part-source.js';
 import { readVerifiedParts } from './read-parts.js';
 
-/**
+/*
  * Unbundle: check the signature (when a certificate is given), decrypt the AES key and IV with the
  * user's private key, then stream parts (each SHA-1-checked before use) → AES-128-CBC → gunzip → tar
  * reader → the image file, checking the tar stream's SHA-1 and the size at the end. The image is written
- * to a temporary file in the destination and only linked into place when every check passed; holes of
- * sparse images (and long zero runs) stay holes.
+ * to a temporary file (mode 0600, O_EXCL) next to its final path and only linked into place when every
+ * check passed; holes of sparse images (and long zero runs) stay holes.
+ *
+ * The image is written as `output`, or as DESTINATION/<the manifest's <image><name>> — never under the
+ * tar member's name: the manifest's name must be a safe file name (no leading dot, no control or format
+ * characters; BF_BAD_NAME otherwise, before anything is decrypted) and the tar member must be named
+ * exactly like it (BF_ARCHIVE_INVALID otherwise), as every bundler names it.
  */
 export interface UnbundleOptions {
   manifest: ParsedManifest;
   privateKey: PrivateKeyMaterial;
   source: PartSource;
-  /** Directory to write the image into (created if missing). */
-  destination: string;
+  /** Directory to write the image into, as the manifest's `<image><name>` (created if missing). Give this or `output`. */
+  destination?: string;
+  /** Exact path of the image file to write (its directory must exist). Give this or `destination`. */
+  output?: string;
   /** When given, the manifest's signature must verify with it before anything is decrypted. */
   certificate?: CertificateMaterial;
-  /** Replace an existing file of the same name (default false: refuse). */
+  /** Replace an existing file at the image's path (default false: refuse). */
   overwrite?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: { partsDone: number; partsTotal: number; bytesOut: number }) => void;
@@ -48,6 +58,7 @@ export interface UnbundleOptions {
 export interface UnbundleResult {
   /** Path of the image written. */
   path: string;
+  /** The manifest's `<image><name>` (also the tar member's name). */
   name: string;
   size: number;
   digest: string;
@@ -56,30 +67,51 @@ export interface UnbundleResult {
 const ZERO_RUN = 64 * 1024;
 
 export async function unbundle(options: UnbundleOptions): Promise<UnbundleResult> {
-  const { manifest, xml } = options.manifest;
-  const image = manifest.image;
-  if (options.certificate) {
-    verifyManifestText(xml, manifest.signature, options.certificate.publicKey, options.certificate.source);
+  const image = options.manifest.manifest.image;
+  if (options.output !== undefined && options.destination !== undefined) {
+    throw new InvalidOptionError('output', 'give either an output file or a destination directory, not both');
   }
+  if (options.output === undefined && options.destination === undefined) {
+    throw new InvalidOptionError('output', 'give an output file or a destination directory');
+  }
+  if (options.certificate) {
+    verifyManifestSignature(options.manifest, options.certificate.publicKey, options.certificate.source);
+  }
+  const problem = imageFileNameProblem(image.name);
+  if (problem) throw new InvalidNameError(image.name, `${problem}; the image file would be named after it`);
   const key = unwrapWithKey(image.userEncryptedKey, options.privateKey, 'key');
   const iv = unwrapWithKey(image.userEncryptedIv, options.privateKey, 'IV');
 
-  if (!options.overwrite) await assertFree(join(options.destination, image.name));
-  try {
-    await mkdir(options.destination, { recursive: true });
-  } catch (err) {
-    throw new FileUnwritableError(options.destination, err);
+  const dest = options.output ?? join(options.destination!, image.name);
+  const dir = dirname(dest);
+  if (!options.overwrite) await assertFree(dest);
+  if (options.output === undefined) {
+    try {
+      await mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw new FileUnwritableError(dir, err);
+    }
+  } else {
+    // -o names a file in an existing directory: a typo must not create directories.
+    let isDir: boolean;
+    try {
+      isDir = (await stat(dir)).isDirectory();
+    } catch (err) {
+      throw new FileUnwritableError(dir, err);
+    }
+    if (!isDir) throw new FileUnwritableError(dir, Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }));
   }
-  const temp = join(options.destination, `.${image.name}.unbundle-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const temp = join(dir, `.${basename(dest)}.unbundle-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   let handle: FileHandle;
   try {
-    handle = await open(temp, 'wx');
+    // 0600: a decrypted root filesystem is nobody else's business (0666 & ~umask would be world-readable).
+    handle = await open(temp, 'wx', 0o600);
   } catch (err) {
     throw new FileUnwritableError(temp, err);
   }
 
   const tarHash = createHash('sha1');
-  const reader = new TarMemberReader({ maxSize: image.size });
+  const reader = new TarMemberReader({ maxSize: image.size, expectedName: image.name });
   const maxTar = tarStreamLength(image.size);
   let tarBytes = 0;
   let committed = false;
@@ -135,10 +167,9 @@ export async function unbundle(options: UnbundleOptions): Promise<UnbundleResult
     await handle.truncate(member.size);
     await handle.datasync();
     await handle.close();
-    const dest = join(options.destination, member.name);
     await publish(temp, dest, options.overwrite ?? false);
     committed = true;
-    return { path: dest, name: member.name, size: member.size, digest };
+    return { path: dest, name: image.name, size: member.size, digest };
   } finally {
     if (!committed) {
       await handle.close().catch(() => {});

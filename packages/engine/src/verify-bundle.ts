@@ -1,5 +1,5 @@
 import { ManifestMalformedError } from '@bundlefarm/errors';
-import { verifyManifestText, type CertificateMaterial, type ParsedManifest } from '@bundlefarm/format';
+import { verifyManifestSignature, type CertificateMaterial, type ParsedManifest } from '@bundlefarm/format';
 import type { PartSource } from './part-source.js';
 import { readVerifiedParts } from './read-parts.js';
 
@@ -23,9 +23,10 @@ export interface VerifyReport {
 }
 
 export async function verifyBundle(options: VerifyOptions): Promise<VerifyReport> {
-  const { manifest, xml } = options.manifest;
+  const { manifest } = options.manifest;
   if (options.certificate) {
-    verifyManifestText(xml, manifest.signature, options.certificate.publicKey, options.certificate.source);
+    // over the text of the very elements `manifest` was read from (see @bundlefarm/format's README)
+    verifyManifestSignature(options.manifest, options.certificate.publicKey, options.certificate.source);
   }
   let total = 0;
   const parts = manifest.image.parts;

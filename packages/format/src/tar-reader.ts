@@ -1,12 +1,14 @@
 import { ArchiveInvalidError } from '@bundlefarm/errors';
 import { MAX_IMAGE_SIZE, TAR_BLOCK_SIZE } from './limits.js';
+import { imageFileNameProblem, quoteName } from './safe-file-name.js';
 
 /**
  * A streaming reader for the tar stream inside a bundle. A bundle holds exactly one regular file; this
  * reader accepts what real bundlers write — GNU (ec2-bundle-image, euca2ools), ustar/pax (Go's
  * aws_bundle), GNU long names and old-GNU sparse members (`tar -S` of a sparse image) — and refuses
  * everything else with an ArchiveInvalidError: links, devices, directories, names with `/` or `..`, a
- * second member, sizes over the limit, and truncated streams.
+ * leading dot or control/format characters, a name other than the expected one (the bundle's), a second
+ * member, sizes over the limit, and truncated streams.
  *
  * `push` returns the file content found in each chunk as segments placed at file offsets, so the caller
  * can write with positional writes (and leave holes of sparse members as holes).
@@ -34,6 +36,11 @@ export interface TarReaderOptions {
   maxExtendedHeader?: number;
   /** Most sparse map entries accepted (default 1 048 576). */
   maxSparseEntries?: number;
+  /**
+   * The member's name must be exactly this (unbundle passes the manifest's `<image><name>`: every bundler
+   * names the one member after the bundle). Default: any safe name.
+   */
+  expectedName?: string;
 }
 
 type State = 'header' | 'extended' | 'sparse-map' | 'data' | 'skip' | 'trailer';
@@ -48,6 +55,7 @@ export class TarMemberReader {
   private readonly maxSize: number;
   private readonly maxExtended: number;
   private readonly maxSparse: number;
+  private readonly expectedName: string | undefined;
 
   private state: State = 'header';
   private readonly block = Buffer.alloc(BLOCK);
@@ -75,6 +83,7 @@ export class TarMemberReader {
     this.maxSize = options.maxSize ?? MAX_IMAGE_SIZE;
     this.maxExtended = options.maxExtendedHeader ?? 64 * 1024;
     this.maxSparse = options.maxSparseEntries ?? 1 << 20;
+    this.expectedName = options.expectedName;
   }
 
   /** The member, once its header has been read. */
@@ -184,6 +193,11 @@ export class TarMemberReader {
     }
     const name = this.paxPath ?? this.longName ?? rawName(b, isPosix);
     checkMemberName(name);
+    if (this.expectedName !== undefined && name !== this.expectedName) {
+      throw new ArchiveInvalidError(
+        `tar member ${quoteName(name)} is not named after the bundle (${quoteName(this.expectedName)}); bundlers name their one member after the bundle`,
+      );
+    }
     const mode = readNumber(b, 100, 8, 'mode');
     const mtime = readNumber(b, 136, 12, 'mtime');
     const stored = this.paxSize ?? size;
@@ -368,13 +382,10 @@ function cString(b: Buffer, offset: number, width: number): string {
   return b.toString('utf8', offset, end < 0 || end > offset + width ? offset + width : end);
 }
 
-/** The extracted file's name must be one plain path component. */
+/** The member's name must be one plain path component, not hidden, without control or format characters. */
 export function checkMemberName(name: string): void {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\\') || name.includes('\0')) {
-    throw new ArchiveInvalidError(
-      `tar member name ${JSON.stringify(name)} is not a plain file name (no '/', '..' or empty names allowed)`,
-    );
-  }
+  const problem = imageFileNameProblem(name);
+  if (problem) throw new ArchiveInvalidError(`tar member name ${quoteName(name)} is not a plain file name: ${problem}`);
 }
 
 function describeType(type: string): string {

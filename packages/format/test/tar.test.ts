@@ -159,4 +159,26 @@ describe('TarMemberReader', () => {
     // a member larger than allowed is refused from its header, before any data
     assert.throws(() => readAll(good, 512, 4), /over the 4-byte limit/);
   });
+
+  it('refuses hidden names and control/format characters, and a name other than the expected one, from the header', () => {
+    for (const [name, message] of [
+      ['.bashrc', /tar member name "\.bashrc" is not a plain file name: it starts with "\."/],
+      ['evil\nname.img', /"evil\\nname\.img" is not a plain file name/],
+      ['a\u202egmi.exe', /"a\\u202egmi\.exe" is not a plain file name: it contains the control or format character U\+202E/],
+    ] as const) {
+      assert.throws(
+        () => new TarMemberReader().push(ourStream(name, Buffer.from('x'), 0o644, 1).subarray(0, 512)),
+        (e: unknown) => e instanceof ArchiveInvalidError && message.test(e.message) && !e.message.includes('\n'),
+        JSON.stringify(name),
+      );
+    }
+    const stream = ourStream('other.img', Buffer.from('hello'), 0o644, 1);
+    assert.throws(
+      () => new TarMemberReader({ expectedName: 'a.img' }).push(stream.subarray(0, 512)),
+      (e: unknown) => e instanceof ArchiveInvalidError && /tar member "other\.img" is not named after the bundle \("a\.img"\)/.test(e.message),
+    );
+    const reader = new TarMemberReader({ expectedName: 'other.img' });
+    reader.push(stream);
+    assert.equal(reader.end().name, 'other.img');
+  });
 });

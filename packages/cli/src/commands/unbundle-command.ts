@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { DirectorySource, unbundle } from '@bundlefarm/engine';
+import { InvalidOptionError } from '@bundlefarm/errors';
 import { readCertificateFile } from '@bundlefarm/format';
 import { out, type CliIo, type GlobalFlags } from '../cli-io.js';
 import { loadPrivateKey } from '../load-identity.js';
@@ -11,7 +12,8 @@ interface UnbundleFlags {
   manifest: string;
   privatekey: string;
   source?: string;
-  destination: string;
+  destination?: string;
+  output?: string;
   cert?: string;
   overwrite?: boolean;
 }
@@ -23,10 +25,14 @@ export function registerUnbundle(program: Command, io: CliIo, flags: () => Globa
     .requiredOption('-m, --manifest <path>', 'NAME.manifest.xml')
     .requiredOption('-k, --privatekey <pem>', "user's RSA private key the bundle was made for")
     .option('-s, --source <dir>', "directory holding the parts (default: the manifest's directory)")
-    .option('-d, --destination <dir>', 'directory to write the image into', '.')
+    .option('-d, --destination <dir>', "directory to write the image into, as the manifest's <image><name> (created if missing; default: .)")
+    .option('-o, --output <file>', 'write the image to exactly this file instead (its directory must exist)')
     .option('-c, --cert <pem>', "user's certificate: also check the manifest's signature")
-    .option('--overwrite', 'replace an existing file of the same name', false)
+    .option('--overwrite', 'replace an existing file at the image path', false)
     .action(async (opts: UnbundleFlags) => {
+      if (opts.output !== undefined && opts.destination !== undefined) {
+        throw new InvalidOptionError('-o/--output', 'give either -o FILE or -d DIR, not both');
+      }
       const parsed = await readManifestFile(opts.manifest);
       const [privateKey, certificate] = await Promise.all([
         loadPrivateKey(opts.privatekey, io.env),
@@ -39,7 +45,7 @@ export function registerUnbundle(program: Command, io: CliIo, flags: () => Globa
           privateKey,
           ...(certificate ? { certificate } : {}),
           source: new DirectorySource(opts.source ?? dirname(opts.manifest)),
-          destination: opts.destination,
+          ...(opts.output !== undefined ? { output: opts.output } : { destination: opts.destination ?? '.' }),
           overwrite: opts.overwrite ?? false,
           onProgress: (p) => view.update(p.partsDone, p.partsTotal, `${p.partsDone}/${p.partsTotal} parts`),
         });
