@@ -1,3 +1,15 @@
+/*
+ * Unbundle: check the signature (when a certificate is given), decrypt the AES key and IV with the
+ * user's private key, then stream parts (each SHA-1-checked before use) → AES-128-CBC → gunzip → tar
+ * reader → the image file, checking the tar stream's SHA-1 and the size at the end. The image is written
+ * to a temporary file (mode 0600, O_EXCL) next to its final path and only linked into place when every
+ * check passed; holes of sparse images (and long zero runs) stay holes.
+ *
+ * The image is written as `output`, or as DESTINATION/<the manifest's <image><name>> — never under the
+ * tar member's name: the manifest's name must be a safe file name (no leading dot, no control or format
+ * characters; BF_BAD_NAME otherwise, before anything is decrypted) and the tar member must be named
+ * exactly like it (BF_ARCHIVE_INVALID otherwise), as every bundler names it.
+ */
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -27,18 +39,6 @@ import {
 import type { PartSource } from './part-source.js';
 import { readVerifiedParts } from './read-parts.js';
 
-/*
- * Unbundle: check the signature (when a certificate is given), decrypt the AES key and IV with the
- * user's private key, then stream parts (each SHA-1-checked before use) → AES-128-CBC → gunzip → tar
- * reader → the image file, checking the tar stream's SHA-1 and the size at the end. The image is written
- * to a temporary file (mode 0600, O_EXCL) next to its final path and only linked into place when every
- * check passed; holes of sparse images (and long zero runs) stay holes.
- *
- * The image is written as `output`, or as DESTINATION/<the manifest's <image><name>> — never under the
- * tar member's name: the manifest's name must be a safe file name (no leading dot, no control or format
- * characters; BF_BAD_NAME otherwise, before anything is decrypted) and the tar member must be named
- * exactly like it (BF_ARCHIVE_INVALID otherwise), as every bundler names it.
- */
 export interface UnbundleOptions {
   manifest: ParsedManifest;
   privateKey: PrivateKeyMaterial;

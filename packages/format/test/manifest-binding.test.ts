@@ -173,9 +173,11 @@ describe('every real manifest still reads and verifies', () => {
     assert.equal(parsed.manifest.image.digest, '5b43c2007e44bcd4c0d4945340eae0681e0e6af7');
   });
 
-  it("Go's encoding/xml form (double-quoted declaration, UTF-8) and pretty-printed whitespace between elements", () => {
-    const go = signOwnBytes('<?xml version="1.0" encoding="UTF-8"?>\n' + body.replace('<version>', '\n  <version>').replace('</manifest>', '\n</manifest>\n'));
+  it("Go aws_bundle's form (REXML's declaration, double-quoted attributes), other declarations, whitespace between elements", () => {
+    const go = signOwnBytes("<?xml version='1.0'?>" + body.replace(/(\w+)='([^']*)'/g, '$1="$2"'));
     verifyManifestText(go, parseManifest(go).manifest.signature, id.certificate.publicKey, 'cert');
+    const pretty = signOwnBytes('<?xml version="1.0" encoding="UTF-8"?>\n' + body.replace('<version>', '\n  <version>').replace('</manifest>', '\n</manifest>\n'));
+    verifyManifestText(pretty, parseManifest(pretty).manifest.signature, id.certificate.publicKey, 'cert');
     // whitespace inside the signed sections is signed text like any other
     const indented = signOwnBytes("<?xml version='1.0'?>" + body.replace('<user>', '\n    <user>').replace('</parts>', '\n</parts>'));
     verifyManifestText(indented, parseManifest(indented).manifest.signature, id.certificate.publicKey, 'cert');
@@ -186,7 +188,7 @@ describe('every real manifest still reads and verifies', () => {
   });
 });
 
-describe('property: whatever is inserted around or between the signed sections', () => {
+describe('property: whatever is inserted around or between the signed sections (comments, PIs, elements, attributes)', () => {
   const wrappers: Array<(s: string) => string> = [
     (s) => `<!--${s}-->`,
     (s) => `<?x ${s}?>`,
@@ -221,10 +223,19 @@ describe('property: whatever is inserted around or between the signed sections',
     for (let i = 0; i < xml.length; i++) if (xml[i] === '<') any.push(i);
     return { top, any };
   };
+  /** Ends of start tags (just before their `>`), where an attribute can be slipped in. */
+  const tagEnds = (xml: string): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < xml.length; i++) if (xml[i] === '>' && xml[i - 1] !== '/' && xml[xml.lastIndexOf('<', i) + 1] !== '/') out.push(i);
+    return out;
+  };
+  const attributeNames = ['a', 'count', 'index', 'algorithm'];
   const insertion = fc.record({
-    topLevel: fc.boolean(),
+    where: fc.constantFrom('top', 'any', 'in-tag'),
     at: fc.nat(),
     wrap: fc.nat({ max: wrappers.length - 1 }),
+    attribute: fc.nat({ max: attributeNames.length - 1 }),
+    quote: fc.constantFrom("'", '"'),
     payload: fc.nat({ max: payloads.length - 1 }),
   });
 
@@ -233,10 +244,17 @@ describe('property: whatever is inserted around or between the signed sections',
       fc.property(fc.boolean(), fc.array(insertion, { minLength: 1, maxLength: 3 }), (swap, inserts) => {
         let xml = swap ? small.replace(victimSections, attackerSections) : small;
         for (const ins of inserts) {
-          const b = boundaries(xml);
-          const list = ins.topLevel ? b.top : b.any;
-          const at = list[ins.at % list.length]!;
-          xml = xml.slice(0, at) + wrappers[ins.wrap]!(payloads[ins.payload]!) + xml.slice(at);
+          const payload = payloads[ins.payload]!;
+          if (ins.where === 'in-tag') {
+            const list = tagEnds(xml);
+            const at = list[ins.at % list.length]!;
+            xml = `${xml.slice(0, at)} ${attributeNames[ins.attribute]!}=${ins.quote}${payload}${ins.quote}${xml.slice(at)}`;
+          } else {
+            const b = boundaries(xml);
+            const list = ins.where === 'top' ? b.top : b.any;
+            const at = list[ins.at % list.length]!;
+            xml = xml.slice(0, at) + wrappers[ins.wrap]!(payload) + xml.slice(at);
+          }
         }
         let parsed;
         try {
