@@ -433,7 +433,7 @@ describe('bundlefarm API (no workers)', () => {
     assert.match(text, new RegExp(`^bundlefarm_jobs\\{state="waiting"\\} ${q.json.counts.waiting}$`, 'm'));
     assert.match(text, /^bundlefarm_queue_up 1$/m);
     assert.match(text, /^bundlefarm_process_cpu_user_seconds_total /m);
-    for (const name of ['bundlefarm_bytes_in_total', 'bundlefarm_bytes_out_total', 'bundlefarm_bundle_seconds_bucket', 'bundlefarm_part_upload_retries_total']) {
+    for (const name of ['bundlefarm_image_bytes_total', 'bundlefarm_uploaded_bytes_total', 'bundlefarm_job_duration_seconds_bucket', 'bundlefarm_part_upload_retries_total', 'bundlefarm_jobs_cancelled_total', 'bundlefarm_queue_oldest_waiting_age_seconds', 'bundlefarm_build_info']) {
       assert.ok(text.includes(name), name);
     }
     const o = await fetch(`${env.url}/openapi.json`);

@@ -170,9 +170,9 @@ describe('bundlefarm service end to end', () => {
       const text = await (await fetch(`${env.url}/metrics`)).text();
       return /^bundlefarm_jobs_completed_total [1-9]/m.test(text) ? text : undefined;
     });
-    assert.match(metrics, new RegExp(`^bundlefarm_bytes_in_total ${IMAGE_SIZE}$`, 'm'));
-    assert.match(metrics, new RegExp(`^bundlefarm_bytes_out_total ${result.bundledSize * 2}$`, 'm'));
-    assert.match(metrics, /^bundlefarm_bundle_seconds_count 1$/m);
+    assert.match(metrics, new RegExp(`^bundlefarm_image_bytes_total ${IMAGE_SIZE}$`, 'm'));
+    assert.match(metrics, new RegExp(`^bundlefarm_uploaded_bytes_total ${result.bundledSize * 2}$`, 'm'));
+    assert.match(metrics, /^bundlefarm_job_duration_seconds_count 1$/m);
     assert.match(metrics, /^bundlefarm_jobs\{state="completed"\} 1$/m);
   });
 

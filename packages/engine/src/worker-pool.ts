@@ -13,10 +13,26 @@ export interface WorkerPoolOptions {
   threads?: number;
 }
 
+/** What the pool is doing, for metrics (see `WorkerPool.activity`). */
+export interface PoolActivity {
+  /** Pool threads. */
+  threads: number;
+  /** Threads running a task now. */
+  busy: number;
+  /** Tasks waiting for a thread. */
+  queued: number;
+  /** Thread-seconds spent running tasks since the pool started (busy threads integrated over time). */
+  busySeconds: number;
+}
+
 export class WorkerPool {
   readonly threads: number;
   private readonly piscina: Piscina;
   private closed = false;
+  /** Tasks submitted and not settled: the first `threads` of them run, the rest wait. */
+  private tasks = 0;
+  private busyMs = 0;
+  private since = performance.now();
 
   constructor(options: WorkerPoolOptions = {}) {
     const threads = options.threads ?? availableParallelism();
@@ -37,29 +53,62 @@ export class WorkerPool {
   }
 
   compress(task: CompressTask, signal?: AbortSignal): Promise<CompressResult> {
-    return this.piscina.run(task, {
-      name: 'compress',
-      transferList: transferList(task.data, task.dictionary),
-      ...(signal ? { signal } : {}),
-    }) as Promise<CompressResult>;
+    return this.track(
+      this.piscina.run(task, {
+        name: 'compress',
+        transferList: transferList(task.data, task.dictionary),
+        ...(signal ? { signal } : {}),
+      }) as Promise<CompressResult>,
+    );
   }
 
   sha1(task: HashTask, signal?: AbortSignal): Promise<HashResult> {
-    return this.piscina.run(task, {
-      name: 'sha1',
-      transferList: transferList(task.data),
-      ...(signal ? { signal } : {}),
-    }) as Promise<HashResult>;
+    return this.track(
+      this.piscina.run(task, {
+        name: 'sha1',
+        transferList: transferList(task.data),
+        ...(signal ? { signal } : {}),
+      }) as Promise<HashResult>,
+    );
   }
 
   /** Data runs of a file range (flat [offset, length, ...]), for sparse images. */
   scan(task: ScanTask, signal?: AbortSignal): Promise<number[]> {
-    return this.piscina.run(task, { name: 'scan', ...(signal ? { signal } : {}) }) as Promise<number[]>;
+    return this.track(this.piscina.run(task, { name: 'scan', ...(signal ? { signal } : {}) }) as Promise<number[]>);
+  }
+
+  /**
+   * Busy and waiting tasks now, and thread-seconds busy so far. Counted from the tasks in flight (one
+   * task per thread): a thread counts as busy from the moment a task is handed to the pool while a
+   * thread is free until the task settles.
+   */
+  get activity(): PoolActivity {
+    this.account();
+    const busy = Math.min(this.tasks, this.threads);
+    return { threads: this.threads, busy, queued: this.tasks - busy, busySeconds: this.busyMs / 1000 };
   }
 
   /** Tasks waiting for a thread. */
   get queueSize(): number {
     return this.piscina.queueSize;
+  }
+
+  /** Adds the busy time since the last change of the number of tasks in flight. */
+  private account(): void {
+    const now = performance.now();
+    this.busyMs += Math.min(this.tasks, this.threads) * (now - this.since);
+    this.since = now;
+  }
+
+  private track<T>(task: Promise<T>): Promise<T> {
+    this.account();
+    this.tasks++;
+    const settled = (): void => {
+      this.account();
+      this.tasks--;
+    };
+    task.then(settled, settled);
+    return task;
   }
 
   async close(): Promise<void> {

@@ -5,3 +5,4 @@ export * from './queue-settings.js';
 export * from './cancel-channel.js';
 export * from './producer/index.js';
 export * from './worker/index.js';
+export * from './metrics/index.js';

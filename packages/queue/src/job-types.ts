@@ -13,6 +13,11 @@ export interface BundleJobData {
   delivery?: string;
   /** Regions finished by an earlier attempt (with their results): a retry redoes only the others. */
   completedRegions?: Record<string, RegionResult>;
+  /**
+   * When the job first completed (ISO 8601), written by the worker right after the completion: a later
+   * completion (a retry of the completed job) is then reported with `repeated` and not counted again.
+   */
+  firstCompletedAt?: string;
 }
 
 export type JobStage = 'queued' | 'preflight' | 'bundling' | 'uploading' | 'publishing' | 'done';
@@ -59,4 +64,6 @@ export interface BundleJobResult {
   regions: Record<string, RegionResult>;
   /** Part uploads that needed more than one attempt. */
   uploadRetries: number;
+  /** The job had completed before (a retry of a completed job): metrics do not count it, or its bytes, again. */
+  repeated?: true;
 }

@@ -48,6 +48,13 @@ describe('worker configuration', () => {
     assert.equal(config.s3.partsInFlight, 4);
     assert.equal(config.s3.imageRegion, 'us-east-1');
     assert.deepEqual(config.s3.defaults, {});
+    assert.equal(config.metrics, undefined, 'no metrics server unless asked for');
+    // one variable turns it on (bound to the loopback); another opens it to the network
+    assert.deepEqual((await loadWorkerConfig({ BUNDLEFARM_CONFIG: file, BUNDLEFARM_WORKER_METRICS_PORT: '9464' })).metrics, { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(
+      (await loadWorkerConfig({ BUNDLEFARM_CONFIG: file, BUNDLEFARM_WORKER_METRICS_PORT: '0', BUNDLEFARM_WORKER_METRICS_HOST: '0.0.0.0' })).metrics,
+      { host: '0.0.0.0', port: 0 },
+    );
     const id = config.identities.get('release');
     assert.ok(id);
     assert.equal(id.privateKey.key.asymmetricKeyType, 'rsa');
@@ -78,6 +85,7 @@ describe('worker configuration', () => {
       progressIntervalMs: 500,
       shutdownGraceMs: 0,
       lockDurationMs: 90_000,
+      metricsPort: 9464,
     });
     const config = await loadWorkerConfig({
       BUNDLEFARM_CONFIG: file,
@@ -98,6 +106,8 @@ describe('worker configuration', () => {
     assert.equal(config.threads, 2);
     assert.equal(config.s3.partsInFlight, 8);
     assert.equal(config.s3.retry.attempts, 2);
+    // metrics on the loopback unless told otherwise
+    assert.deepEqual(config.metrics, { host: '127.0.0.1', port: 9464 });
     assert.deepEqual(s3SettingsFor(config.s3, 'us-east-1'), {
       region: 'us-east-1',
       endpoint: 'http://127.0.0.1:9000',
@@ -132,12 +142,15 @@ describe('worker configuration', () => {
       s3: { acl: 'private', regions: { 'Not A Region': {} }, retry: { attempts: 100 } },
       ec2Certificates: { 'aws-moon': '/x.pem' },
       lockDurationMs: 10,
+      metricsPort: 70_000,
+      metricsHost: 'not a host',
     });
     const err = await configError({
       BUNDLEFARM_CONFIG: file,
       BUNDLEFARM_REDIS_URL: 'http://:hunter2@localhost',
       BUNDLEFARM_QUEUE_PREFIX: 'bad prefix',
       BUNDLEFARM_LOG_LEVEL: 'loud',
+      BUNDLEFARM_WORKER_METRICS_PORT: 'ninety',
     });
     const p = paths(err);
     for (const expected of [
@@ -148,6 +161,9 @@ describe('worker configuration', () => {
       'concurrency',
       'threads',
       'lockDurationMs',
+      'metricsPort',
+      'metricsHost',
+      'BUNDLEFARM_WORKER_METRICS_PORT',
       's3.acl',
       's3.retry.attempts',
     ]) {

@@ -1,8 +1,10 @@
 import { hostname } from 'node:os';
-import { Worker } from 'bullmq';
+import { WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { closeSharedWorkerPool, sharedWorkerPool, type WorkerPool } from '@bundlefarm/engine';
 import type { BundleJobData, BundleJobResult } from '../job-types.js';
+import { MetricsServer } from '../metrics/metrics-server.js';
+import { WorkerMetrics } from '../metrics/worker-metrics.js';
 import { BUNDLE_QUEUE } from '../queue-settings.js';
 import { createRedis } from '../redis-connection.js';
 import { CANCEL_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, createBundleProcessor, type BundleJob } from './bundle-processor.js';
@@ -31,6 +33,12 @@ import { createWorkerLogger, type WorkerLogger } from './worker-logger.js';
  * counted (a DelayedError would wait out a delay; throwing anything else would count an attempt and
  * back off; leaving them to the stalled checker would take `lockDurationMs` and count a stall). Then
  * the Redis connections, the S3 clients and the pool are closed.
+ *
+ * Metrics (`config.metrics`): a WorkerMetrics fed by this worker's events and S3 clients, served on
+ * its own port by a MetricsServer that starts before the first job is taken and stops last. Whatever
+ * the metrics setting, a completed job gets `firstCompletedAt` in its data right after it completed,
+ * and a later completion of the same job (a retry of a completed job) returns `repeated: true`, so
+ * that neither this worker's nor the API's metrics count one job twice.
  */
 export interface BundleWorkerOptions {
   /** Default: JSON lines on stdout at the configured level. */
@@ -54,8 +62,22 @@ export class BundleWorker {
     private readonly ownsPool: boolean,
     /** Ids of the jobs this worker is running. */
     private readonly running: Set<string>,
+    /** Prometheus metrics of this process, when configured. */
+    readonly metrics: WorkerMetrics | undefined,
+    private readonly metricsServer: MetricsServer | undefined,
   ) {
     worker.on('error', (err) => logger.error({ err }, 'worker error'));
+    worker.on('completed', (job, result) => {
+      if (job.id) metrics?.jobCompleted(job.id, result);
+      if (job.data?.firstCompletedAt !== undefined || result?.repeated) return;
+      // a job kept in Redis only (removeOnComplete 0 removes it at once: nothing to mark then)
+      job.updateData({ ...job.data, firstCompletedAt: new Date().toISOString() }).catch((err: unknown) => logger.debug({ err, jobId: job.id }, 'could not mark the job completed'));
+    });
+    if (metrics) {
+      worker.on('active', (job) => job.id && metrics.jobStarted(job.id));
+      worker.on('progress', (job, progress) => job.id && metrics.jobProgress(job.id, progress));
+      worker.on('failed', (job, err) => job?.id && metrics.jobFailed(job.id, err?.message));
+    }
     // another worker may run these jobs now: stop them (their uploads are removed; nothing is published)
     worker.on('lockRenewalFailed', (jobIds) => {
       for (const jobId of jobIds) {
@@ -70,17 +92,23 @@ export class BundleWorker {
     const ownsPool = options.pool === undefined;
     const pool = options.pool ?? sharedWorkerPool({ threads: config.threads });
     if (pool.threads !== config.threads) logger.warn({ threads: pool.threads, configured: config.threads }, 'the process CPU pool already existed with another size');
-    const clients = new RegionClients(config.s3);
+    const running = new Set<string>();
+    const metrics = config.metrics ? new WorkerMetrics({ pool, slots: config.concurrency, running: () => running.size }) : undefined;
+    const clients = new RegionClients(config.s3, metrics ? (client, region) => metrics.instrumentS3Client(client, region) : undefined);
     const connection = createRedis({ url: config.redisUrl });
     connection.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error (reconnecting)'));
 
     const processJob = createBundleProcessor({ config, clients, pool, logger });
-    const running = new Set<string>();
     // three declared parameters, as BullMQ passes the cancel signal only to processors that take one
     const processor = async (job: BundleJob, token: string | undefined, signal: AbortSignal | undefined): Promise<BundleJobResult> => {
       if (job.id) running.add(job.id);
+      const completedBefore = job.data?.firstCompletedAt !== undefined;
       try {
-        return await processJob(job, token, signal);
+        const result = await processJob(job, token, signal);
+        return completedBefore ? { ...result, repeated: true } : result;
+      } catch (err) {
+        if (err instanceof WaitingError && job.id) metrics?.jobHandedBack(job.id);
+        throw err;
       } finally {
         if (job.id) running.delete(job.id);
       }
@@ -95,7 +123,10 @@ export class BundleWorker {
       autorun: false,
     });
     let cancelListener: CancelListener;
+    let metricsServer: MetricsServer | undefined;
     try {
+      // before any job is taken: a port that cannot be had stops the worker at start-up
+      if (metrics && config.metrics) metricsServer = await MetricsServer.start(metrics.registry, config.metrics);
       cancelListener = await CancelListener.start(
         config.redisUrl,
         config.prefix,
@@ -106,15 +137,22 @@ export class BundleWorker {
       );
     } catch (err) {
       await worker.close(true).catch(() => {});
+      await metricsServer?.close();
+      metrics?.close();
       connection.disconnect();
       clients.destroy();
       throw err;
     }
-    const bw = new BundleWorker(config, worker, logger, connection, cancelListener, clients, ownsPool, running);
+    const bw = new BundleWorker(config, worker, logger, connection, cancelListener, clients, ownsPool, running, metrics, metricsServer);
     worker.run().catch((err: unknown) => logger.error({ err }, 'worker main loop failed'));
     await worker.waitUntilReady();
-    logger.info({ worker: name, config: describeWorkerConfig(config) }, 'worker started');
+    logger.info({ worker: name, config: describeWorkerConfig(config), ...(metricsServer ? { metrics: `${metricsServer.url}/metrics` } : {}) }, 'worker started');
     return bw;
+  }
+
+  /** `http://HOST:PORT/metrics` when the worker serves metrics. */
+  get metricsUrl(): string | undefined {
+    return this.metricsServer ? `${this.metricsServer.url}/metrics` : undefined;
   }
 
   /** Ids of the jobs running now. */
@@ -152,6 +190,9 @@ export class BundleWorker {
       }
       this.clients.destroy();
       if (this.ownsPool) await closeSharedWorkerPool();
+      // last: the shutdown itself can be watched
+      await this.metricsServer?.close();
+      this.metrics?.close();
       logger.info({ seconds: Math.round(performance.now() - started) / 1000 }, 'worker stopped');
     }
   }

@@ -10,13 +10,18 @@ export type S3ClientLike = ReturnType<typeof createS3Client>;
 export class RegionClients {
   private readonly clients = new Map<string, S3ClientLike>();
 
-  constructor(private readonly config: WorkerS3Config) {}
+  /** `onCreate`: called with each client as it is made (e.g. to add a metrics middleware). */
+  constructor(
+    private readonly config: WorkerS3Config,
+    private readonly onCreate?: (client: S3ClientLike, region: string) => void,
+  ) {}
 
   /** The client for buckets of `region`. */
   forRegion(region: string): S3ClientLike {
     let client = this.clients.get(region);
     if (!client) {
       client = createS3Client(s3SettingsFor(this.config, region));
+      this.onCreate?.(client, region);
       this.clients.set(region, client);
     }
     return client;

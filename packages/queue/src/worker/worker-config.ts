@@ -30,6 +30,8 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * | `BUNDLEFARM_QUEUE_PREFIX` | `bundlefarm`             | key prefix of the queue; with Redis Cluster use a hash tag, e.g. `{bundlefarm}` |
  * | `BUNDLEFARM_CONFIG`       | (required)               | path of the JSON file below |
  * | `BUNDLEFARM_LOG_LEVEL`    | `info`                   | pino level: fatal, error, warn, info, debug, trace, silent |
+ * | `BUNDLEFARM_WORKER_METRICS_PORT` | (file's `metricsPort`; none: off) | serve Prometheus metrics on this port (0: any free port, logged) |
+ * | `BUNDLEFARM_WORKER_METRICS_HOST` | (file's `metricsHost`; `127.0.0.1`) | address the metrics port binds to (`0.0.0.0` in a container) |
  *
  * An empty variable counts as unset.
  *
@@ -83,6 +85,10 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  *   every `min(lockDurationMs, 30 s)`). Keep it well above Redis round trips and pauses: a renewal
  *   must land within half of it, and Redis must not be away for longer (the job is then stopped here
  *   and retried); values of a few seconds are for tests.
+ * - `metricsPort` (default: none, no metrics server): serve `GET /metrics` (Prometheus text format:
+ *   jobs running, pool threads busy, bytes per stage, part upload latency, retries, build info) on this
+ *   port, 0–65 535 (0: any free port, logged at start-up). `metricsHost` (default `127.0.0.1`): the
+ *   address it binds to. The page has no authentication: bind it to an internal address only.
  */
 export interface WorkerConfig {
   redisUrl: string;
@@ -102,6 +108,8 @@ export interface WorkerConfig {
   progressIntervalMs: number;
   shutdownGraceMs: number;
   lockDurationMs: number;
+  /** Where the worker serves /metrics; undefined: it does not. */
+  metrics?: { host: string; port: number } | undefined;
 }
 
 /** S3 connection settings without the region (that comes with each target). */
@@ -125,6 +133,8 @@ export const WORKER_ENV = {
   prefix: 'BUNDLEFARM_QUEUE_PREFIX',
   config: 'BUNDLEFARM_CONFIG',
   logLevel: 'BUNDLEFARM_LOG_LEVEL',
+  metricsPort: 'BUNDLEFARM_WORKER_METRICS_PORT',
+  metricsHost: 'BUNDLEFARM_WORKER_METRICS_HOST',
 } as const;
 
 export const WORKER_DEFAULTS = {
@@ -138,11 +148,15 @@ export const WORKER_DEFAULTS = {
   acl: 'aws-exec-read' as S3BundleAcl,
   partsInFlight: 4,
   imageRegion: 'us-east-1',
+  metricsHost: '127.0.0.1',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 // ---- schemas ------------------------------------------------------------------------------------
+
+/** An IPv4 or IPv6 address, or a host name, to bind a server to. */
+const hostSchema = z.string().regex(/^(?:[A-Za-z0-9.-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?)$/, 'must be an IP address or a host name, e.g. 127.0.0.1 or 0.0.0.0');
 
 const whole = (min: number, max: number) => z.number().int(`must be a whole number from ${min} to ${max}`).min(min).max(max);
 
@@ -192,6 +206,8 @@ const fileSchema = z
     progressIntervalMs: whole(100, 60_000).optional(),
     shutdownGraceMs: whole(0, 3_600_000).optional(),
     lockDurationMs: whole(1_000, 3_600_000).optional(),
+    metricsPort: whole(0, 65_535).optional(),
+    metricsHost: hostSchema.optional(),
   })
   .strict();
 
@@ -208,6 +224,13 @@ const envSchema = z.object({
     .default(WORKER_DEFAULTS.prefix),
   [WORKER_ENV.config]: z.string({ error: 'is required: the path of the worker configuration file (JSON)' }).min(1),
   [WORKER_ENV.logLevel]: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default(WORKER_DEFAULTS.logLevel),
+  [WORKER_ENV.metricsPort]: z
+    .string()
+    .regex(/^\d{1,5}$/, 'must be a port number, 0-65535')
+    .transform(Number)
+    .refine((n) => n <= 65_535, 'must be a port number, 0-65535')
+    .optional(),
+  [WORKER_ENV.metricsHost]: hostSchema.optional(),
 });
 
 function isRedisUrl(s: string): boolean {
@@ -280,7 +303,12 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     progressIntervalMs: file.progressIntervalMs ?? WORKER_DEFAULTS.progressIntervalMs,
     shutdownGraceMs: file.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs,
     lockDurationMs: file.lockDurationMs ?? WORKER_DEFAULTS.lockDurationMs,
+    metrics: metricsEndpoint(e[WORKER_ENV.metricsPort] ?? file.metricsPort, e[WORKER_ENV.metricsHost] ?? file.metricsHost),
   };
+}
+
+function metricsEndpoint(port: number | undefined, host: string | undefined): WorkerConfig['metrics'] {
+  return port === undefined ? undefined : { host: (host ?? WORKER_DEFAULTS.metricsHost).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 function describeError(err: unknown): string {
@@ -455,6 +483,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     progressIntervalMs: config.progressIntervalMs,
     shutdownGraceMs: config.shutdownGraceMs,
     lockDurationMs: config.lockDurationMs,
+    metrics: config.metrics ? `${config.metrics.host}:${config.metrics.port}` : 'off',
   };
 }
 

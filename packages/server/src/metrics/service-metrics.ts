@@ -4,25 +4,37 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import {
   BUNDLE_QUEUE,
   COUNTED_STATES,
+  JOB_DURATION_BUCKETS,
   parseFailure,
   createRedis,
+  registerBuildInfo,
   type BundleJobResult,
   type BundleProducer,
 } from '@bundlefarm/queue';
 
 /**
- * Prometheus metrics of the service, on a registry of this server's own:
+ * Prometheus metrics of the service, on a registry of this server's own. Names follow Prometheus
+ * conventions (unit last, `_total` for counters); the workers export their own (`bundlefarm_worker_*`,
+ * see @bundlefarm/queue's worker-metrics.ts).
  *
- * - `bundlefarm_jobs{state}`: jobs per state, read from the queue on each scrape (all API replicas
- *   report the same numbers);
- * - from the results of jobs that complete while this process watches (BullMQ QueueEvents):
- *   `bundlefarm_bytes_in_total` (image bytes), `bundlefarm_bytes_out_total` (bundle bytes uploaded, all
- *   regions), `bundlefarm_bundle_seconds` (histogram), `bundlefarm_part_upload_retries_total`,
- *   `bundlefarm_jobs_completed_total`, `bundlefarm_jobs_failed_total{code}` — every replica counts every
- *   completion, so aggregate with max(), not sum(), across replicas;
- * - `bundlefarm_queue_up`: 1 when Redis answers PING at scrape time;
- * - Node's default process metrics (`bundlefarm_process_*`, `bundlefarm_nodejs_*`).
+ * - read from the queue at scrape time (every API replica reports the same numbers):
+ *   `bundlefarm_jobs{state}` (jobs per state), `bundlefarm_queue_oldest_waiting_age_seconds` (how long
+ *   the job at the head of the wait list has been in the queue since it was enqueued; 0 when none waits),
+ *   `bundlefarm_queue_up` (1 when Redis answers PING);
+ * - from the completions and failures this process sees while it runs (BullMQ QueueEvents):
+ *   `bundlefarm_jobs_completed_total` (each job once: a retry of a job that had completed counts in
+ *   `bundlefarm_jobs_recompleted_total` instead, with no bytes or duration), `bundlefarm_image_bytes_total`
+ *   (image bytes of completed jobs), `bundlefarm_uploaded_bytes_total` (bundle bytes published, summed
+ *   over regions), `bundlefarm_job_duration_seconds` (histogram), `bundlefarm_part_upload_retries_total`,
+ *   `bundlefarm_jobs_failed_total{code}` (failed attempts), `bundlefarm_jobs_cancelled_total` (running jobs
+ *   stopped by a cancel, and jobs removed before they started — never counted as failures) — every
+ *   replica counts every event, so aggregate with max(), not sum(), across replicas;
+ * - `bundlefarm_build_info{version,node,backends}` and Node's process metrics (`bundlefarm_process_*`,
+ *   `bundlefarm_nodejs_*`).
  */
+/** States of jobs that have not started (BullMQ's names as in a 'removed' event's `prev`). */
+const NOT_STARTED = new Set(['wait', 'waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
+
 export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly events: QueueEvents;
@@ -32,11 +44,14 @@ export class ServiceMetrics {
   private readonly seconds: Histogram;
   private readonly retries: Counter;
   private readonly completed: Counter;
+  private readonly recompleted: Counter;
   private readonly failed: Counter<'code'>;
+  private readonly cancelled: Counter;
 
   constructor(producer: BundleProducer, redisUrl: string) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'bundlefarm_' });
+    registerBuildInfo(this.registry);
     new Gauge({
       name: 'bundlefarm_queue_up',
       help: '1 when the queue (Redis) answers PING at scrape time',
@@ -59,20 +74,43 @@ export class ServiceMetrics {
         }
       },
     });
-    this.bytesIn = new Counter({ name: 'bundlefarm_bytes_in_total', help: 'Image bytes read by completed bundle jobs', registers });
-    this.bytesOut = new Counter({ name: 'bundlefarm_bytes_out_total', help: 'Bundle bytes uploaded by completed jobs, summed over regions', registers });
+    new Gauge({
+      name: 'bundlefarm_queue_oldest_waiting_age_seconds',
+      help: 'Time since the oldest waiting job was enqueued (0 when no job waits), at scrape time',
+      registers,
+      async collect() {
+        try {
+          const [oldest] = await producer.queue.getJobs(['wait'], 0, 0, true);
+          this.set(oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
+        } catch {
+          // Redis is down: keep the last value
+        }
+      },
+    });
+    this.bytesIn = new Counter({ name: 'bundlefarm_image_bytes_total', help: 'Image bytes of completed bundle jobs', registers });
+    this.bytesOut = new Counter({ name: 'bundlefarm_uploaded_bytes_total', help: 'Bundle bytes published by completed jobs, summed over regions', registers });
     this.seconds = new Histogram({
-      name: 'bundlefarm_bundle_seconds',
-      help: 'Duration of completed bundle jobs (seconds)',
-      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200],
+      name: 'bundlefarm_job_duration_seconds',
+      help: 'Duration of the attempt that completed a bundle job (first completion only)',
+      buckets: JOB_DURATION_BUCKETS,
       registers,
     });
-    this.retries = new Counter({ name: 'bundlefarm_part_upload_retries_total', help: 'Part uploads that needed more than one attempt', registers });
-    this.completed = new Counter({ name: 'bundlefarm_jobs_completed_total', help: 'Bundle jobs completed (seen by this process)', registers });
+    this.retries = new Counter({ name: 'bundlefarm_part_upload_retries_total', help: 'Part uploads of completed jobs that needed more than one attempt', registers });
+    this.completed = new Counter({ name: 'bundlefarm_jobs_completed_total', help: 'Bundle jobs completed (seen by this process; each job once)', registers });
+    this.recompleted = new Counter({
+      name: 'bundlefarm_jobs_recompleted_total',
+      help: 'Completions of jobs that had completed before (a retry of a completed job; seen by this process)',
+      registers,
+    });
     this.failed = new Counter({
       name: 'bundlefarm_jobs_failed_total',
-      help: 'Bundle job attempts that failed (seen by this process), by error code',
+      help: 'Bundle job attempts that failed (seen by this process), by error code; cancels are not failures',
       labelNames: ['code'] as const,
+      registers,
+    });
+    this.cancelled = new Counter({
+      name: 'bundlefarm_jobs_cancelled_total',
+      help: 'Bundle jobs cancelled (seen by this process): stopped while running, or removed before they started',
       registers,
     });
 
@@ -81,12 +119,27 @@ export class ServiceMetrics {
     this.connection.on('error', () => {});
     this.events = new QueueEvents(BUNDLE_QUEUE, { connection: this.connection, prefix: producer.prefix });
     this.events.on('error', () => {});
-    this.events.on('completed', ({ returnvalue }) => this.observeCompleted(returnvalue as BundleJobResult | null));
-    this.events.on('failed', ({ failedReason }) => this.failed.inc({ code: parseFailure(failedReason)?.code ?? 'BF_JOB_FAILED' }));
+    this.events.on('completed', ({ returnvalue }) => this.observeCompleted(parseResult(returnvalue)));
+    this.events.on('failed', ({ failedReason }) => this.observeFailed(failedReason));
+    // a job removed while it waited (a cancel, or Bull Board's remove) never ran: it was cancelled
+    this.events.on('removed', ({ prev }) => {
+      if (NOT_STARTED.has(prev)) this.cancelled.inc();
+    });
+  }
+
+  /** Counts one failed attempt (`BF_CODE: message`); a cancel is counted as cancelled, not failed. */
+  observeFailed(failedReason: string | undefined): void {
+    const code = parseFailure(failedReason)?.code ?? 'BF_JOB_FAILED';
+    if (code === 'BF_CANCELLED') this.cancelled.inc();
+    else this.failed.inc({ code });
   }
 
   /** Counts one completed job's result. */
   observeCompleted(result: BundleJobResult | null | undefined): void {
+    if (result && typeof result === 'object' && result.repeated) {
+      this.recompleted.inc();
+      return;
+    }
     this.completed.inc();
     if (!result || typeof result !== 'object') return;
     const published = Object.values(result.regions ?? {}).filter((r) => r.manifestKey !== undefined && !r.error).length;
@@ -106,5 +159,15 @@ export class ServiceMetrics {
     if (this.connection.status !== 'ready') this.connection.disconnect();
     await Promise.race([this.events.close().catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
     this.connection.disconnect();
+  }
+}
+
+/** A completed event's return value: parsed by BullMQ, or still JSON text. */
+function parseResult(value: unknown): BundleJobResult | null {
+  if (typeof value !== 'string') return (value ?? null) as BundleJobResult | null;
+  try {
+    return JSON.parse(value) as BundleJobResult;
+  } catch {
+    return null;
   }
 }

@@ -1,0 +1,3 @@
+export * from './build-info.js';
+export * from './worker-metrics.js';
+export * from './metrics-server.js';
