@@ -165,7 +165,11 @@ interface FarmRun {
   queueWait: { mean: number; p95: number };
   jobTime: { mean: number; p95: number };
   redisCommandsPerJob: number;
-  redisTopCommands: Array<{ command: string; perJob: number }>;
+  /** Redis CPU time per job (commandstats usec, without EVAL: loading BullMQ's scripts once), ms. */
+  redisMsPerJob: number;
+  /** Redis commands per second of a job running (all commands / sum of job times). */
+  redisCommandsPerJobSecond: number;
+  redisTopCommands: Array<{ command: string; perJob: number; usecPerCall: number }>;
   s3RequestsPerJob: number;
   bytesUploaded: number;
   bundledBytesPerJob: number;
@@ -179,10 +183,11 @@ function percentile(values: number[], p: number): number {
 }
 const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 
-async function commandStats(redis: Redis): Promise<Map<string, number>> {
+/** Calls and microseconds of Redis CPU per command, since the server started. */
+async function commandStats(redis: Redis): Promise<Map<string, { calls: number; usec: number }>> {
   const text = await redis.info('commandstats');
-  const stats = new Map<string, number>();
-  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) stats.set(m[1]!, Number(m[2]));
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
   return stats;
 }
 
@@ -327,8 +332,13 @@ async function farmRun(stand: Stand, workers: number, args: Args, dir: string, i
       uploaded += x.sum('bundlefarm_worker_uploaded_bytes_total');
     }
     if (uploaded !== bytesUploaded) log(`note: the workers counted ${uploaded} bytes uploaded, the job results say ${bytesUploaded}`);
-    const deltas = [...after].map(([command, calls]) => ({ command, calls: calls - (before.get(command) ?? 0) })).filter((d) => d.calls > 0);
+    const deltas = [...after]
+      .map(([command, x]) => ({ command, calls: x.calls - (before.get(command)?.calls ?? 0), usec: x.usec - (before.get(command)?.usec ?? 0) }))
+      .filter((d) => d.calls > 0 && d.command !== 'info');
     const total = deltas.reduce((a, d) => a + d.calls, 0);
+    // EVAL: Redis compiling BullMQ's Lua scripts on their first use (then EVALSHA): once per Redis, not per job
+    const usec = deltas.filter((d) => d.command !== 'eval').reduce((a, d) => a + d.usec, 0);
+    const jobSeconds = times.reduce((a, b) => a + b, 0);
     return {
       workers,
       jobs: args.jobs,
@@ -337,10 +347,12 @@ async function farmRun(stand: Stand, workers: number, args: Args, dir: string, i
       queueWait: { mean: mean(waits), p95: percentile(waits, 95) },
       jobTime: { mean: mean(times), p95: percentile(times, 95) },
       redisCommandsPerJob: total / args.jobs,
+      redisMsPerJob: usec / 1000 / args.jobs,
+      redisCommandsPerJobSecond: total / jobSeconds,
       redisTopCommands: deltas
         .sort((a, b) => b.calls - a.calls)
-        .slice(0, 8)
-        .map((d) => ({ command: d.command, perJob: d.calls / args.jobs })),
+        .slice(0, 10)
+        .map((d) => ({ command: d.command, perJob: d.calls / args.jobs, usecPerCall: d.usec / d.calls })),
       s3RequestsPerJob: s3Requests / args.jobs,
       bytesUploaded,
       bundledBytesPerJob: bundled / args.jobs,
@@ -395,9 +407,9 @@ async function main(): Promise<void> {
 
     const f = (x: number, d = 1): string => x.toFixed(d);
     const text = table(
-      ['run', 'jobs/h', 'vs CLI', 'queue wait mean / p95 (s)', 'job time mean / p95 (s)', 'Redis cmds/job', 'S3 requests/job', 'uploaded (MiB)', 'pool busy'],
+      ['run', 'jobs/h', 'vs CLI', 'queue wait mean / p95 (s)', 'job time mean / p95 (s)', 'Redis cmds/job', 'Redis CPU/job', 'S3 requests/job', 'uploaded (MiB)', 'pool busy'],
       [
-        ['CLI, one after the other (before)', f(cliBefore.perHour, 0), '', '', f(cliBefore.seconds / args.jobs, 2), '', '', '', ''],
+        ['CLI, one after the other (before)', f(cliBefore.perHour, 0), '', '', f(cliBefore.seconds / args.jobs, 2), '', '', '', '', ''],
         ...farms.map((r) => [
           `farm, ${r.workers} worker${r.workers > 1 ? 's' : ''}`,
           f(r.perHour, 0),
@@ -405,17 +417,19 @@ async function main(): Promise<void> {
           `${f(r.queueWait.mean)} / ${f(r.queueWait.p95)}`,
           `${f(r.jobTime.mean, 2)} / ${f(r.jobTime.p95, 2)}`,
           f(r.redisCommandsPerJob, 0),
+          `${f(r.redisMsPerJob, 2)} ms`,
           f(r.s3RequestsPerJob, 0),
           f(r.bytesUploaded / MiB, 0),
           `${(r.poolBusyRatio * 100).toFixed(0)} %`,
         ]),
-        ['CLI, one after the other (after)', f(cliAfter.perHour, 0), '', '', f(cliAfter.seconds / args.jobs, 2), '', '', '', ''],
+        ['CLI, one after the other (after)', f(cliAfter.perHour, 0), '', '', f(cliAfter.seconds / args.jobs, 2), '', '', '', '', ''],
       ],
     );
     process.stdout.write(`\n${text}\n`);
     for (const r of farms) {
       process.stdout.write(
-        `\n${r.workers} worker(s): Redis commands per job by command: ${r.redisTopCommands.map((c) => `${c.command} ${c.perJob.toFixed(1)}`).join(', ')}\n` +
+        `\n${r.workers} worker(s): Redis commands per job by command (µs per call): ${r.redisTopCommands.map((c) => `${c.command} ${c.perJob.toFixed(1)} (${c.usecPerCall.toFixed(1)})`).join(', ')}\n` +
+          `  Redis: ${f(r.redisCommandsPerJobSecond, 2)} commands per second of a running job\n` +
           `  per job: image ${f(r.imageBytesPerJob / MiB)} MiB, bundle ${f(r.bundledBytesPerJob / MiB)} MiB (x${args.regions} regions uploaded)\n`,
       );
     }
