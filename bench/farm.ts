@@ -13,9 +13,9 @@
  * `INFO commandstats` before and after counts what the service spends per job.
  *
  * The baseline: the same N images bundled one after the other with the CLI (`bundlefarm bundle`, one
- * process per image, output to a local directory), before and after the farm runs (the machine's speed
- * drifts). The ratio = farm jobs/hour ÷ CLI images/hour (mean of the two CLI runs): the service's
- * overhead (queue, HTTP, S3, a second region's upload). Prints a table and writes bench-results/farm-*.json.
+ * process per image, output to a local directory), before and after each farm run (the machine's speed
+ * drifts). The ratio = farm jobs/hour ÷ CLI images/hour (mean of the CLI runs just before and after
+ * it): the service's overhead (queue, HTTP, S3 through s3rver on the same cores, a second region). Prints a table and writes bench-results/farm-*.json.
  */
 import { spawn } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
@@ -393,27 +393,34 @@ async function main(): Promise<void> {
   const stand: Stand = { redis, s3, gov, credentials: registerS3Credentials() };
   log(`machine: ${cpus()[0]?.model ?? '?'} x ${availableParallelism()}, node ${process.version}; ${args.jobs} jobs of ${args.sizeMiB} MiB, ${args.regions} region(s), level ${args.level}, ${args.threads} threads per process`);
   try {
-    log(`CLI: ${args.jobs} images one after the other`);
-    const cliBefore = await cliRun(images, args.jobs, id, args, dir);
+    // CLI, farm, CLI, farm, …, CLI: each farm run is compared with the CLI runs just before and after
+    // it (this VM's speed, and what else runs on it, drift from minute to minute)
+    const clis: CliRun[] = [];
     const farms: FarmRun[] = [];
+    const cli = async (): Promise<void> => {
+      log(`CLI: ${args.jobs} images one after the other`);
+      clis.push(await cliRun(images, args.jobs, id, args, dir));
+    };
+    await cli();
     for (const w of args.workers) {
       log(`farm: ${w} worker process(es)`);
       farms.push(await farmRun(stand, w, args, dir, imageRoot, imageNames, id));
       gov.resetRecords();
+      await cli();
     }
-    log(`CLI again: ${args.jobs} images one after the other`);
-    const cliAfter = await cliRun(images, args.jobs, id, args, dir);
-    const cliPerHour = (cliBefore.perHour + cliAfter.perHour) / 2;
+    const around = (i: number): number => (clis[i]!.perHour + clis[i + 1]!.perHour) / 2;
+    const cliPerHour = clis.reduce((a, c) => a + c.perHour, 0) / clis.length;
 
     const f = (x: number, d = 1): string => x.toFixed(d);
     const text = table(
       ['run', 'jobs/h', 'vs CLI', 'queue wait mean / p95 (s)', 'job time mean / p95 (s)', 'Redis cmds/job', 'Redis CPU/job', 'S3 requests/job', 'uploaded (MiB)', 'pool busy'],
       [
-        ['CLI, one after the other (before)', f(cliBefore.perHour, 0), '', '', f(cliBefore.seconds / args.jobs, 2), '', '', '', '', ''],
-        ...farms.map((r) => [
+        ...farms.flatMap((r, i) => [
+          [`CLI, one after the other (${i === 0 ? 'first' : 'again'})`, f(clis[i]!.perHour, 0), '', '', f(clis[i]!.seconds / args.jobs, 2), '', '', '', '', ''],
+          [
           `farm, ${r.workers} worker${r.workers > 1 ? 's' : ''}`,
           f(r.perHour, 0),
-          `${(r.perHour / cliPerHour).toFixed(2)}x`,
+          `${(r.perHour / around(i)).toFixed(2)}x`,
           `${f(r.queueWait.mean)} / ${f(r.queueWait.p95)}`,
           `${f(r.jobTime.mean, 2)} / ${f(r.jobTime.p95, 2)}`,
           f(r.redisCommandsPerJob, 0),
@@ -421,10 +428,12 @@ async function main(): Promise<void> {
           f(r.s3RequestsPerJob, 0),
           f(r.bytesUploaded / MiB, 0),
           `${(r.poolBusyRatio * 100).toFixed(0)} %`,
+          ],
         ]),
-        ['CLI, one after the other (after)', f(cliAfter.perHour, 0), '', '', f(cliAfter.seconds / args.jobs, 2), '', '', '', '', ''],
+        ['CLI, one after the other (last)', f(clis.at(-1)!.perHour, 0), '', '', f(clis.at(-1)!.seconds / args.jobs, 2), '', '', '', '', ''],
       ],
     );
+    process.stdout.write('\nvs CLI: farm jobs/h over the mean of the CLI runs just before and after it\n');
     process.stdout.write(`\n${text}\n`);
     for (const r of farms) {
       process.stdout.write(
@@ -439,8 +448,8 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: { cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version },
       args: { ...args, dir: undefined },
-      cli: { before: cliBefore, after: cliAfter, perHour: cliPerHour },
-      farms: farms.map((r) => ({ ...r, ratioToCli: r.perHour / cliPerHour })),
+      cli: { runs: clis, perHour: cliPerHour },
+      farms: farms.map((r, i) => ({ ...r, ratioToCli: r.perHour / around(i) })),
     };
     const stamp = report.date.replace(/[:.]/g, '-');
     await writeFile(join(resultDir, `farm-${stamp}.json`), JSON.stringify(report, null, 2));

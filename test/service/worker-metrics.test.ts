@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { BUNDLE_QUEUE, type BundleJobData, type BundleJobResult } from '@bundlefarm/queue';
 import { REPO } from '../helpers/fixtures.js';
-import { writeRandomFile } from '../helpers/images.js';
+import { textLike } from '../helpers/images.js';
 import { scrape, type Exposition } from '../helpers/prometheus-text.js';
-import { ACCOUNT, serviceProcesses, until, type ServiceProcess } from '../helpers/service-processes.js';
+import { ACCOUNT, serviceProcesses, spawnService, until, WORKER_BIN, type ServiceProcess } from '../helpers/service-processes.js';
 
 /**
  * The metrics a user scrapes, from real processes: the API and a worker started with `metricsPort: 0`
@@ -22,7 +22,7 @@ import { ACCOUNT, serviceProcesses, until, type ServiceProcess } from '../helper
  *   the dashboard uses.
  */
 const MiB = 1024 * 1024;
-/** Big enough, at level 9 on one thread, that a scrape lands while the job runs. */
+/** Text-like (compressible: random data would be stored, not compressed) and big enough, at level 9 on one thread, that the pool is busy for seconds. */
 const IMAGE_SIZE = 48 * MiB + 12345;
 const REGION = 'us-east-1';
 
@@ -30,8 +30,8 @@ const env = await serviceProcesses({
   workers: 1,
   workerConfig: { threads: 1, concurrency: 1, progressIntervalMs: 200, metricsPort: 0 },
   images: async (root) => {
-    await writeRandomFile(join(root, 'a.img'), IMAGE_SIZE, 41);
-    await writeRandomFile(join(root, 'b.img'), IMAGE_SIZE, 42);
+    await writeFile(join(root, 'a.img'), textLike(IMAGE_SIZE, 41));
+    await writeFile(join(root, 'b.img'), textLike(IMAGE_SIZE, 42));
   },
 });
 const worker = env.workers[0]!;
@@ -195,6 +195,15 @@ describe('metrics of the workers and the API', { concurrency: false, timeout: 10
     assert.equal(ac.value('bundlefarm_jobs_failed_total', { code: 'BF_CANCELLED' }), undefined, 'never failed{code="BF_CANCELLED"}');
     assert.equal(ac.sum('bundlefarm_jobs_failed_total'), 0);
     assert.equal(ac.value('bundlefarm_jobs_completed_total'), 1);
+  });
+
+  it('a worker whose metrics port is taken does not start (before taking any job), and says why', async () => {
+    const port = new URL(workerUrl).port;
+    const second = spawnService(WORKER_BIN, { ...env.workerEnv, BUNDLEFARM_WORKER_METRICS_PORT: port });
+    const exit = await second.exited;
+    assert.equal(exit.code, 70, second.output());
+    assert.match(second.output(), /EADDRINUSE/);
+    assert.doesNotMatch(second.output(), /"msg":"job started"/);
   });
 
   it('the Grafana dashboard queries only metrics (and labels) the API and a worker export', async () => {
