@@ -1,9 +1,12 @@
 /*
- * Globs matched in time linear in the value: the glob is compiled to the states of a small NFA (one per
- * token) and the value is run through it once, keeping the set of states it may be in (Thompson's
- * construction, as RE2 does) — never backtracking. Each character costs at most two visits per state,
- * so a match costs O(|glob| × |value|) steps in the worst case and O(|value|) for a given glob; a glob of
- * many `**` costs less, as an active `**` state makes every state before it redundant (dropped).
+ * Globs matched in time linear in the value, never backtracking: the glob is compiled to a small NFA
+ * (one state per token) and the value is run through it once, all states at a time, as bit vectors
+ * (the Shift-And algorithm, extended with the self-loops of `*` and `**`). Each character of the value
+ * costs the same few operations on ⌈(tokens + 1) / 32⌉ words, whatever the glob and the value look
+ * like: a match is O(|value| × |glob| / 32) word operations — linear in the value for a given glob, a
+ * handful of words per character for any glob a rules or principals file holds (those are at most
+ * 256 and 1024 characters). A backtracking regex, by contrast, is polynomial in the value on
+ * `release/**-**-**-final`.
  *
  * Syntax, matched against the whole value: `*` any run of characters but `/`; `**` (two or more `*`)
  * any run including `/`; `?` one character but `/`; everything else is literal (no escapes, no classes).
@@ -12,7 +15,7 @@
 
 type Token = { kind: 'char'; ch: string } | { kind: 'one' } | { kind: 'star' } | { kind: 'globstar' };
 
-/** Counts the work of matches, for tests and budgets: one step per NFA state visited. */
+/** Counts the work of matches, for tests: one step per 32-bit word of states updated (32 states at a time). */
 export interface GlobStats {
   steps: number;
 }
@@ -47,15 +50,42 @@ function tokenize(glob: string): Token[] {
 
 export class Glob {
   readonly source: string;
-  private readonly tokens: Token[];
-  /** Per state, the generation it was last added in (dedup without clearing). */
-  private readonly mark: Int32Array;
-  private generation = 0;
+  /** States are 0..tokens; `words` 32-bit words hold one bit per state. */
+  private readonly states: number;
+  private readonly words: number;
+  /** Bit j: token j is `?` (advances on any character but `/`). */
+  private readonly one: Uint32Array;
+  /** Bit j: token j is `*` (loops on any character but `/`; may be skipped). */
+  private readonly star: Uint32Array;
+  /** Bit j: token j is `**` (loops on any character; may be skipped). */
+  private readonly globstar: Uint32Array;
+  /** Per literal character, bit j: token j is that character. */
+  private readonly literals = new Map<string, Uint32Array>();
+  private readonly none: Uint32Array;
 
   private constructor(source: string) {
     this.source = source;
-    this.tokens = tokenize(source);
-    this.mark = new Int32Array(this.tokens.length + 1).fill(-1);
+    const tokens = tokenize(source);
+    this.states = tokens.length + 1;
+    this.words = Math.ceil(this.states / 32);
+    this.one = new Uint32Array(this.words);
+    this.star = new Uint32Array(this.words);
+    this.globstar = new Uint32Array(this.words);
+    this.none = new Uint32Array(this.words);
+    tokens.forEach((t, j) => {
+      const set = (mask: Uint32Array): void => {
+        mask[j >>> 5]! |= 1 << (j & 31);
+      };
+      if (t.kind === 'one') set(this.one);
+      else if (t.kind === 'star') set(this.star);
+      else if (t.kind === 'globstar') set(this.globstar);
+      else {
+        let mask = this.literals.get(t.ch);
+        if (!mask) this.literals.set(t.ch, (mask = new Uint32Array(this.words)));
+        set(mask);
+      }
+    });
+    this.literal = tokens.every((t) => t.kind === 'char');
   }
 
   static compile(glob: string): Glob {
@@ -63,79 +93,63 @@ export class Glob {
   }
 
   /** The glob has no wildcard: it matches only itself. */
-  get literal(): boolean {
-    return this.tokens.every((t) => t.kind === 'char');
-  }
+  readonly literal: boolean;
 
   /** Whether the whole `value` matches. */
   matches(value: string, stats?: GlobStats): boolean {
-    const end = this.run(value, stats);
-    return end !== undefined && end.includes(this.tokens.length);
+    const d = this.run(value, stats);
+    const last = this.states - 1;
+    return ((d[last >>> 5]! >>> (last & 31)) & 1) === 1;
   }
 
-  /** Whether some value starting with `prefix` could match (for checks of templates whose end is not known yet). */
+  /** Whether some value starting with `prefix` could match (every state can still reach the end). */
   matchesPrefix(prefix: string, stats?: GlobStats): boolean {
-    const end = this.run(prefix, stats);
-    return end !== undefined && end.length > 0;
+    return this.run(prefix, stats).some((w) => w !== 0);
   }
 
-  /** The states after reading `value`, or undefined once none is left. */
-  private run(value: string, stats?: GlobStats): number[] | undefined {
-    const tokens = this.tokens;
-    let current: number[] = [];
-    let steps = 0;
-    let gen = this.nextGeneration();
-    // adds `state` and what it reaches without reading (a star may match nothing)
-    const add = (list: number[], state: number): void => {
-      for (let s = state; ; s++) {
-        steps++;
-        if (this.mark[s] === gen) return;
-        this.mark[s] = gen;
-        list.push(s);
-        const t = tokens[s];
-        if (t === undefined || (t.kind !== 'star' && t.kind !== 'globstar')) return;
-      }
-    };
-    add(current, 0);
+  /** The set of states after reading `value`. */
+  private run(value: string, stats?: GlobStats): Uint32Array {
+    const W = this.words;
+    let d = new Uint32Array(W);
+    let next = new Uint32Array(W);
+    d[0] = 1;
+    this.skipStars(d);
+    let steps = W;
     for (const c of value) {
-      gen = this.nextGeneration();
-      const next: number[] = [];
-      let globstar = -1;
-      for (const s of current) {
-        steps++;
-        const t = tokens[s];
-        if (t === undefined) continue;
-        switch (t.kind) {
-          case 'char':
-            if (t.ch === c) add(next, s + 1);
-            break;
-          case 'one':
-            if (c !== '/') add(next, s + 1);
-            break;
-          case 'star':
-            if (c !== '/') add(next, s);
-            break;
-          case 'globstar':
-            add(next, s);
-            globstar = Math.max(globstar, s);
-            break;
-        }
+      const lit = this.literals.get(c) ?? this.none;
+      const notSlash = c !== '/';
+      let carry = 0;
+      let any = 0;
+      for (let w = 0; w < W; w++) {
+        const cur = d[w]!;
+        // advance over a literal (or `?`) that accepts c: shift the state bit one up
+        const adv = cur & (lit[w]! | (notSlash ? this.one[w]! : 0));
+        const shifted = ((adv << 1) | carry) >>> 0;
+        carry = adv >>> 31;
+        // stay in a star that accepts c
+        const loop = cur & (this.globstar[w]! | (notSlash ? this.star[w]! : 0));
+        const v = (shifted | loop) >>> 0;
+        next[w] = v;
+        any |= v;
       }
-      // an active `**` stays active to the end: every state before it can only lead back to it
-      current = globstar > 0 ? next.filter((s) => s >= globstar) : next;
-      if (current.length === 0) break;
+      steps += W;
+      [d, next] = [next, d];
+      if (any === 0) break;
+      this.skipStars(d);
     }
     if (stats) stats.steps += steps;
-    return current.length > 0 ? current : undefined;
+    return d;
   }
 
-  private nextGeneration(): number {
-    // Int32 marks: wrap long before overflow, clearing the marks once
-    if (this.generation >= 0x7fff_ffff) {
-      this.generation = 0;
-      this.mark.fill(-1);
+  /** A star may match nothing: from its state, the next one is reached too (stars never follow stars). */
+  private skipStars(d: Uint32Array): void {
+    let carry = 0;
+    for (let w = 0; w < this.words; w++) {
+      const stars = d[w]! & (this.star[w]! | this.globstar[w]!);
+      const add = ((stars << 1) | carry) >>> 0;
+      carry = stars >>> 31;
+      d[w] = (d[w]! | add) >>> 0;
     }
-    return this.generation++;
   }
 }
 
