@@ -5,7 +5,7 @@ import { BadRequestError, MalformedJsonError, RuleSpecInvalidError, Unauthorized
 import { errorBodySchema, responseJsonSchema, webhookResponseSchema, type ErrorBody, type WebhookResponse } from '../openapi/api-schemas.js';
 import { statusUrl } from '../routes/bundle-routes.js';
 import { firstHeader } from '../routes/headers.js';
-import { useRawBodies, type BodyBudget } from './body-budget.js';
+import { RawBodies, type BodyBudget } from './body-budget.js';
 import { githubContext, gitlabContext, gitlabEventName, type EventContext } from './event-context.js';
 import { githubShapeProblem, gitlabHeaderProblem } from './payload-shape.js';
 import { parseWebhookPayload } from './raw-body.js';
@@ -48,7 +48,8 @@ const EVENT_NAME = /^[a-z_]{1,64}$/;
  * of their body is read; the bodies of the others draw on a shared budget (body-budget.ts).
  */
 export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutesOptions): Promise<void> {
-  useRawBodies(app, { limit: options.bodyLimit, timeoutMs: options.bodyTimeoutMs, budget: options.budget });
+  const bodies = new RawBodies({ limit: options.bodyLimit, timeoutMs: options.bodyTimeoutMs, budget: options.budget });
+  bodies.install(app);
   const ledger = new WebhookLedger(options.producer);
 
   const intake = async (reply: Reply, event: EventContext, raw: Buffer, delivery: string, shapeProblem: string | undefined): Promise<Reply> => {
@@ -137,7 +138,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
       onRequest: async (request, reply) => {
         const refuse = (err: Error): never => {
           reply.header('connection', 'close');
-          throw err;
+          return bodies.refuse(request, err);
         };
         const challenge = 'HMAC-SHA256 header="X-Hub-Signature-256"';
         if (options.githubSecrets.length === 0) refuse(new UnauthorizedError('GitHub webhooks are not enabled (no secret is configured)', challenge));
@@ -148,6 +149,10 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
         const delivery = firstHeader(request, 'x-github-delivery');
         if (event === undefined || delivery === undefined) refuse(new BadRequestError('X-GitHub-Event and X-GitHub-Delivery are required'));
         if (!EVENT_NAME.test(event ?? '') || (delivery ?? '').length > 200) refuse(new BadRequestError('X-GitHub-Event or X-GitHub-Delivery is malformed'));
+        // the body's declared length is taken from the shared budget now, or the request is refused unread
+        reply.header('connection', 'close');
+        bodies.admit(request);
+        reply.removeHeader('connection');
       },
     },
     async (request, reply) => {
@@ -178,9 +183,12 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
       onRequest: async (request, reply) => {
         if (!verifyGitlabToken(firstHeader(request, 'x-gitlab-token'), options.gitlabTokens)) {
           reply.header('connection', 'close');
-          throw new UnauthorizedError(
+          bodies.refuse(
+            request,
+            new UnauthorizedError(
             options.gitlabTokens.length === 0 ? 'GitLab webhooks are not enabled (no token is configured)' : 'X-Gitlab-Token is missing or not valid',
-            'Token header="X-Gitlab-Token"',
+              'Token header="X-Gitlab-Token"',
+            ),
           );
         }
       },
