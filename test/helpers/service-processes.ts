@@ -84,7 +84,7 @@ export interface ServiceProcessesOptions {
    * A principals file (its content) for the API and the workers (BUNDLEFARM_PRINCIPALS_FILE); the API
    * then has no legacy BUNDLEFARM_API_TOKENS unless `legacyToken` says so.
    */
-  principals?: unknown;
+  principals?: unknown | ((secrets: ServiceSecrets) => unknown);
   /** Keep the legacy token (secrets.apiToken) next to the principals file (default: only without one). */
   legacyToken?: boolean;
   /** The job MAC key for the API and the workers (BUNDLEFARM_JOB_MAC_KEY; default none). */
@@ -158,7 +158,8 @@ export async function serviceProcesses(options: ServiceProcessesOptions = {}): P
   const trustEnv: Record<string, string> = {};
   if (options.principals !== undefined) {
     const principalsFile = join(dir, 'principals.json');
-    await writeFile(principalsFile, JSON.stringify(options.principals));
+    const content = typeof options.principals === 'function' ? (options.principals as (s: ServiceSecrets) => unknown)(secrets) : options.principals;
+    await writeFile(principalsFile, JSON.stringify(content));
     trustEnv.BUNDLEFARM_PRINCIPALS_FILE = principalsFile;
   }
   if (options.jobMacKey !== undefined) trustEnv.BUNDLEFARM_JOB_MAC_KEY = options.jobMacKey;
