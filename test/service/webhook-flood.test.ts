@@ -90,3 +90,51 @@ describe('unauthenticated webhook bodies', { timeout: 120_000 }, () => {
     assert.ok(refused > 0, 'bodies beyond the budget were refused');
   });
 });
+
+describe('the webhook buffer budget', { timeout: 60_000 }, () => {
+  it('is given back by requests that were aborted, timed out or refused: it never leaks', async () => {
+    const { buildServer } = await import('@bundlefarm/server');
+    const LIMIT = 64 * 1024;
+    // the budget holds exactly one body: any byte not given back would refuse the next delivery
+    const app = await buildServer(
+      { apiTokens: ['budget-token-0123456789'], githubWebhookSecrets: ['budget-secret-0123456789'], redisUrl: redis.url, queuePrefix: 'budget', webhookBodyLimit: LIMIT, webhookBufferBudget: LIMIT, webhookBodyTimeoutMs: 500 },
+      { logger: false },
+    );
+    after(() => app.close());
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = Number(new URL(url).port);
+    const head = (length: number): string =>
+      `POST /v1/hooks/github HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n` +
+      `X-GitHub-Event: push\r\nX-GitHub-Delivery: ${randomUUID()}\r\nX-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\n\r\n`;
+    /** Sends a request and returns the status line (or '' when the connection closed without one). */
+    const exchange = (data: string, then: (s: Socket) => void = () => {}): Promise<string> =>
+      new Promise((resolve) => {
+        let got = '';
+        const s = connect(port, '127.0.0.1', () => {
+          s.write(data);
+          then(s);
+        });
+        s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        s.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
+        s.on('error', () => undefined);
+      });
+    const full = async (): Promise<string> => exchange(head(LIMIT) + 'x'.repeat(LIMIT));
+    assert.match(await full(), / 401 /, 'a whole unsigned body is read, then refused (bad signature)');
+    // aborted half-way
+    await exchange(head(LIMIT) + 'x'.repeat(1000), (s) => setTimeout(() => s.destroy(), 100));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(await full(), / 401 /, 'the aborted request gave its share back');
+    // too slow: 408 after the body timeout
+    assert.match(await exchange(head(LIMIT) + 'x'.repeat(10)), / 408 /);
+    assert.match(await full(), / 401 /, 'the timed-out request gave its share back');
+    // while one holds the budget, another is refused unread, then admitted once the first is done
+    let hold: Socket | undefined;
+    const held = exchange(head(LIMIT) + 'x'.repeat(10), (s) => (hold = s));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(await exchange(head(LIMIT)), / 503 /, 'no budget left: refused at the headers');
+    hold?.destroy();
+    await held;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(await full(), / 401 /);
+  });
+});
