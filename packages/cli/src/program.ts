@@ -4,6 +4,7 @@ import type { CliIo, GlobalFlags } from './cli-io.js';
 import { registerBundle } from './commands/bundle-command.js';
 import { registerDemo } from './commands/demo-command.js';
 import { registerEnqueue } from './commands/enqueue-command.js';
+import { registerHashToken } from './commands/hash-token-command.js';
 import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
 import { registerVerify } from './commands/verify-command.js';
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerDemo(program, io);
   registerEnqueue(program, io, flags);
   registerStatus(program, io, flags);
+  registerHashToken(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   return { program, flags };
 }

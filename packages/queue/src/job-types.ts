@@ -11,6 +11,13 @@ export interface BundleJobData {
   source: string;
   /** Delivery id of the webhook that caused it, if any. */
   delivery?: string;
+  /**
+   * Name of the principal that enqueued it (an API token's or a webhook rule's; never a token). Workers
+   * with a principals file run the job only inside that principal's scope.
+   */
+  principal?: string;
+  /** HMAC of id, spec, principal, source and delivery (scopes/job-mac.ts), when the API has a job MAC key. */
+  mac?: string;
   /** Regions finished by an earlier attempt (with their results): a retry redoes only the others. */
   completedRegions?: Record<string, RegionResult>;
 }

@@ -5,10 +5,12 @@ import { Redis } from 'ioredis';
 import { isBundlefarmError } from '@bundlefarm/errors';
 import { createS3Client } from '@bundlefarm/s3';
 import { cancelChannel } from '../cancel-channel.js';
+import { canonicalJson } from '../canonical-json.js';
 import { bundleNameSchema, validateJobSpec, type JobSpec, type SpecProblem } from '../job-spec.js';
 import type { BundleJobData, BundleJobResult, RegionResult } from '../job-types.js';
 import { BUNDLE_QUEUE, jobOptions } from '../queue-settings.js';
 import { redisOptions } from '../redis-connection.js';
+import { jobMac } from '../scopes/job-mac.js';
 import { toBundleStatus, type BundleState, type BundleStatus } from './bundle-status.js';
 import { checkImage, type ImageCheck, type ImageCheckOptions, type S3Client } from './image-size-check.js';
 import { isJobId, jobIdSchema, ledgerKey, randomJobId } from './job-ids.js';
@@ -31,6 +33,11 @@ export interface EnqueueOptions {
   jobId?: string;
   /** The webhook delivery id, kept in the job data for people reading it. */
   delivery?: string;
+  /**
+   * The principal enqueuing (its name). Recorded in the job; a repeated job id (Idempotency-Key) of a
+   * job another principal made is a conflict, never that job.
+   */
+  principal?: string;
   /**
    * More values that identify the request (e.g. the SHA-256 of a webhook body): if any already made a
    * job within the replay TTL, that job is returned. Guards against a captured webhook being replayed
@@ -170,7 +177,13 @@ export class BundleProducer {
       }
       const existing = await this.queue.getJob(id);
       if (existing) return this.replay(id, spec, options, existing);
-      const data: BundleJobData = { spec, source: options.source, ...(options.delivery !== undefined ? { delivery: options.delivery } : {}) };
+      const data: BundleJobData = {
+        spec,
+        source: options.source,
+        ...(options.delivery !== undefined ? { delivery: options.delivery } : {}),
+        ...(options.principal !== undefined ? { principal: options.principal } : {}),
+      };
+      if (this.options.jobMacKey) data.mac = jobMac(this.options.jobMacKey, { id, ...data });
       try {
         await this.queue.add(name, data, { ...jobOptions(this.options.jobPolicy), jobId: id });
       } catch (err) {
@@ -247,6 +260,23 @@ export class BundleProducer {
     });
   }
 
+  /**
+   * Remembers `value` under `key` (a webhook delivery, a body digest) for the replay TTL, unless
+   * something is remembered there already: then that is returned and nothing changes.
+   */
+  async rememberOnce(key: string, value: string): Promise<string | undefined> {
+    return this.guard('remember a delivery', async () => {
+      const k = this.ledger('hook', key);
+      if ((await this.redis.set(k, value, 'EX', this.options.replayTtlSeconds, 'NX')) === 'OK') return undefined;
+      return (await this.redis.get(k)) ?? undefined;
+    });
+  }
+
+  /** What `rememberOnce` keeps under `key`, if anything. */
+  async recall(key: string): Promise<string | undefined> {
+    return this.guard('look up a delivery', async () => (await this.redis.get(this.ledger('hook', key))) ?? undefined);
+  }
+
   /** Jobs per state. */
   async counts(): Promise<JobCounts> {
     return this.guard('count jobs', async () => {
@@ -288,7 +318,7 @@ export class BundleProducer {
     this.s3?.destroy();
   }
 
-  private ledger(kind: 'id' | 'replay', value: string): string {
+  private ledger(kind: 'id' | 'replay' | 'hook', value: string): string {
     return ledgerKey(this.prefix, BUNDLE_QUEUE, kind, value);
   }
 
@@ -305,6 +335,8 @@ export class BundleProducer {
 
   private async replay(id: string, spec: JobSpec, options: EnqueueOptions, known?: Job<BundleJobData, BundleJobResult>): Promise<EnqueueResult> {
     const job = known ?? (await this.queue.getJob(id));
+    // another principal's job is never handed out, whatever its spec
+    if (job && options.principal !== undefined && job.data.principal !== options.principal) throw new IdempotencyConflictError(id);
     if (options.requireSameSpec && job && digest(job.data.spec) !== digest(spec)) throw new IdempotencyConflictError(id);
     return { id, name: job?.name ?? bundleName(spec), created: false };
   }
@@ -369,15 +401,4 @@ function nameProblem(spec: JobSpec): SpecProblem | undefined {
 
 function digest(spec: JobSpec): string {
   return createHash('sha256').update(canonicalJson(spec)).digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

@@ -52,6 +52,8 @@ export interface BundleStatus {
   /** Who enqueued it: api, github, gitlab, cli … */
   source: string;
   delivery?: string;
+  /** The principal that enqueued it (absent for jobs made before principals, or added outside the API). */
+  principal?: string;
   spec: JobSpec;
   /** Latest progress report (null before a worker reported any). */
   progress: BundleJobProgress | null;
@@ -147,6 +149,7 @@ export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, state: 
     finished,
     source: data.source,
     ...(data.delivery !== undefined ? { delivery: data.delivery } : {}),
+    ...(typeof data.principal === 'string' ? { principal: data.principal } : {}),
     spec: data.spec,
     progress,
     result,

@@ -14,6 +14,7 @@ import { S3PartSink, type RetryEvent } from '@bundlefarm/s3';
 import { jobSpecSchema, type JobSpec, type RegionTarget } from '../job-spec.js';
 import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult } from '../job-types.js';
 import { resolveImage } from './image-resolver.js';
+import { checkJobScope } from './job-authorization.js';
 import { asBundlefarmError, toJobFailure } from './job-failure.js';
 import { preflightRegions } from './preflight-regions.js';
 import { JobProgressReporter } from './progress-reporter.js';
@@ -28,8 +29,9 @@ import type { WorkerLogger } from './worker-logger.js';
 /**
  * The processor of bundle jobs: `(job, token, signal)` as BullMQ calls it.
  *
- * 1. The spec is validated again (producers are not trusted to have done it) and the identity looked
- *    up: a bad spec or an unknown identity fails the job at once (UnrecoverableError, no retries).
+ * 1. The spec is validated again (producers are not trusted to have done it), the job's MAC, principal
+ *    and scope are checked (job-authorization.ts) and the identity looked up: a bad spec, a job no
+ *    principal vouches for or an unknown identity fails the job at once (UnrecoverableError, no retries).
  * 2. The image reference is resolved (s3:// or a path inside the image root — nothing outside it).
  * 3. Regions published by an earlier attempt (`completedRegions`) are skipped; every other region is
  *    preflighted before any CPU is spent, and the bundle's manifest is withdrawn from it (an attempt
@@ -132,6 +134,8 @@ class BundleJobRun {
       throw new InvalidJobSpecError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(spec)', message: i.message })));
     }
     const spec = parsed.data;
+    // before the image or S3 is touched: a job is run only for a principal that may ask for it
+    const principal = await checkJobScope(job, spec, config);
     const identity = config.identities.get(spec.identity);
     if (!identity) throw new KeyNotConfiguredError(spec.identity);
     const accountId = normalizeAccountId(spec.accountId);
@@ -140,7 +144,7 @@ class BundleJobRun {
     const remaining = spec.regions.filter((r) => !earlier[r.region]);
     const certificates = new Map(remaining.map((r) => [r.region, this.ec2Certificate(r.region)]));
     this.log.info(
-      { image: spec.image, bundle: spec.name, regions: remaining.map((r) => r.region), skipped: Object.keys(earlier), identity: spec.identity, source: job.data.source },
+      { image: spec.image, bundle: spec.name, regions: remaining.map((r) => r.region), skipped: Object.keys(earlier), identity: spec.identity, source: job.data.source, principal },
       'job started',
     );
     const skipped = Object.fromEntries(Object.entries(earlier).map(([region, r]) => [region, r.partKeys?.length ?? 0]));

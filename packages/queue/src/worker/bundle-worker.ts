@@ -8,6 +8,7 @@ import { createRedis } from '../redis-connection.js';
 import { CANCEL_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, createBundleProcessor, type BundleJob } from './bundle-processor.js';
 import { CancelListener } from './cancel-listener.js';
 import { RegionClients } from './region-clients.js';
+import { trustWarnings } from './job-authorization.js';
 import { describeWorkerConfig, type WorkerConfig } from './worker-config.js';
 import { createWorkerLogger, type WorkerLogger } from './worker-logger.js';
 
@@ -114,6 +115,7 @@ export class BundleWorker {
     worker.run().catch((err: unknown) => logger.error({ err }, 'worker main loop failed'));
     await worker.waitUntilReady();
     logger.info({ worker: name, config: describeWorkerConfig(config) }, 'worker started');
+    for (const warning of trustWarnings(config)) logger.warn(warning);
     return bw;
   }
 

@@ -1,5 +1,6 @@
 export * from './worker-errors.js';
 export * from './worker-config.js';
+export * from './job-authorization.js';
 export * from './worker-logger.js';
 export * from './region-clients.js';
 export * from './rooted-file-image-source.js';

@@ -13,6 +13,8 @@ import {
 } from '@bundlefarm/format';
 import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, type S3BundleAcl, type S3Settings } from '@bundlefarm/s3';
 import { DEFAULT_PREFIX } from '../queue-settings.js';
+import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
+import { Principals } from '../scopes/principals.js';
 import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
 
 /**
@@ -30,6 +32,8 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * | `BUNDLEFARM_QUEUE_PREFIX` | `bundlefarm`             | key prefix of the queue; with Redis Cluster use a hash tag, e.g. `{bundlefarm}` |
  * | `BUNDLEFARM_CONFIG`       | (required)               | path of the JSON file below |
  * | `BUNDLEFARM_LOG_LEVEL`    | `info`                   | pino level: fatal, error, warn, info, debug, trace, silent |
+ * | `BUNDLEFARM_PRINCIPALS_FILE` | none                  | the API's principals file (scopes/principals.ts): every job must name one of them and stay in its scope |
+ * | `BUNDLEFARM_JOB_MAC_KEY`  | none                     | the API's job MAC key (32+ characters): every job must carry a valid MAC |
  *
  * An empty variable counts as unset.
  *
@@ -102,6 +106,13 @@ export interface WorkerConfig {
   progressIntervalMs: number;
   shutdownGraceMs: number;
   lockDurationMs: number;
+  /**
+   * The principals jobs may name, from BUNDLEFARM_PRINCIPALS_FILE (the API's file). Undefined: jobs are
+   * not checked against scopes (and the worker says so when it starts).
+   */
+  principals: Principals | undefined;
+  /** Key of the job MAC (BUNDLEFARM_JOB_MAC_KEY); undefined: MACs are not checked. Never log. */
+  jobMacKey: Buffer | undefined;
 }
 
 /** S3 connection settings without the region (that comes with each target). */
@@ -125,6 +136,8 @@ export const WORKER_ENV = {
   prefix: 'BUNDLEFARM_QUEUE_PREFIX',
   config: 'BUNDLEFARM_CONFIG',
   logLevel: 'BUNDLEFARM_LOG_LEVEL',
+  principalsFile: 'BUNDLEFARM_PRINCIPALS_FILE',
+  jobMacKey: 'BUNDLEFARM_JOB_MAC_KEY',
 } as const;
 
 export const WORKER_DEFAULTS = {
@@ -208,6 +221,8 @@ const envSchema = z.object({
     .default(WORKER_DEFAULTS.prefix),
   [WORKER_ENV.config]: z.string({ error: 'is required: the path of the worker configuration file (JSON)' }).min(1),
   [WORKER_ENV.logLevel]: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default(WORKER_DEFAULTS.logLevel),
+  [WORKER_ENV.principalsFile]: z.string().min(1).optional(),
+  [WORKER_ENV.jobMacKey]: z.string().min(MIN_JOB_MAC_KEY_LENGTH, `must have at least ${MIN_JOB_MAC_KEY_LENGTH} characters`).optional(),
 });
 
 function isRedisUrl(s: string): boolean {
@@ -256,16 +271,20 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   const at = (p: string): string => resolve(base, p);
   // read in parallel, reported in a fixed order (loader by loader, each in the file's order), whichever read ends first
   const found: [ConfigProblem[], ConfigProblem[], ConfigProblem[]] = [[], [], []];
-  const [identities, ec2Certificates, imageRoot] = await Promise.all([
+  const principalsFile = envResult.data[WORKER_ENV.principalsFile];
+  const [identities, ec2Certificates, imageRoot, principals] = await Promise.all([
     loadIdentities(file.identities, at, env, found[0]),
     loadEc2Certificates(file.ec2Certificates ?? {}, at, found[1]),
     file.imageRoot !== undefined ? checkImageRoot(at(file.imageRoot), found[2]) : Promise.resolve(undefined),
+    principalsFile !== undefined ? loadPrincipals(principalsFile) : Promise.resolve(undefined),
   ]);
   problems.push(...found.flat());
+  if (principals !== undefined && 'problem' in principals) problems.push(principals.problem);
   const s3 = resolveS3(file.s3 ?? {}, env, problems);
   if (problems.length > 0) throw new WorkerConfigError(problems, configFile);
 
   const e = envResult.data;
+  const macKey = e[WORKER_ENV.jobMacKey];
   return {
     redisUrl: e[WORKER_ENV.redisUrl],
     prefix: e[WORKER_ENV.prefix],
@@ -280,7 +299,17 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     progressIntervalMs: file.progressIntervalMs ?? WORKER_DEFAULTS.progressIntervalMs,
     shutdownGraceMs: file.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs,
     lockDurationMs: file.lockDurationMs ?? WORKER_DEFAULTS.lockDurationMs,
+    principals: principals !== undefined && 'value' in principals ? principals.value : undefined,
+    jobMacKey: macKey !== undefined ? jobMacKey(macKey) : undefined,
   };
+}
+
+async function loadPrincipals(path: string): Promise<Outcome<Principals>> {
+  try {
+    return { value: await Principals.load(resolve(path)) };
+  } catch (err) {
+    return { problem: { path: WORKER_ENV.principalsFile, message: describeError(err) } };
+  }
 }
 
 function describeError(err: unknown): string {
@@ -455,6 +484,8 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     progressIntervalMs: config.progressIntervalMs,
     shutdownGraceMs: config.shutdownGraceMs,
     lockDurationMs: config.lockDurationMs,
+    principals: config.principals?.names ?? null,
+    jobMac: config.jobMacKey !== undefined,
   };
 }
 

@@ -83,6 +83,8 @@ export const bundleStatusSchema = z
     finished: z.boolean(),
     source: z.string(),
     delivery: z.string().optional(),
+    /** The principal that enqueued the job (its name). */
+    principal: z.string().optional(),
     spec: jobSpecSchema,
     progress: progressSchema.nullable(),
     result: resultSchema.nullable(),
