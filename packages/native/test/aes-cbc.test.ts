@@ -3,7 +3,8 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { BINDING_PATH } from '@bundlefarm/native';
-import { NEEDS_ADDON, core as native } from './support.js';
+import { needsNative } from '../../../test/helpers/requirements.js';
+import { core as native } from './support.js';
 
 // aesCbcEncrypt must give exactly node:crypto's AES-128-CBC (which the fallback uses), chained across
 // calls of any whole-block sizes, in place, and refuse what it cannot do without touching the data.
@@ -15,7 +16,7 @@ function reference(key: Buffer, iv: Buffer, data: Buffer): Buffer {
   return Buffer.concat([c.update(data), c.final()]);
 }
 
-describe('native aesCbcEncrypt', { skip: NEEDS_ADDON }, () => {
+describe('native aesCbcEncrypt', { skip: needsNative() }, () => {
   it("finds Node's OpenSSL", () => {
     assert.equal(native().aesCbcAvailable(), true);
   });

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { writeSparseImage } from '../../../test/helpers/images.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
-import { NEEDS_ADDON, core } from './support.js';
+import { needsNative } from '../../../test/helpers/requirements.js';
+import { core } from './support.js';
 
 // Part of the addon's core: built with a C compiler alone, no libdeflate needed.
-describe('native dataRuns (SEEK_DATA / SEEK_HOLE)', { skip: NEEDS_ADDON }, () => {
+describe('native dataRuns (SEEK_DATA / SEEK_HOLE)', { skip: needsNative() }, () => {
   it("lists a sparse file's data runs", async () => {
     const b = core();
     const dir = await tempDir();

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { MAX_LEVEL, SYNC_FLUSH_TRAILER } from '@bundlefarm/native';
+import { needsLibdeflate } from '../../../test/helpers/requirements.js';
 import {
   MiB,
-  NEEDS_LIBDEFLATE,
   assertFinalPiece,
   assertNonFinalPiece,
   blocksOf,
@@ -30,7 +30,7 @@ import {
 
 const LEVELS = Array.from({ length: MAX_LEVEL + 1 }, (_, i) => i);
 
-describe('native deflatePiece (libdeflate)', { skip: NEEDS_LIBDEFLATE }, () => {
+describe('native deflatePiece (libdeflate)', { skip: needsLibdeflate() }, () => {
   it('loads and reports the version of the libdeflate.h it was built with', () => {
     const given = process.env.BUNDLEFARM_LIBDEFLATE_HEADER;
     const path = (given ? [given] : ['/usr/include/libdeflate.h', '/usr/local/include/libdeflate.h']).find((p) => existsSync(p));

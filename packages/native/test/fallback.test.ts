@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadLibdeflate, loadNative } from '@bundlefarm/native';
-import { NEEDS_ADDON } from './support.js';
+import { needsNative } from '../../../test/helpers/requirements.js';
 
 /** Runs `fn` with the environment variables set (undefined: unset), restoring them after. */
 function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
@@ -48,12 +48,13 @@ describe('loadNative', () => {
     });
   });
 
-  it('turns the addon off in a fresh process too; on, auto and empty leave it alone', () => {
+  it('turns the addon off in a fresh process too', () => {
     assert.deepEqual(freshLoad({ BUNDLEFARM_NATIVE: 'off' }).native, 'BUNDLEFARM_NATIVE=off turns the native addon off');
     assert.deepEqual(freshLoad({ BUNDLEFARM_NATIVE: '0' }).native, 'BUNDLEFARM_NATIVE=0 turns the native addon off');
-    if (!NEEDS_ADDON) {
-      for (const value of ['on', 'auto', '']) assert.equal(freshLoad({ BUNDLEFARM_NATIVE: value }).native, 'loaded', value);
-    }
+  });
+
+  it('leaves it on with on, auto or empty', { skip: needsNative() }, () => {
+    for (const value of ['on', 'auto', '']) assert.equal(freshLoad({ BUNDLEFARM_NATIVE: value }).native, 'loaded', value);
   });
 
   it('takes a value it does not know for off, and warns', () => {
@@ -62,14 +63,14 @@ describe('loadNative', () => {
     assert.match(r.stderr, /BUNDLEFARM_NATIVE="of" is neither "off" nor "on"/);
   });
 
-  it('leaves the addon on with BUNDLEFARM_DEFLATE=zlib (the old switch now picks only the deflate backend)', { skip: NEEDS_ADDON }, () => {
+  it('leaves the addon on with BUNDLEFARM_DEFLATE=zlib (the old switch now picks only the deflate backend)', { skip: needsNative() }, () => {
     withEnv({ BUNDLEFARM_DEFLATE: 'zlib', BUNDLEFARM_NATIVE: undefined }, () => {
       assert.ok(loadNative().binding);
     });
     assert.equal(freshLoad({ BUNDLEFARM_DEFLATE: 'zlib' }).native, 'loaded');
   });
 
-  it('loads the built addon otherwise, once per thread', { skip: NEEDS_ADDON }, () => {
+  it('loads the built addon otherwise, once per thread', { skip: needsNative() }, () => {
     const r = loadNative();
     assert.ok(r.binding, 'reason' in r ? r.reason : 'no binding');
     assert.equal(typeof r.binding.aesCbcEncrypt, 'function');

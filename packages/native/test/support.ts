@@ -1,19 +1,15 @@
-// Shared helpers of the native addon tests: the binding, the skip options (test/helpers/requirements.ts:
-// a missing addon, or one built without libdeflate, skips with the reason printed, or fails with
-// BUNDLEFARM_REQUIRE_NATIVE=1), deterministic test data and the checks every piece must pass.
+// Shared helpers of the native addon tests: the binding, deterministic test data and the checks every
+// piece must pass. Suites take their skip option from test/helpers/requirements.ts (needsNative,
+// needsLibdeflate): a missing addon, or one built without libdeflate, skips with the reason printed,
+// or fails with BUNDLEFARM_REQUIRE_NATIVE=1.
 import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { loadLibdeflate, loadNative, type LibdeflateBinding, type NativeBinding } from '@bundlefarm/native';
 import { mulberry32 } from '../../../test/helpers/prng.js';
-import { needsLibdeflate, needsNative } from '../../../test/helpers/requirements.js';
 
 export const MiB = 1 << 20;
-/** Skip option for suites that need the addon's core (the walker, AES, data runs, aligned offsets). */
-export const NEEDS_ADDON = needsNative();
-/** Skip option for suites that need the addon's libdeflate part (deflate pieces, CRC-32). */
-export const NEEDS_LIBDEFLATE = needsLibdeflate();
 
 /** The addon's core; fails the calling test when it is not loaded (its suite should have skipped). */
 export function core(): NativeBinding {

@@ -7,7 +7,8 @@ import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { BINDING_PATH } from '@bundlefarm/native';
 import { loadLibdeflate } from '@bundlefarm/native';
-import { MiB, NEEDS_ADDON, NEEDS_LIBDEFLATE, core, lib, mixedReal, mixture, prng, randomBytes, text } from './support.js';
+import { needsLibdeflate, needsNative } from '../../../test/helpers/requirements.js';
+import { MiB, core, lib, mixedReal, mixture, prng, randomBytes, text } from './support.js';
 
 /** Where zlib says the stream ends: the number of input bytes its inflate consumed. */
 function zlibStreamLength(raw: Buffer): number {
@@ -15,7 +16,7 @@ function zlibStreamLength(raw: Buffer): number {
   return engine.bytesWritten;
 }
 
-describe('walkBlocks', { skip: NEEDS_ADDON }, () => {
+describe('walkBlocks', { skip: needsNative() }, () => {
   const inputs = [Buffer.alloc(0), Buffer.from('a'), text(70_000, 1), mixedReal(600_000), randomBytes(150_000, 2), Buffer.alloc(300_000, 7)];
 
   it('finds the end of zlib streams of every block type (stored, fixed, dynamic) and strategy', () => {
@@ -107,7 +108,7 @@ describe('walkBlocks', { skip: NEEDS_ADDON }, () => {
   });
 });
 
-describe('worker threads', { skip: NEEDS_LIBDEFLATE }, () => {
+describe('worker threads', { skip: needsLibdeflate() }, () => {
   it('each thread has its own instance; threads that exit free theirs without disturbing others', async () => {
     // Plain CommonJS so the workers need no TypeScript loader.
     const source = `
