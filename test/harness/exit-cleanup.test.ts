@@ -1,5 +1,5 @@
 // A test file that crashes at load (or is killed) must not leave its redis-server, node processes,
-// s3rver directory or temporary directory (with a private key in it) behind: test/helpers/exit-cleanup.ts.
+// s3rver directory or temporary directory (with a private key in it) behind: te../helpers/exit-cleanup.ts.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
