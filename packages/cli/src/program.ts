@@ -9,8 +9,9 @@ import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
 import { registerVerify } from './commands/verify-command.js';
 import { EXIT_USAGE, reportError } from './report-error.js';
+import { versionText } from './version-text.js';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version-text.js';
 
 export function buildProgram(io: CliIo): { program: Command; flags: () => GlobalFlags } {
   const program = new Command('bundlefarm');
@@ -20,8 +21,8 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   };
   program
     .description('Fast EC2 instance-store AMI bundles (ec2-bundle-image compatible): bundle, unbundle, verify')
-    .version(VERSION)
-    .option('--debug', 'print stack traces and causes of errors', false)
+    .version(versionText(), '-V, --version', 'print the version and the backends in use (deflate, aes, holes, part writes)')
+    .option('--debug', 'print stack traces and causes of errors, and the backends in use', false)
     .option('-q, --quiet', 'no progress bar', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

@@ -46,8 +46,11 @@ export class FileImageSource implements ImageSource {
       throw new FileUnreadableError(this.path, err);
     }
     const st = await this.handle.stat();
-    if (st.isDirectory()) throw new FileUnreadableError(this.path, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
-    if (!st.isFile()) throw new FileUnreadableError(this.path, new Error('not a regular file'));
+    if (!st.isFile()) {
+      await this.close(); // not left for garbage collection to close (with a warning on stderr)
+      if (st.isDirectory()) throw new FileUnreadableError(this.path, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
+      throw new FileUnreadableError(this.path, new Error('not a regular file'));
+    }
     this.size = st.size;
     return { size: st.size, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000), allocatedBytes: st.blocks * 512 };
   }

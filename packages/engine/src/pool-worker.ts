@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { Piscina } from 'piscina';
-import { loadNative } from '@bundlefarm/native';
+import { loadLibdeflate } from '@bundlefarm/native';
 import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
 import { storedBlocksLength } from './stored-blocks.js';
 import { transferList } from './transfer-list.js';
@@ -69,7 +69,7 @@ const EMPTY = new Uint8Array(0);
 const zeroPieces = new Map<string, { piece: Uint8Array; crc: number }>();
 
 /** libdeflate's CRC-32 (PCLMULQDQ, about twice zlib's speed here) when the addon is loaded. */
-const nativeCrc = loadNative().binding?.crc32;
+const nativeCrc = loadLibdeflate().binding?.crc32;
 const crcOf = (data: Uint8Array): number => (nativeCrc ? nativeCrc(data) : crc32(data));
 let zeros = new Uint8Array(0);
 

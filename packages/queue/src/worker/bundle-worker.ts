@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { closeSharedWorkerPool, sharedWorkerPool, type WorkerPool } from '@bundlefarm/engine';
+import { closeSharedWorkerPool, engineBackends, sharedWorkerPool, type WorkerPool } from '@bundlefarm/engine';
 import type { BundleJobData, BundleJobResult } from '../job-types.js';
 import { BUNDLE_QUEUE } from '../queue-settings.js';
 import { createRedis } from '../redis-connection.js';
@@ -114,7 +114,7 @@ export class BundleWorker {
     const bw = new BundleWorker(config, worker, logger, connection, cancelListener, clients, ownsPool, running);
     worker.run().catch((err: unknown) => logger.error({ err }, 'worker main loop failed'));
     await worker.waitUntilReady();
-    logger.info({ worker: name, config: describeWorkerConfig(config) }, 'worker started');
+    logger.info({ worker: name, backends: engineBackends({ sink: 's3' }), config: describeWorkerConfig(config) }, 'worker started');
     for (const warning of trustWarnings(config)) logger.warn(warning);
     return bw;
   }
