@@ -1,13 +1,11 @@
-import { ImageEmptyError, ImageTooLargeError } from '@bundlefarm/errors';
 import {
-  MAX_IMAGE_SIZE,
   buildSparseTarHeader,
   buildTarHeader,
   checkBundleName,
   tarStreamLength,
   type DataRun,
 } from '@bundlefarm/format';
-import { FileImageSource, type ImageInfo, type ImageSource } from './image-source.js';
+import { checkImageSize, FileImageSource, type ImageInfo, type ImageSource } from './image-source.js';
 import type { SparseScanMethod } from './sparse-scan.js';
 
 /**
@@ -55,8 +53,7 @@ export class ImageReader {
     const bundleName = checkBundleName(name ?? source.defaultName);
     const info = await source.open();
     try {
-      if (info.size === 0) throw new ImageEmptyError(source.description);
-      if (info.size > MAX_IMAGE_SIZE) throw new ImageTooLargeError(source.description, info.size);
+      checkImageSize(source.description, info.size);
     } catch (err) {
       await source.close();
       throw err;

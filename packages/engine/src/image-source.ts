@@ -2,7 +2,8 @@ import { constants, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { FileUnreadableError } from '@bundlefarm/errors';
+import { FileUnreadableError, ImageEmptyError, ImageTooLargeError } from '@bundlefarm/errors';
+import { MAX_IMAGE_SIZE } from '@bundlefarm/format';
 
 /**
  * Where the bytes of an image come from: a local file, or an object in S3 (`@bundlefarm/s3`). The engine
@@ -131,6 +132,12 @@ export class FileImageSource implements ImageSource {
     this.info = undefined;
     await handle?.close();
   }
+}
+
+/** Throws ImageEmptyError or ImageTooLargeError unless 0 < `size` <= 10 GiB. */
+export function checkImageSize(description: string, size: number): void {
+  if (size === 0) throw new ImageEmptyError(description);
+  if (size > MAX_IMAGE_SIZE) throw new ImageTooLargeError(description, size);
 }
 
 /** Throws FileUnreadableError (naming `description`) unless `st` is a regular file's. */

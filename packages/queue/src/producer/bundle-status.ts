@@ -1,7 +1,7 @@
 import type { Job, JobState } from 'bullmq';
 import type { SerializedError } from '@bundlefarm/errors';
 import type { JobSpec } from '../job-spec.js';
-import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionProgress, RegionResult } from '../job-types.js';
+import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionProgress, RegionResult, ReplacedBundle } from '../job-types.js';
 
 /**
  * What producers (the API, the CLI through it) report about a bundle job: its state, its latest
@@ -25,6 +25,8 @@ export interface RegionStatus {
   partKeys?: string[];
   /** Why this region failed (the others may have succeeded). */
   error?: SerializedError;
+  /** The bundle someone else had published here, replaced by this job (`replace: true`): what of it is gone. */
+  replaced?: ReplacedBundle;
 }
 
 export interface BundleFailure {
@@ -154,6 +156,8 @@ export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, state: 
     attempts: { made: job.attemptsMade ?? 0, started: job.attemptsStarted ?? 0, max: job.opts.attempts ?? 1 },
     regions: data.spec.regions.map((t) => {
       const status = regionStatus(t, progress, data.completedRegions?.[t.region], result?.regions?.[t.region]);
+      const replaced = result?.regions?.[t.region]?.replaced ?? data.replaced?.[t.region];
+      if (replaced) status.replaced = replaced;
       const failure = failures[t.region];
       if (failure && status.manifestKey === undefined) {
         status.error = failure;
