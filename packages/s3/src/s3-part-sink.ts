@@ -241,7 +241,11 @@ export class S3PartSink implements PartSink {
         .filter((r) => !r.failure)
         .map((r) =>
           this.prepare(r)
-            .then(() => this.upload(r, r.target.prefix + fileName, part.data, md5))
+            .then(() => {
+              // the look may have taken a while: nothing is sent once the region or the sink stopped
+              if (r.signal.aborted) throw abortError();
+              return this.upload(r, r.target.prefix + fileName, part.data, md5);
+            })
             .then(
               () => void r.parts.set(part.index, part.data.length),
               (err: unknown) => this.failRegion(r, err),

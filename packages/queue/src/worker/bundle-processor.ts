@@ -10,7 +10,7 @@ import {
   partitionOfRegion,
   type CertificateMaterial,
 } from '@bundlefarm/format';
-import { S3PartSink, type RetryEvent, type WithdrawnBundle } from '@bundlefarm/s3';
+import { objectOwnership, S3PartSink, type RetryEvent, type WithdrawnBundle } from '@bundlefarm/s3';
 import { jobSpecSchema, type JobSpec, type RegionTarget } from '../job-spec.js';
 import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult, ReplacedBundle } from '../job-types.js';
 import { resolveImage } from './image-resolver.js';
@@ -437,13 +437,36 @@ class BundleJobRun {
     for (const t of this.job.data?.spec?.regions ?? []) {
       const r = replaced[t.region];
       if (!r) continue;
-      const after = afterReplacement(r, t.bucket, this.sink?.writtenKeys(t.region) ?? []);
+      const after = afterReplacement(r, t.bucket, await this.overwritten(t, r));
       if (record && after.removed.length !== r.removed.length) {
         await this.updateReplaced(t.region, after).catch((err: unknown) => this.log.warn({ err }, 'could not record what was replaced'));
       }
       out.push(after);
     }
     return out;
+  }
+
+  /**
+   * Keys of `replaced`'s parts that this attempt sent a PUT for and that no longer hold someone else's
+   * object (HeadObject: gone, or this job's own): overwritten, and deleted again or not. A part S3 cannot
+   * say anything about is counted as gone.
+   */
+  private async overwritten(t: RegionTarget, replaced: ReplacedBundle): Promise<string[]> {
+    const parts = new Set((replaced.parts ?? []).map((url) => keyOf(url, t.bucket)));
+    const touched = (this.sink?.writtenKeys(t.region) ?? []).filter((k) => parts.has(k));
+    const client = this.ctx.clients.forRegion(t.region);
+    const owner = this.owner();
+    const gone: string[] = [];
+    // a few at a time: up to one bundle's parts
+    for (let i = 0; i < touched.length; i += 16) {
+      await Promise.all(
+        touched.slice(i, i + 16).map(async (key) => {
+          const found = await objectOwnership(client, t, key, { retry: { ...this.ctx.config.s3.retry, attempts: 2 } }).catch(() => undefined);
+          if (!(found?.exists && found.owner !== owner)) gone.push(key);
+        }),
+      );
+    }
+    return gone;
   }
 
   private async updateReplaced(region: string, replaced: ReplacedBundle): Promise<void> {
