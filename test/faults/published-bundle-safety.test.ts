@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Job } from 'bullmq';
 import { jobOptions, type BundleJobData, type BundleJobResult } from '@bundlefarm/queue';
-import { OWNER_METADATA, PREFLIGHT_OBJECT_PREFIX } from '@bundlefarm/s3';
+import { PREFLIGHT_OBJECT_PREFIX } from '@bundlefarm/s3';
 import { bundlefarm } from '../helpers/cli.js';
 import { s3Requests, type RecordedRequest, type RequestInfo } from '../helpers/fault-proxy.js';
 import { writeRandomFile } from '../helpers/images.js';
@@ -246,7 +246,8 @@ describe('replace: true', SLOW, () => {
     const owner = `${id}@${job!.timestamp}`;
     for (const key of await listKeys(env.client, bucket, PREFIX)) {
       const head = await env.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      assert.equal(head.Metadata?.[OWNER_METADATA], owner, `${key} is marked as the new job's`);
+      // x-amz-meta-bundlefarm-job
+      assert.equal(head.Metadata?.['bundlefarm-job'], owner, `${key} is marked as the new job's`);
     }
     // the withdrawal was logged as someone else's bundle
     assert.match(worker.output(), new RegExp(`"jobId":"${id}".*"publishedBy":"job ${original.id}@\\d+".*"msg":"withdrew the published manifest before the first part"`));

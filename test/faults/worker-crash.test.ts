@@ -3,7 +3,6 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { after, describe, it } from 'node:test';
 import { Job, QueueEvents } from 'bullmq';
 import { BUNDLE_QUEUE, jobOptions, type BundleJobData, type BundleJobResult } from '@bundlefarm/queue';
-import { OWNER_METADATA } from '@bundlefarm/s3';
 import { s3Requests, type RequestInfo } from '../helpers/fault-proxy.js';
 import { PREFIX, listKeys, serviceEnvironment, specFor, until, type WorkerProcess } from '../service/service-environment.js';
 import { assertSoleBundle, unbundleWithCli, watchManifests } from './published-bundles.js';
@@ -158,7 +157,8 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
       const width = parts[0]!.length - 'os/window.part.'.length;
       const extra = `window.part.${String(parts.length + 2).padStart(width, '0')}`;
       const foreign = `os/window.part.${String(parts.length + 3).padStart(width, '0')}`;
-      const own = { [OWNER_METADATA]: `${job.id}@${job.timestamp}` };
+      // x-amz-meta-bundlefarm-job, as the worker marks what a job writes
+      const own = { 'bundlefarm-job': `${job.id}@${job.timestamp}` };
       const planted = [
         [east, `os/${extra}`, own],
         [east, 'os/.bundlefarm-preflight-00112233aabbccdd', own],
