@@ -9,7 +9,7 @@ import { bundlefarm } from '../helpers/cli.js';
 import { s3Requests, type RecordedRequest, type RequestInfo } from '../helpers/fault-proxy.js';
 import { writeRandomFile } from '../helpers/images.js';
 import { getObject, listKeys, serviceEnvironment, specFor, TOKEN, until } from '../service/service-environment.js';
-import { assertSoleBundle, verifyPublished } from './published-bundles.js';
+import { assertSoleBundle, verifyPublished, watchManifests } from './published-bundles.js';
 
 /**
  * A published bundle is never removed or overwritten by a job that did not ask for it — everything
@@ -251,6 +251,52 @@ describe('replace: true', SLOW, () => {
     }
     // the withdrawal was logged as someone else's bundle
     assert.match(worker.output(), new RegExp(`"jobId":"${id}".*"publishedBy":"job ${original.id}@\\d+".*"msg":"withdrew the published manifest before the first part"`));
+  });
+});
+
+describe('two jobs for the same place at once', SLOW, () => {
+  it('the later one waits for the earlier to finish instead of writing beside it: refused after, or replacing with replace', SLOW, async () => {
+    const bucket = await env.bucket('concurrent');
+    const second = await env.startWorker();
+    // the first job's parts answer slowly: it is surely still uploading when the others come
+    proxy.addFault({ match: (r) => r.method === 'PUT' && bundleKey(bucket)(r) && r.path.includes('.part.'), action: { type: 'delay', ms: 1_000 }, times: 3 });
+    const watch = watchManifests(env.s3.endpoint, [{ bucket, prefix: PREFIX }], env.user.certificate);
+    try {
+      const add = (s: Record<string, unknown>) => env.queue.add(NAME, { spec: s as unknown as BundleJobData['spec'], source: 'test' }, jobOptions({ attempts: 3, backoffMs: 200 }));
+      const first = await add(spec(bucket));
+      await until('the first job uploading', () => proxy.requests.some((r) => r.method === 'PUT' && bundleKey(bucket)(r)) || undefined, 60_000);
+      // both put straight into the queue while the first is uploading: nothing published yet for anyone to see
+      const refused = await add(spec(bucket, { image: 'v2.img' }));
+      const waiting = new RegExp(`"jobId":"${refused.id}".*"msg":"waiting: another job is writing to the target"`);
+      await until('the second job to wait for the first', () => [worker, second].some((w) => waiting.test(w.output())) || undefined, 60_000);
+      const finished = async (job: BundleJob) =>
+        until(`job ${job.id} to finish`, async () => {
+          const fresh = await Job.fromId<BundleJobData, BundleJobResult>(env.queue, job.id!);
+          return fresh && fresh.finishedOn ? fresh : undefined;
+        }, 120_000, 100);
+      const a = await finished(first);
+      assert.equal(await a.getState(), 'completed', a.failedReason);
+      const b = await finished(refused);
+      assert.equal(await b.getState(), 'failed');
+      assert.match(b.failedReason, /^BF_BUNDLE_EXISTS: /, 'once the first had published, the second is refused');
+      assert.equal(b.attemptsMade, 1, 'waiting did not count as a failed attempt');
+      const published = await assertSoleBundle(env.client, bucket, PREFIX, NAME, env.user.certificate);
+      assert.equal(published.manifest.image.size, 25 * 1024 * 1024, 'the first job’s bundle, intact');
+
+      // with replace: it waits as well, then replaces the first one's bundle whole
+      const replacing = await add(spec(bucket, { image: 'v2.img', replace: true }));
+      const c = await finished(replacing);
+      assert.equal(await c.getState(), 'completed', c.failedReason);
+      assert.equal((await assertSoleBundle(env.client, bucket, PREFIX, NAME, env.user.certificate)).manifest.image.size, 12 * 1024 * 1024);
+      assert.equal(c.returnvalue.regions['us-east-1']!.replaced?.owner, `${a.id}@${a.timestamp}`);
+      const seen = await watch.stop();
+      assert.deepEqual(seen.violations, [], 'no manifest was ever visible while a part it names was missing or another job’s');
+      assert.ok(seen.rounds > 0);
+    } finally {
+      await watch.stop().catch(() => {});
+      env.resetFaults();
+      await second.stop('SIGTERM');
+    }
   });
 });
 

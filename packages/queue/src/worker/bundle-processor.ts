@@ -1,4 +1,4 @@
-import { WaitingError, type Job } from 'bullmq';
+import { DelayedError, WaitingError, type Job } from 'bullmq';
 import { bundleImage, checkImageSize, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
 import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
 import {
@@ -22,7 +22,8 @@ import { removeLeftovers } from './region-leftovers.js';
 import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
 import type { WorkerConfig } from './worker-config.js';
 import { InvalidJobSpecError } from '../producer/producer-errors.js';
-import { JobLockLostError, RegionsFailedError } from './worker-errors.js';
+import type { TargetClaims } from './target-claims.js';
+import { JobLockLostError, RegionsFailedError, TargetBusyError } from './worker-errors.js';
 import type { WorkerLogger } from './worker-logger.js';
 
 /**
@@ -33,7 +34,9 @@ import type { WorkerLogger } from './worker-logger.js';
  * 2. The image reference is resolved (s3:// or a path inside the image root — nothing outside it) and
  *    the image opened and checked (open + fstat, or HeadObject; 1 byte to 10 GiB) before any target is
  *    looked at: a missing or unusable image fails the job with nothing anywhere touched.
- * 3. Regions published by an earlier attempt (`completedRegions`) are skipped; every other region is
+ * 3. Regions published by an earlier attempt (`completedRegions`) are skipped. The job takes the claim
+ *    on every other target in Redis (target-claims.ts): while another job writes a bundle of this name
+ *    there, this one waits, delayed in the queue (not a failed attempt). Each such region is then
  *    preflighted before any CPU is spent (preflight-regions.ts): a bundle of this name that someone
  *    else published there refuses the whole job (BF_BUNDLE_EXISTS) unless the spec says `replace`.
  *    A transient preflight failure fails the attempt at once (the retry bundles once for all regions);
@@ -70,6 +73,8 @@ export interface BundleProcessorContext {
   clients: RegionClients;
   pool: WorkerPool;
   logger: WorkerLogger;
+  /** Claims on targets in Redis: one job at a time writes a bundle of a name to a bucket and prefix. */
+  claims: TargetClaims;
 }
 
 /** Abort reason of jobs stopped because their worker is shutting down: they go back to the queue. */
@@ -103,6 +108,10 @@ class BundleJobRun {
   private readonly retried = new Set<string>();
   /** The sink of this attempt, once made (what it wrote tells what of a replaced bundle is gone). */
   private sink: S3PartSink | undefined;
+  /** The targets this attempt holds the claim on, and the timer renewing it. */
+  private claimed: { targets: RegionTarget[]; name: string; renew: NodeJS.Timeout } | undefined;
+  /** Another worker may own the job now: its claims and data are not this attempt's to touch. */
+  private lockLost = false;
 
   constructor(
     private readonly ctx: BundleProcessorContext,
@@ -118,10 +127,11 @@ class BundleJobRun {
       return await this.execute();
     } catch (err) {
       await this.reporter?.close();
+      if (err instanceof TargetBusyError) return this.waitForTarget(err);
       // a bundle this job was replacing is (partly) gone: said in the failure, and recorded in the job —
       // unless the job may be another worker's by now (its data is then that worker's to write)
-      const lockLost = this.signal?.reason === LOCK_LOST_REASON || asBundlefarmError(err).code === JobLockLostError.code;
-      const replaced = await this.settleReplaced(!lockLost);
+      this.lockLost = this.signal?.reason === LOCK_LOST_REASON || asBundlefarmError(err).code === JobLockLostError.code;
+      const replaced = await this.settleReplaced(!this.lockLost);
       // an abort counts only before publishing: publishing runs to its end whatever the signal says
       const stopped = this.signal?.aborted === true && !this.publishing;
       if (stopped && this.signal?.reason === SHUTDOWN_REASON) return this.handBack(err);
@@ -136,6 +146,8 @@ class BundleJobRun {
       const reported = replacementNote(failure, replaced);
       await this.note(`failed: ${reported.code}: ${reported.message}`);
       throw toJobFailure(reported);
+    } finally {
+      await this.releaseTargets();
     }
   }
 
@@ -195,6 +207,8 @@ class BundleJobRun {
       checkImageSize(source.description, (await source.open()).size);
       // the name is needed before bundling, to look for a bundle of that name (the engine derives it the same way)
       const name = checkBundleName(spec.name ?? source.defaultName);
+      // no other job writes this name to these targets meanwhile (else this one waits: TargetBusyError)
+      await this.claimTargets(remaining, name);
 
       reporter.stage('preflight');
       const pre = await preflightRegions(remaining, clients, {
@@ -408,6 +422,54 @@ class BundleJobRun {
         }
       }),
     );
+  }
+
+  /** Takes the claim on every target (see target-claims.ts) and keeps renewing it while the attempt runs. */
+  private async claimTargets(targets: RegionTarget[], name: string): Promise<void> {
+    const { claims, config } = this.ctx;
+    const mark = this.owner();
+    const got = await claims.take(mark, targets, name, config.lockDurationMs);
+    if (!got.held) throw new TargetBusyError(got.target, got.holder);
+    const renew = setInterval(() => {
+      claims.take(mark, targets, name, config.lockDurationMs).then(
+        (again) => {
+          if (!again.held) this.log.error({ target: again.target, holder: again.holder }, 'lost the claim on a target to another job');
+        },
+        (err: unknown) => this.log.warn({ err }, 'could not renew the claim on the targets'),
+      );
+    }, config.lockDurationMs / 2);
+    renew.unref();
+    this.claimed = { targets, name, renew };
+  }
+
+  /** Stops renewing the claims, and gives them up — unless another worker may hold the job (and them) now. */
+  private async releaseTargets(): Promise<void> {
+    const claimed = this.claimed;
+    if (!claimed) return;
+    this.claimed = undefined;
+    clearInterval(claimed.renew);
+    if (this.lockLost) return;
+    await this.ctx.claims.release(this.owner(), claimed.targets, claimed.name).catch((err: unknown) => this.log.warn({ err }, 'could not release the claim on the targets'));
+  }
+
+  /**
+   * Another job is writing to a target: this one goes back to the queue, delayed (not a failed attempt),
+   * and looks again then. Nothing was written anywhere.
+   */
+  private async waitForTarget(busy: TargetBusyError): Promise<never> {
+    if (this.token === undefined) throw toJobFailure(busy);
+    const delayMs = Math.min(Math.max(1_000, this.ctx.config.lockDurationMs / 2), 15_000);
+    this.log.info({ target: busy.details.target, holder: busy.details.holder, delayMs }, 'waiting: another job is writing to the target');
+    await this.note(`waiting: ${busy.message}`);
+    try {
+      const queued: BundleJobProgress = { stage: 'queued', percent: 0, bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
+      await this.job.updateProgress(queued);
+      await this.job.moveToDelayed(Date.now() + delayMs, this.token);
+    } catch (moveErr) {
+      this.log.error({ err: moveErr }, 'could not delay the job');
+      throw toJobFailure(busy);
+    }
+    throw new DelayedError(busy.message);
   }
 
   /** The job, as every object it writes carries it (`x-amz-meta-bundlefarm-job`: see jobOwner). */
