@@ -21,6 +21,12 @@ export interface BundleJobData {
   replaced?: Record<string, ReplacedBundle>;
 }
 
+/**
+ * How the note on what a replacing job removed starts, at the end of its failure's message (after the
+ * regions' own errors, which the producer reads back from it).
+ */
+export const REPLACEMENT_NOTE = '; to replace the bundle published there before, this job had removed ';
+
 /** A bundle someone else had published at a region's target, replaced by this job (`replace: true`). */
 export interface ReplacedBundle {
   /** s3:// URL of its manifest, withdrawn just before this job's first part went there. */

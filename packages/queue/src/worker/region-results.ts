@@ -2,7 +2,7 @@ import { BundlefarmError, InvalidOptionError } from '@bundlefarm/errors';
 import { manifestName, parseManifest } from '@bundlefarm/format';
 import { checkKeyPrefix, formatS3Url, S3PartSource, type RetryOptions, type WithdrawnBundle } from '@bundlefarm/s3';
 import type { RegionTarget } from '../job-spec.js';
-import type { RegionResult, ReplacedBundle } from '../job-types.js';
+import { REPLACEMENT_NOTE, type RegionResult, type ReplacedBundle } from '../job-types.js';
 import type { S3ClientLike } from './region-clients.js';
 
 /**
@@ -64,12 +64,13 @@ export function afterReplacement(replaced: ReplacedBundle, bucket: string, gone:
 /** URLs listed in a failure before the rest is only counted (the job's status lists them all). */
 const LISTED = 20;
 
+
 /** `failure`, its message extended with what of the bundles being replaced the job removed (none: unchanged). */
 export function replacementNote(failure: BundlefarmError, replaced: readonly ReplacedBundle[]): BundlefarmError {
   const removed = replaced.flatMap((r) => r.removed);
   if (removed.length === 0) return failure;
   const listed = removed.slice(0, LISTED).join(', ') + (removed.length > LISTED ? ` and ${removed.length - LISTED} more (the job's status lists them all)` : '');
-  const message = `${failure.message}; to replace the bundle published there before, this job had removed ${removed.length} object${removed.length === 1 ? '' : 's'}: ${listed}`;
+  const message = `${failure.message}${REPLACEMENT_NOTE}${removed.length} object${removed.length === 1 ? '' : 's'}: ${listed}`;
   return new BundlefarmError(failure.code, message, failure.transient, { cause: failure, details: { ...failure.details, replacedRemoved: removed.length } });
 }
 
