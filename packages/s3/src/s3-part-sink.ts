@@ -319,7 +319,8 @@ export class S3PartSink implements PartSink {
     this.aborting ??= (async () => {
       this.internal.abort();
       this.detachSignal();
-      await Promise.allSettled(this.regions.flatMap((r) => [...r.inflight, r.cleanup]));
+      // a withdrawal under way (its DELETE is not cancelled) ends, and is reported, before abort() resolves
+      await Promise.allSettled(this.regions.flatMap((r) => [...r.inflight, r.cleanup, r.prepared]));
       await Promise.all(this.regions.map((r) => this.settle(r)));
       await Promise.all(this.regions.map((r) => this.deleteWritten(r)));
     })().catch(() => {});
