@@ -161,6 +161,27 @@ describe('bundlefarm API (no workers)', () => {
     });
   });
 
+  it('refuses at enqueue what the worker would refuse: prefixes by bytes and segments, s3:// keys by the same rules', async () => {
+    await unchanged(async () => {
+      const r = await env.api('POST', '/v1/bundles', {
+        ...specFor([
+          { region: 'us-east-1', bucket: 'amis', prefix: 'é'.repeat(460) },
+          { region: 'eu-west-1', bucket: 'amis', prefix: 'a//b/' },
+          { region: 'us-west-2', bucket: 'amis', prefix: 'os/\u202egpj.exe/' },
+        ]),
+        image: 's3://images/../other-team/x.img',
+        name: 'x',
+      });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error, 'BF_BAD_SPEC');
+      const p = problemsOf(r.json);
+      assert.match(p.get('regions.0.prefix') ?? '', /longer than 900 bytes/);
+      assert.match(p.get('regions.1.prefix') ?? '', /empty segment/);
+      assert.match(p.get('regions.2.prefix') ?? '', /invisible format characters/);
+      assert.match(p.get('image') ?? '', /\.\. segment/);
+    });
+  });
+
   it('refuses images outside the image root, by path or through a symlink (400)', async () => {
     await mkdir(join(env.dir, 'outside'), { recursive: true });
     await writeFile(join(env.dir, 'outside', 'secret.img'), 'not yours');
@@ -172,9 +193,11 @@ describe('bundlefarm API (no workers)', () => {
         assert.equal(r.json.error, 'BF_BAD_SPEC', image);
         assert.ok(problemsOf(r.json).has('image'), image);
       }
+      // a symlink out of the root answers as a missing file would: no existence oracle outside the root
       const link = await env.api('POST', '/v1/bundles', specFor(targets, { image: 'escape.img' }));
       assert.equal(link.status, 400);
-      assert.equal(link.json.error, 'BF_UNSAFE_PATH');
+      assert.equal(link.json.error, 'BF_FILE_UNREADABLE');
+      assert.equal(link.json.message, 'cannot read escape.img: ENOENT (no such file or directory)');
     });
   });
 

@@ -102,8 +102,12 @@ describe('sparse images', () => {
     const scanned = await findDataRuns(image, size, pool, { chunk: 64 * 1024, taskSize: 32 * 1024 * 1024 });
     const src = new FileImageSource(image);
     await src.open();
-    const fromFs = await sparseDataRuns(src, size, pool);
+    const { runs: fromFs, method } = await sparseDataRuns(src, size, pool);
+    // the fallback reads through the open descriptor too (the pool's threads share it), never by name
+    const byFd = await findDataRuns(src.fd!, size, pool, { chunk: 64 * 1024, taskSize: 32 * 1024 * 1024 });
     await src.close();
+    assert.deepEqual(byFd, scanned, 'the same runs through the descriptor as by path');
+    assert.equal(method, 'seek-data', 'ext4 and tmpfs answer SEEK_DATA through the open descriptor');
     for (const runs of [scanned, fromFs]) {
       for (const { offset, data } of islands) {
         assert.ok(runs.some((r) => r.offset <= offset && offset + data.length <= r.offset + r.length), `island at ${offset} covered`);

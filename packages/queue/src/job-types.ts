@@ -20,6 +20,30 @@ export interface BundleJobData {
   mac?: string;
   /** Regions finished by an earlier attempt (with their results): a retry redoes only the others. */
   completedRegions?: Record<string, RegionResult>;
+  /**
+   * Bundles of someone else this job replaced (`replace: true`), per region: recorded the moment their
+   * manifest is withdrawn, and what of them was removed as it happens, so every attempt (and a failure)
+   * can say exactly what is gone.
+   */
+  replaced?: Record<string, ReplacedBundle>;
+}
+
+/**
+ * How the note on what a replacing job removed starts, at the end of its failure's message (after the
+ * regions' own errors, which the producer reads back from it).
+ */
+export const REPLACEMENT_NOTE = '; to replace the bundle published there before, this job had removed ';
+
+/** A bundle someone else had published at a region's target, replaced by this job (`replace: true`). */
+export interface ReplacedBundle {
+  /** s3:// URL of its manifest, withdrawn just before this job's first part went there. */
+  manifest: string;
+  /** Job that had published it (absent: not written by bundlefarm). */
+  owner?: string;
+  /** s3:// URLs of the parts its manifest named (absent: the manifest could not be read). */
+  parts?: string[];
+  /** s3:// URLs of its objects this job removed so far: the manifest, and parts deleted or overwritten. */
+  removed: string[];
 }
 
 export type JobStage = 'queued' | 'preflight' | 'bundling' | 'uploading' | 'publishing' | 'done';
@@ -52,6 +76,8 @@ export interface RegionResult {
   partKeys?: string[];
   /** Set when this region failed (the others may have succeeded). */
   error?: SerializedError;
+  /** The bundle someone else had published here, which this job replaced (`replace: true`). */
+  replaced?: ReplacedBundle;
 }
 
 /** `job.returnvalue` of a completed job. */

@@ -22,6 +22,7 @@ import {
   QueueUnavailableError,
 } from './producer-errors.js';
 import { checkProducerOptions, type BundleProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
+import { PublishedCheck, type TargetCheck } from './published-check.js';
 
 export interface EnqueueOptions {
   /** Who enqueues: api, github, gitlab, cli … (letters, digits and "-"). */
@@ -56,6 +57,8 @@ export interface EnqueueResult {
   created: boolean;
   /** What the enqueue-time image check could see (absent for replays). */
   imageCheck?: ImageCheck;
+  /** Whether every target could be looked at for a bundle already published there (absent for replays). */
+  targetCheck?: TargetCheck;
 }
 
 export type CancelOutcome = 'removed' | 'cancelling';
@@ -97,6 +100,7 @@ export class BundleProducer {
   private readonly options: ResolvedProducerOptions;
   private readonly imageCheck: ImageCheckOptions;
   private readonly s3: S3Client | undefined;
+  private readonly published: PublishedCheck;
   private closed = false;
 
   constructor(options: BundleProducerOptions = {}) {
@@ -125,6 +129,7 @@ export class BundleProducer {
       ...(this.s3 ? { s3: this.s3 } : {}),
       ...(s3TimeoutMs !== undefined ? { s3TimeoutMs } : {}),
     };
+    this.published = new PublishedCheck(s3, s3TimeoutMs);
   }
 
   /**
@@ -140,8 +145,10 @@ export class BundleProducer {
   }
 
   /**
-   * Validates `input`, checks the image where that can be known here (ImageTooLargeError …), and adds
-   * the job — unless its id or a replay key already made one, which is then returned (`created: false`).
+   * Validates `input`, checks the image where that can be known here (ImageTooLargeError …) and that
+   * no bundle of its name is published at a target (BundleExistsError, unless the spec says `replace`;
+   * see published-check.ts), and adds the job — unless its id or a replay key already made one, which
+   * is then returned (`created: false`).
    */
   async enqueue(input: unknown, options: EnqueueOptions): Promise<EnqueueResult> {
     const spec = this.validate(input);
@@ -159,6 +166,8 @@ export class BundleProducer {
     if (earlier !== undefined) return this.replay(earlier, spec, options);
 
     const imageCheck = await checkImage(spec.image, this.imageCheck);
+    // a bundle already published at a target is refused here when S3 says so (409), else by the worker
+    const targetCheck = await this.published.check(spec, name);
 
     return this.guard('enqueue', async () => {
       const claimed: string[] = [];
@@ -190,7 +199,7 @@ export class BundleProducer {
         if (claimed.length) await this.redis.del(...claimed).catch(() => {});
         throw err;
       }
-      return { id, name, created: true, imageCheck };
+      return { id, name, created: true, imageCheck, targetCheck };
     });
   }
 
@@ -316,6 +325,7 @@ export class BundleProducer {
     await Promise.race([this.queue.close().catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
     this.redis.disconnect();
     this.s3?.destroy();
+    this.published.close();
   }
 
   private ledger(kind: 'id' | 'replay' | 'hook', value: string): string {

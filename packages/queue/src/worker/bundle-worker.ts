@@ -9,6 +9,7 @@ import { CANCEL_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, createBundleProcessor
 import { CancelListener } from './cancel-listener.js';
 import { RegionClients } from './region-clients.js';
 import { trustWarnings } from './job-authorization.js';
+import { TargetClaims } from './target-claims.js';
 import { describeWorkerConfig, type WorkerConfig } from './worker-config.js';
 import { createWorkerLogger, type WorkerLogger } from './worker-logger.js';
 
@@ -75,7 +76,7 @@ export class BundleWorker {
     const connection = createRedis({ url: config.redisUrl });
     connection.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error (reconnecting)'));
 
-    const processJob = createBundleProcessor({ config, clients, pool, logger });
+    const processJob = createBundleProcessor({ config, clients, pool, logger, claims: new TargetClaims(connection, config.prefix) });
     const running = new Set<string>();
     // three declared parameters, as BullMQ passes the cancel signal only to processors that take one
     const processor = async (job: BundleJob, token: string | undefined, signal: AbortSignal | undefined): Promise<BundleJobResult> => {

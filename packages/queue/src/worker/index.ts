@@ -11,6 +11,7 @@ export * from './region-results.js';
 export * from './region-leftovers.js';
 export * from './preflight-regions.js';
 export * from './bundle-processor.js';
+export * from './target-claims.js';
 export * from './cancel-listener.js';
 export * from './bundle-worker.js';
 export * from './worker-main.js';

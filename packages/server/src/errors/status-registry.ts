@@ -32,6 +32,7 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<string, number>> = Object.free
   BF_JOB_NOT_FOUND: 404,
   BF_JOB_STATE_CONFLICT: 409,
   BF_IDEMPOTENCY_CONFLICT: 409,
+  BF_BUNDLE_EXISTS: 409,
   // the service around
   BF_QUEUE_UNAVAILABLE: 503,
   BF_INTERNAL: 500,
