@@ -12,10 +12,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential python3 libdeflate-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# Sources first: `npm ci` runs the root `prepare` script, which builds the native binding and `tsc -b`.
+# Sources first: `npm ci` runs the root `prepare` script, which builds the native binding and `tsc -b`;
+# BUNDLEFARM_REQUIRE_NATIVE=1 fails it unless the addon is whole (libdeflate included).
 COPY . .
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --no-audit --no-fund \
+    BUNDLEFARM_REQUIRE_NATIVE=1 npm ci --no-audit --no-fund \
  && test -f packages/native/build/Release/bundlefarm_native.node \
  && npm prune --omit=dev --no-audit --no-fund
 

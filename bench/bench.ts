@@ -19,9 +19,8 @@ import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_LEVEL } from '@bundlefarm/engine';
+import { DEFAULT_LEVEL, engineBackends, formatBackends } from '@bundlefarm/engine';
 import { generateSelfSignedIdentity, parseManifest } from '@bundlefarm/format';
-import { loadNative } from '@bundlefarm/native';
 import { prepareImages, sha256Cached, type BenchImage } from './images.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -262,8 +261,9 @@ async function main(): Promise<void> {
     await writeFile(id.cert, g.certificatePem);
   }
   const threads = availableParallelism();
-  const native = loadNative();
-  log(`machine: ${cpus()[0]?.model ?? '?'} x ${threads}, node ${process.version}, deflate: ${native.binding ? `libdeflate ${native.binding.version()}` : `zlib (${(native as { reason: string }).reason})`}, default level ${DEFAULT_LEVEL}`);
+  const backends = engineBackends();
+  log(`machine: ${cpus()[0]?.model ?? '?'} x ${threads}, node ${process.version}, ${formatBackends(backends)}, default level ${DEFAULT_LEVEL}`);
+  for (const [stage, why] of Object.entries(backends.reasons)) log(`  ${stage} falls back: ${why}`);
 
   const rows: Row[] = [];
   let scaling: Scaling | undefined;
@@ -343,7 +343,7 @@ async function main(): Promise<void> {
   await mkdir(resultDir, { recursive: true });
   const report = {
     date: new Date().toISOString(),
-    machine: { cpu: cpus()[0]?.model, threads, node: process.version, deflate: native.binding ? `libdeflate ${native.binding.version()}` : 'zlib' },
+    machine: { cpu: cpus()[0]?.model, threads, node: process.version, deflate: backends.libdeflateVersion !== undefined ? `libdeflate ${backends.libdeflateVersion}` : 'zlib', backends },
     defaults: { level: DEFAULT_LEVEL, threads },
     images: images.map(({ id, size, description }) => ({ id, size, description })),
     rows,

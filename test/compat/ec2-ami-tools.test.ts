@@ -8,6 +8,7 @@ import { bundlefarm } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { writeIdentity } from '../helpers/identity.js';
 import { textLike } from '../helpers/images.js';
+import { needsTools } from '../helpers/requirements.js';
 import { run } from '../helpers/run.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -33,7 +34,7 @@ async function ec2Check(manifest: string, cert: string, key?: string): Promise<C
   return JSON.parse(r.stdout) as Check;
 }
 
-describe("ec2-ami-tools' own checks (Ruby REXML + OpenSSL) accept bundlefarm manifests", () => {
+describe("ec2-ami-tools' own checks (Ruby REXML + OpenSSL) accept bundlefarm manifests", { skip: needsTools(['ruby'], 'apt-get install ruby') }, () => {
   it('the check itself accepts ec2-ami-tools output and rejects euca2ools double-quoted form', async () => {
     const good = await ec2Check(join(FIXTURES, 'small', 'small.img.manifest.xml'), join(FIXTURES, 'small', 'user-cert.pem'));
     assert.equal(good.authenticated, true);

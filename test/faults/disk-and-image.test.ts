@@ -100,3 +100,31 @@ describe('unreadable image mid-stream', () => {
   });
 
 });
+
+describe('a FIFO where a file is expected', () => {
+  // without O_NONBLOCK, opening a FIFO waits for a writer: forever, on a libuv thread nothing can cancel
+  const FIFO_TEST = { timeout: 30_000 };
+
+  it('bundle of a FIFO is refused at once with BF_FILE_UNREADABLE, nothing written', FIFO_TEST, async () => {
+    const dir = await tempDir();
+    const fifo = join(dir, 'disk.img');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+    const dest = join(dir, 'out');
+    await assert.rejects(bundleImage({ image: fifo, pool }, new DirectorySink(dest)), (e: unknown) => {
+      assert.ok(e instanceof FileUnreadableError, String(e));
+      assert.equal(e.message, `cannot read ${fifo}: not a regular file (a FIFO)`);
+      return true;
+    });
+    assert.deepEqual(await readdir(dest).catch(() => []), []);
+  });
+
+  it('a FIFO named like a part is refused at once when the bundle is read', FIFO_TEST, async () => {
+    const dir = await tempDir();
+    assert.equal(spawnSync('mkfifo', [join(dir, 'x.part.0')]).status, 0, 'mkfifo');
+    await assert.rejects(new DirectorySource(dir).readPart('x.part.0', 1024 * 1024), (e: unknown) => {
+      assert.ok(e instanceof FileUnreadableError, String(e));
+      assert.match(e.message, /not a regular file \(a FIFO\)$/);
+      return true;
+    });
+  });
+});

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { parseManifest, unwrapWithKey } from '@bundlefarm/format';
-import { BUNDLE_QUEUE } from '@bundlefarm/queue';
+import { BUNDLE_QUEUE, hashToken } from '@bundlefarm/queue';
 import { githubSignature } from '@bundlefarm/server';
 import { s3Requests, startFaultProxy, type RequestInfo } from '../helpers/fault-proxy.js';
 import { writeRandomFile } from '../helpers/images.js';
@@ -24,8 +24,9 @@ import { getObject, listKeys } from '../service/service-environment.js';
  * Then everything the service exposes or keeps is searched for every secret involved, in every form
  * (hex, base64, raw bytes, PEM lines): the AES key and IV of every bundle made (unwrapped from the
  * published manifests with the user's private key), that private key, the workers' S3 credentials,
- * the API token, the GitHub webhook secret (and the signature made with it), and the Bull Board admin
- * password. Places searched: every key and value of Redis; every job's data, return value, progress,
+ * the API token (of a principal in the principals file, which holds only its hash), the job MAC key
+ * shared by the API and the workers, the GitHub webhook secret (and the signature made with it), and
+ * the Bull Board admin password. Places searched: every key and value of Redis; every job's data, return value, progress,
  * failedReason, stacktrace and logs; what the API answered (job status, queue, /metrics, OpenAPI, the
  * webhook's and the cancel's answers); Bull Board (its page and its JSON API: queue listings, each
  * job, each job's logs, Redis stats); and the whole output of the API and worker processes, at trace
@@ -41,8 +42,17 @@ const HOOK_BUCKET = 'hook-amis';
 const TAG = 'v1.2.3';
 const SHA = 'c0ffee0123456789abcdef0123456789abcdef01';
 
+const JOB_MAC_KEY = `mac-${randomBytes(32).toString('hex')}`;
 const env = await serviceProcesses({
   workers: 0, // started below, through the proxy
+  jobMacKey: JOB_MAC_KEY,
+  // the run's token is a principal that may do all of this (and see and cancel the webhook's job)
+  principals: (secrets: { apiToken: string }) => ({
+    principals: [
+      { name: 'ci', tokenHashes: [hashToken(secrets.apiToken)], identities: ['release'], targets: ['**'], images: ['**'], canCancelOthers: true },
+      { name: 'release-hooks', identities: ['release'], targets: [`${HOOK_BUCKET}/**`], images: [SMALL] },
+    ],
+  }),
   apiEnv: { BUNDLEFARM_LOG_LEVEL: 'trace', BUNDLEFARM_JOB_ATTEMPTS: '2', BUNDLEFARM_JOB_BACKOFF_MS: '100' },
   images: async (root) => {
     await writeRandomFile(join(root, SMALL), 3 * 1024 * 1024, 7);
@@ -53,6 +63,7 @@ const env = await serviceProcesses({
     rules: [
       {
         name: 'release-tags',
+        principal: 'release-hooks',
         provider: 'github',
         events: ['push'],
         when: { repository: 'acme/*', tag: 'v*' },
@@ -128,6 +139,7 @@ function secretNeedles(): Needles {
     'S3 secret access key': forms(s.s3.secretAccessKey),
     'S3 access key id': forms(s.s3.accessKeyId),
     'API token': forms(s.apiToken),
+    'job MAC key': forms(JOB_MAC_KEY),
     'GitHub webhook secret': forms(s.githubWebhookSecret),
     'admin password': forms(s.adminPassword),
     'webhook signature': [run.hookSignature.replace(/^sha256=/, '')],
@@ -224,6 +236,7 @@ describe('secrets: none in Redis, job records, API answers, Bull Board or proces
       before: '0'.repeat(40),
       after: SHA,
       deleted: false,
+      pusher: { name: 'ci' },
       repository: { full_name: 'acme/os', name: 'os', owner: { login: 'acme' } },
     });
     run.hookSignature = githubSignature(hookBody, env.secrets.githubWebhookSecret);

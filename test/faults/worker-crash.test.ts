@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { after, describe, it } from 'node:test';
 import { Job, QueueEvents } from 'bullmq';
 import { BUNDLE_QUEUE, jobOptions, type BundleJobData, type BundleJobResult } from '@bundlefarm/queue';
@@ -150,18 +150,23 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
       // before it can publish, and the watch gets many looks should the old manifest still be up
       env.govProxy.addFault({ match: partPutIn(gov), action: { type: 'delay', ms: 1_500 } });
 
-      // what an earlier attempt or an earlier, bigger bundle of this name could have left beside it: a
-      // part the new manifest will not name, and a preflight probe of a run killed mid-preflight
+      // what an earlier attempt of this job could have left beside it (marked as the job's, as everything
+      // it writes): a part the new manifest will not name, and a preflight probe of a run killed
+      // mid-preflight; and, named like a part, an object another writer put there, which is not the job's
       const parts = await listKeys(env.client, east, 'os/window.part.');
       const width = parts[0]!.length - 'os/window.part.'.length;
       const extra = `window.part.${String(parts.length + 2).padStart(width, '0')}`;
+      const foreign = `os/window.part.${String(parts.length + 3).padStart(width, '0')}`;
+      // x-amz-meta-bundlefarm-job, as the worker marks what a job writes
+      const own = { 'bundlefarm-job': `${job.id}@${job.timestamp}` };
       const planted = [
-        [east, `os/${extra}`],
-        [east, 'os/.bundlefarm-preflight-00112233aabbccdd'],
-        [gov, extra],
-        [east, `elsewhere/${extra}`],
+        [east, `os/${extra}`, own],
+        [east, 'os/.bundlefarm-preflight-00112233aabbccdd', own],
+        [gov, extra, own],
+        [east, `elsewhere/${extra}`, own],
+        [east, foreign, {}],
       ] as const;
-      for (const [bucket, key] of planted) await env.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'left over' }));
+      for (const [bucket, key, metadata] of planted) await env.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'left over', Metadata: metadata }));
 
       const watch = watchBoth(east, gov);
       const done = await finished(job);
@@ -170,6 +175,8 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
       assert.ok(seen.rounds > 0, 'the watch looked');
 
       await assertCompletedOnceBy(done, survivor, owner);
+      assert.ok((await listKeys(env.client, east, 'os/')).includes(foreign), 'another writer’s object named like a part is left alone');
+      await env.client.send(new DeleteObjectCommand({ Bucket: east, Key: foreign }));
       await assertSoleBundle(env.client, east, 'os/', 'window', env.user.certificate);
       await assertSoleBundle(env.client, gov, '', 'window', env.user.certificate);
       assert.deepEqual(await listKeys(env.client, east, 'elsewhere/'), [`elsewhere/${extra}`], 'keys of another prefix are not touched');

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killOnExit, removeOnExit } from './exit-cleanup.js';
 
 /**
  * A real redis-server of the test's own, on a free loopback port. Fault tests can stop, kill and
@@ -27,6 +28,8 @@ export interface TestRedis {
    */
   restart(): Promise<void>;
   readonly running: boolean;
+  /** The server's process id while it runs. */
+  readonly pid: number | undefined;
 }
 
 export interface RedisServerOptions {
@@ -95,6 +98,7 @@ function waitForServer(port: number, timeoutMs: number): Promise<number> {
 export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
   let port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'bundlefarm-redis-'));
+  removeOnExit(dir);
   const persistence = options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
 
@@ -108,6 +112,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
     const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
       stdio: 'ignore',
     });
+    killOnExit(c);
     child = c;
     const exited = new Promise<never>((_, reject) =>
       c.once('exit', (code, signal) => {
@@ -150,6 +155,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
     dir,
     get running() {
       return child !== undefined;
+    },
+    get pid() {
+      return child?.pid;
     },
     stop: () => terminate('SIGTERM'),
     async dispose() {

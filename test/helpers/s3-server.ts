@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeOnExit } from './exit-cleanup.js';
 
 /**
  * A real S3 server (s3rver, file-backed) on a free loopback port, for tests that must speak real HTTP
@@ -88,6 +89,7 @@ function withoutDirectoryRace(store: S3rverInstance['store']): void {
 export async function startS3Server(): Promise<S3TestServer> {
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
   const directory = await mkdtemp(join(tmpdir(), 'bundlefarm-s3rver-'));
+  removeOnExit(directory); // even when the test file crashes before its after hooks
   // port 0: the kernel picks a free port, so parallel test files never collide
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
   withoutDirectoryRace(server.store);

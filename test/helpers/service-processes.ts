@@ -80,6 +80,15 @@ export interface ServiceProcessesOptions {
   webhookRules?: unknown;
   /** Writes the image root's files before the API and workers start. */
   images?: (imageRoot: string) => Promise<void>;
+  /**
+   * A principals file (its content) for the API and the workers (BUNDLEFARM_PRINCIPALS_FILE); the API
+   * then has no legacy BUNDLEFARM_API_TOKENS unless `legacyToken` says so.
+   */
+  principals?: unknown | ((secrets: ServiceSecrets) => unknown);
+  /** Keep the legacy token (secrets.apiToken) next to the principals file (default: only without one). */
+  legacyToken?: boolean;
+  /** The job MAC key for the API and the workers (BUNDLEFARM_JOB_MAC_KEY; default none). */
+  jobMacKey?: string;
 }
 
 export interface ServiceProcesses {
@@ -146,7 +155,15 @@ export async function serviceProcesses(options: ServiceProcessesOptions = {}): P
       ...options.workerConfig,
     }),
   );
-  const workerEnv = workerProcessEnv({ redisUrl: redis.url, prefix, configFile, logLevel: 'info', credentials });
+  const trustEnv: Record<string, string> = {};
+  if (options.principals !== undefined) {
+    const principalsFile = join(dir, 'principals.json');
+    const content = typeof options.principals === 'function' ? (options.principals as (s: ServiceSecrets) => unknown)(secrets) : options.principals;
+    await writeFile(principalsFile, JSON.stringify(content));
+    trustEnv.BUNDLEFARM_PRINCIPALS_FILE = principalsFile;
+  }
+  if (options.jobMacKey !== undefined) trustEnv.BUNDLEFARM_JOB_MAC_KEY = options.jobMacKey;
+  const workerEnv = { ...workerProcessEnv({ redisUrl: redis.url, prefix, configFile, logLevel: 'info', credentials }), ...trustEnv };
 
   let rulesEnv: Record<string, string> = {};
   if (options.webhookRules !== undefined) {
@@ -154,8 +171,10 @@ export async function serviceProcesses(options: ServiceProcessesOptions = {}): P
     await writeFile(rulesFile, JSON.stringify(options.webhookRules));
     rulesEnv = { BUNDLEFARM_WEBHOOK_RULES: rulesFile };
   }
+  const legacy = options.legacyToken ?? options.principals === undefined;
   const apiEnv = {
-    BUNDLEFARM_API_TOKENS: secrets.apiToken,
+    ...(legacy ? { BUNDLEFARM_API_TOKENS: secrets.apiToken } : {}),
+    ...trustEnv,
     BUNDLEFARM_GITHUB_WEBHOOK_SECRETS: secrets.githubWebhookSecret,
     BUNDLEFARM_ADMIN_USER: 'admin',
     BUNDLEFARM_ADMIN_PASSWORD: secrets.adminPassword,

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { killOnExit } from './exit-cleanup.js';
 import { REPO } from './fixtures.js';
 
 /** The service's executables (configured through BUNDLEFARM_* variables and, for the worker, a file). */
@@ -46,6 +47,7 @@ export function spawnNodeScript(script: string, env: Record<string, string>, opt
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  killOnExit(child);
   let out = '';
   const lines: string[] = [];
   let partial = { stdout: '', stderr: '' };

@@ -43,6 +43,8 @@ describe('bundlefarm-api process', () => {
     assert.equal(await exited, 0, out);
     assert.match(out, /"msg":"shutting down"/);
     assert.ok(!out.includes(token), 'the token is not logged');
+    // the legacy token list is one unrestricted principal, and the API says so at every start
+    assert.match(out, /"level":40,.*BUNDLEFARM_API_TOKENS is set: its tokens are one unrestricted principal/);
   });
 
   it('starts without Redis (503 until it comes), then serves; SIGTERM still exits 0', async () => {

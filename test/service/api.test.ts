@@ -39,8 +39,27 @@ function pushPayload(ref: string, sha = 'c0ffee0123456789abcdef0123456789abcdef0
     before: '0000000000000000000000000000000000000000',
     after: sha,
     deleted: false,
+    pusher: { name: 'ci', email: 'ci@example.com' },
     repository: { full_name: repo, name: repo.split('/')[1], owner: { login: repo.split('/')[0] } },
     head_commit: { id: sha, message: 'release' },
+  });
+}
+
+/** A completed workflow_run as GitHub sends it; `head` is the repository the run's commit comes from. */
+function workflowRun(head: string, over: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    action: 'completed',
+    workflow_run: {
+      name: 'build-image',
+      head_branch: 'main',
+      head_sha: 'beef0000123456789abcdef0123456789abcdef0',
+      event: head === 'acme/os' ? 'push' : 'pull_request',
+      conclusion: 'success',
+      head_repository: { full_name: head, fork: head !== 'acme/os' },
+      ...over,
+    },
+    workflow: { name: 'build-image' },
+    repository: { full_name: 'acme/os', name: 'os', owner: { login: 'acme' } },
   });
 }
 
@@ -142,6 +161,27 @@ describe('bundlefarm API (no workers)', () => {
     });
   });
 
+  it('refuses at enqueue what the worker would refuse: prefixes by bytes and segments, s3:// keys by the same rules', async () => {
+    await unchanged(async () => {
+      const r = await env.api('POST', '/v1/bundles', {
+        ...specFor([
+          { region: 'us-east-1', bucket: 'amis', prefix: 'é'.repeat(460) },
+          { region: 'eu-west-1', bucket: 'amis', prefix: 'a//b/' },
+          { region: 'us-west-2', bucket: 'amis', prefix: 'os/\u202egpj.exe/' },
+        ]),
+        image: 's3://images/../other-team/x.img',
+        name: 'x',
+      });
+      assert.equal(r.status, 400);
+      assert.equal(r.json.error, 'BF_BAD_SPEC');
+      const p = problemsOf(r.json);
+      assert.match(p.get('regions.0.prefix') ?? '', /longer than 900 bytes/);
+      assert.match(p.get('regions.1.prefix') ?? '', /empty segment/);
+      assert.match(p.get('regions.2.prefix') ?? '', /invisible format characters/);
+      assert.match(p.get('image') ?? '', /\.\. segment/);
+    });
+  });
+
   it('refuses images outside the image root, by path or through a symlink (400)', async () => {
     await mkdir(join(env.dir, 'outside'), { recursive: true });
     await writeFile(join(env.dir, 'outside', 'secret.img'), 'not yours');
@@ -153,9 +193,11 @@ describe('bundlefarm API (no workers)', () => {
         assert.equal(r.json.error, 'BF_BAD_SPEC', image);
         assert.ok(problemsOf(r.json).has('image'), image);
       }
+      // a symlink out of the root answers as a missing file would: no existence oracle outside the root
       const link = await env.api('POST', '/v1/bundles', specFor(targets, { image: 'escape.img' }));
       assert.equal(link.status, 400);
-      assert.equal(link.json.error, 'BF_UNSAFE_PATH');
+      assert.equal(link.json.error, 'BF_FILE_UNREADABLE');
+      assert.equal(link.json.message, 'cannot read escape.img: ENOENT (no such file or directory)');
     });
   });
 
@@ -367,20 +409,85 @@ describe('bundlefarm API (no workers)', () => {
   });
 
   it('GitHub: workflow_run and form-encoded payloads', async () => {
-    const run = JSON.stringify({
-      action: 'completed',
-      workflow_run: { name: 'build-image', head_branch: 'main', head_sha: 'beef0000123456789abcdef0123456789abcdef0', conclusion: 'success' },
-      repository: { full_name: 'acme/os', name: 'os', owner: { login: 'acme' } },
-    });
+    const run = workflowRun('acme/os');
     const r = await github(env, 'workflow_run', run);
     assert.equal(r.status, 202, JSON.stringify(r.json));
     assert.equal(r.json.name, 'os-main-beef000');
-    const failed = JSON.stringify({ ...JSON.parse(run), workflow_run: { ...JSON.parse(run).workflow_run, conclusion: 'failure' } });
+    const failed = workflowRun('acme/os', { conclusion: 'failure' });
     assert.equal((await github(env, 'workflow_run', failed)).json.ignored, true);
     const form = `payload=${encodeURIComponent(pushPayload('refs/tags/v3.0.0', 'ffff000123456789abcdef0123456789abcdef01'))}`;
     const f = await github(env, 'push', form, { contentType: 'application/x-www-form-urlencoded' });
     assert.equal(f.status, 202, JSON.stringify(f.json));
     assert.equal(f.json.name, 'os-v3.0.0');
+  });
+
+  it("GitHub: a signed workflow_run from a fork whose branch is main does not match the shipped github-main-builds rule", async () => {
+    // an API with the rules file exactly as shipped
+    const app = await buildServer(
+      { apiTokens: [TOKEN], githubWebhookSecrets: [GITHUB_SECRET], webhookRulesFile: join(REPO, 'docs', 'webhook-rules.example.json'), redisUrl: env.redis.url, queuePrefix: PREFIX },
+      { logger: false },
+    );
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      const send = (body: string) => github({ ...env, url } as ServiceEnvironment, 'workflow_run', body);
+      await unchanged(async () => {
+        const fork = await send(workflowRun('mallory/os', { head_sha: 'f0f0f0f0123456789abcdef0123456789abcdef0' }));
+        assert.equal(fork.status, 202, JSON.stringify(fork.json));
+        assert.equal(fork.json.ignored, true);
+        assert.match(fork.json.reason, /fork.*mallory\/os/);
+      });
+      // the same run from the repository itself is what the rule is for
+      const own = await send(workflowRun('acme/os', { head_sha: 'a0a0a0a0123456789abcdef0123456789abcdef0' }));
+      assert.equal(own.status, 202, JSON.stringify(own.json));
+      assert.equal(own.json.rule, 'github-main-builds');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('GitHub: a signed body replayed under another X-GitHub-Event enqueues nothing; ignored bodies stay ignored', async () => {
+    // a tag deletion, pushed: ignored. The same signed bytes as a `create` (where a tag rule matches) must not make a job.
+    const deletion = JSON.stringify({ ...JSON.parse(pushPayload('refs/tags/v9.9.9')), deleted: true, after: '0'.repeat(40) });
+    await unchanged(async () => {
+      const first = await github(env, 'push', deletion);
+      assert.equal(first.status, 202);
+      assert.equal(first.json.ignored, true);
+      for (const event of ['create', 'release', 'workflow_run', 'foo']) {
+        const replay = await github(env, event, deletion);
+        assert.equal(replay.status, 409, `${event}: ${JSON.stringify(replay.json)}`);
+        assert.equal(replay.json.error, 'BF_WEBHOOK_REPLAYED');
+      }
+      // ignored once, ignored again under a new delivery id
+      const again = await github(env, 'push', deletion);
+      assert.equal(again.status, 202);
+      assert.match(again.json.reason, /received before/);
+      // a body that never was a `create` is refused as one at first sight too (its shape tells)
+      const fresh = pushPayload('refs/tags/v9.9.8', 'abababab23456789abcdef0123456789abcdef01');
+      const asCreate = await github(env, 'create', fresh);
+      assert.equal(asCreate.status, 400, JSON.stringify(asCreate.json));
+      assert.match(asCreate.json.message, /does not fit the body/);
+      // and what was refused stays refused, also under its true event
+      const asPush = await github(env, 'push', fresh);
+      assert.equal(asPush.status, 409);
+      // a delivery id cannot be reused for another body
+      const delivery = randomUUID();
+      assert.equal((await github(env, 'push', pushPayload('refs/heads/feature/a'), { delivery })).status, 202);
+      assert.equal((await github(env, 'push', pushPayload('refs/heads/feature/b'), { delivery })).status, 409);
+    });
+  });
+
+  it('GitHub: requests without a well-formed signature, event or delivery are refused before the body is read', async () => {
+    const big = 'x'.repeat(64 * 1024);
+    for (const [headers, status] of [
+      [{ 'x-github-event': 'push', 'x-github-delivery': 'd' }, 401],
+      [{ 'x-hub-signature-256': 'sha256=' + '0'.repeat(64), 'x-github-delivery': 'd' }, 400],
+      [{ 'x-hub-signature-256': 'sha256=' + '0'.repeat(64), 'x-github-event': 'push' }, 400],
+      [{ 'x-hub-signature-256': 'sha1=' + '0'.repeat(40), 'x-github-event': 'push', 'x-github-delivery': 'd' }, 401],
+    ] as const) {
+      const res = await fetch(`${env.url}/v1/hooks/github`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: big });
+      assert.equal(res.status, status, JSON.stringify(headers));
+      assert.equal(res.headers.get('connection'), 'close');
+    }
   });
 
   it('GitLab: token, event UUID as the job id, one job per event', async () => {

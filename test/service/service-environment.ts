@@ -223,6 +223,13 @@ async function webhookRules(): Promise<unknown> {
     rules: [
       { name: 'github-tags', provider: 'github', events: ['push'], when: { repository: 'acme/*', tag: 'v*' }, spec: spec('{{repository_name}}-{{tag}}') },
       {
+        name: 'github-tag-created',
+        provider: 'github',
+        events: ['create'],
+        when: { repository: 'acme/*', tag: 'v*' },
+        spec: { ...spec('{{repository_name}}-{{tag}}'), regions: [{ region: 'us-east-1', bucket: 'hook-bucket', prefix: '{{repository_name}}/{{tag}}/' }] },
+      },
+      {
         name: 'github-ci',
         provider: 'github',
         events: ['workflow_run'],

@@ -85,7 +85,7 @@ describe('metrics of the workers and the API', { concurrency: false, timeout: 10
     assert.equal(info.value, 1);
     assert.equal(info.labels.node, process.version);
     assert.match(info.labels.version ?? '', /^\d+\.\d+\.\d+/);
-    assert.match(info.labels.backends ?? '', /^deflate=(libdeflate|zlib),aes=(native|openssl)$/);
+    assert.match(info.labels.backends ?? '', /^deflate=(libdeflate|zlib),aes=(native|node:crypto),holes=(SEEK_DATA|read scan)$/);
 
     const id = await enqueue('metrics-a', 'a.img');
     completedId = id;

@@ -50,6 +50,8 @@ export interface RegionStatusView {
   partsDone: number;
   manifestKey?: string;
   error?: RegionErrorView;
+  /** The bundle someone else had published here, replaced by this job (`--replace`): what of it is gone. */
+  replaced?: { manifest: string; removed: string[] };
 }
 
 export interface JobStatusView {
@@ -76,6 +78,8 @@ export interface JobSpecBody {
   productCodes?: string[];
   level?: number;
   threads?: number;
+  /** Replace a bundle already published at a target (default false: such a target is refused). */
+  replace?: boolean;
 }
 
 /** The API could not be reached (connection refused, DNS, timeout): transient. */

@@ -4,12 +4,14 @@ import type { CliIo, GlobalFlags } from './cli-io.js';
 import { registerBundle } from './commands/bundle-command.js';
 import { registerDemo } from './commands/demo-command.js';
 import { registerEnqueue } from './commands/enqueue-command.js';
+import { registerHashToken } from './commands/hash-token-command.js';
 import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
 import { registerVerify } from './commands/verify-command.js';
 import { EXIT_USAGE, reportError } from './report-error.js';
+import { versionText } from './version-text.js';
 
-export const VERSION = '0.1.0';
+export { VERSION } from './version-text.js';
 
 export function buildProgram(io: CliIo): { program: Command; flags: () => GlobalFlags } {
   const program = new Command('bundlefarm');
@@ -19,8 +21,8 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   };
   program
     .description('Fast EC2 instance-store AMI bundles (ec2-bundle-image compatible): bundle, unbundle, verify')
-    .version(VERSION)
-    .option('--debug', 'print stack traces and causes of errors', false)
+    .version(versionText(), '-V, --version', 'print the version and the backends in use (deflate, aes, holes, part writes)')
+    .option('--debug', 'print stack traces and causes of errors, and the backends in use', false)
     .option('-q, --quiet', 'no progress bar', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
@@ -31,6 +33,7 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerDemo(program, io);
   registerEnqueue(program, io, flags);
   registerStatus(program, io, flags);
+  registerHashToken(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   return { program, flags };
 }

@@ -10,11 +10,11 @@ import { assertOneLineError, BIN, bundlefarm } from '../../../test/helpers/cli.j
 import { generateSelfSignedIdentity, parseManifest } from '@bundlefarm/format';
 import { writeIdentity } from '../../../test/helpers/identity.js';
 import { textLike, writeRandomFile } from '../../../test/helpers/images.js';
+import { needsNative, needsTools } from '../../../test/helpers/requirements.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 import { SMALL } from '../../../test/helpers/fixtures.js';
 
 const execFileAsync = promisify(execFile);
-const FORCED_ZLIB = process.env.BUNDLEFARM_DEFLATE === 'zlib';
 
 async function setup() {
   const dir = await tempDir();
@@ -65,7 +65,7 @@ describe('bundlefarm CLI', () => {
     assert.ok((await readFile(join(back, 'my-image_v1.0'))).equals(await readFile(s.image)));
   });
 
-  it('writes parts past the page cache by default, and through it with --no-direct-io', { skip: FORCED_ZLIB && 'BUNDLEFARM_DEFLATE=zlib: parts are not aligned' }, async () => {
+  it('writes parts past the page cache by default, and through it with --no-direct-io', { skip: needsNative() || needsTools(['fincore'], 'apt-get install util-linux') }, async () => {
     const s = await setup();
     const image = join(s.dir, 'random.img');
     await writeRandomFile(image, 12 * 1024 * 1024, 7); // does not compress: two parts, the first a full 10 MiB
@@ -89,7 +89,7 @@ describe('bundlefarm CLI', () => {
     }
   });
 
-  it('works without the native addon (BUNDLEFARM_DEFLATE=zlib): zlib pieces, read-based hole scan', async () => {
+  it('works without the native addon (BUNDLEFARM_NATIVE=off): zlib pieces, node:crypto, read-based hole scan, buffered writes', async () => {
     const s = await setup();
     const sparse = join(s.dir, 'sparse.img');
     await writeFile(sparse, '');
@@ -98,10 +98,12 @@ describe('bundlefarm CLI', () => {
     await h.write(textLike(2 * 1024 * 1024), 0, 2 * 1024 * 1024, 100 * 1024 * 1024);
     await h.close();
     const out = join(s.dir, 'zlib-out');
-    const env = { BUNDLEFARM_DEFLATE: 'zlib' };
-    const r = await bundlefarm([...base({ ...s, image: sparse }, out)], { env });
+    const env = { BUNDLEFARM_NATIVE: 'off' };
+    const r = await bundlefarm([...base({ ...s, image: sparse }, out), '--debug'], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /zlib/);
+    assert.match(r.stderr, /backends: deflate: zlib, aes: node:crypto, holes: read scan, part writes: buffered/);
+    assert.match(r.stderr, /part writes: 0 with O_DIRECT, [1-9]\d* buffered/);
     const back = join(s.dir, 'zlib-back');
     const u = await bundlefarm(['unbundle', '-m', join(out, 'sparse.img.manifest.xml'), '-k', s.key, '-d', back], { env });
     assert.equal(u.code, 0, u.stderr);

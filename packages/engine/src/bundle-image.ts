@@ -14,8 +14,8 @@ import { crc32Combine } from './crc32-combine.js';
 import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
 import { GZIP_HEADER, gzipTrailer } from './gzip-framing.js';
 import { ImageReader } from './image-reader.js';
-import { FileImageSource, type ImageSource } from './image-source.js';
-import { sparseDataRuns } from './sparse-scan.js';
+import type { ImageSource } from './image-source.js';
+import { sparseDataRuns, type SparseScanMethod } from './sparse-scan.js';
 import type { PartSink } from './part-sink.js';
 import { standalone, type CompressResult, type PieceMode } from './pool-worker.js';
 import { ProgressThrottle, type BundleProgress } from './progress.js';
@@ -66,6 +66,8 @@ export interface BundleStats {
   tarBytes: number;
   /** Bundled as an old-GNU sparse member (holes left out of the tar stream). */
   sparse: boolean;
+  /** How a local file with holes was scanned for its data (absent: no scan, e.g. not sparse or not a local file). */
+  sparseScan?: SparseScanMethod;
   gzipBytes: number;
   backend: DeflateBackendName;
   level: number;
@@ -113,17 +115,15 @@ async function openImage(options: BundleImageOptions, pool: WorkerPool): Promise
   try {
     const { source, info } = opened;
     let runs: DataRun[] | undefined;
-    if (
-      (options.sparse ?? 'auto') === 'auto' &&
-      source instanceof FileImageSource &&
-      info.allocatedBytes !== undefined &&
-      info.allocatedBytes < info.size
-    ) {
-      const found = await sparseDataRuns(source, info.size, pool, options.signal ? { signal: options.signal } : {});
-      const holes = info.size - found.reduce((s, r) => s + r.length, 0);
-      if (holes >= SPARSE_MIN_HOLES && holes >= info.size / 32) runs = found;
+    let method: SparseScanMethod | undefined;
+    // a local file (it has an open descriptor) with fewer bytes allocated than its size has holes
+    if ((options.sparse ?? 'auto') === 'auto' && source.fd !== undefined && info.allocatedBytes !== undefined && info.allocatedBytes < info.size) {
+      const found = await sparseDataRuns({ fd: source.fd, description: source.description }, info.size, pool, options.signal ? { signal: options.signal } : {});
+      method = found.method;
+      const holes = info.size - found.runs.reduce((s, r) => s + r.length, 0);
+      if (holes >= SPARSE_MIN_HOLES && holes >= info.size / 32) runs = found.runs;
     }
-    return ImageReader.create(opened, runs);
+    return ImageReader.create(opened, runs, method);
   } catch (err) {
     await opened.source.close();
     throw err;
@@ -337,6 +337,7 @@ class BundleRun {
         seconds: (performance.now() - this.started) / 1000,
         tarBytes: image.tarLength,
         sparse: image.runs !== undefined,
+        ...(image.sparseScan !== undefined ? { sparseScan: image.sparseScan } : {}),
         gzipBytes: this.gzipBytes,
         backend: this.backend.name,
         level: this.level,

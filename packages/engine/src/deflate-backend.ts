@@ -1,5 +1,5 @@
 import { constants, deflateRawSync } from 'node:zlib';
-import { loadNative } from '@bundlefarm/native';
+import { loadLibdeflate } from '@bundlefarm/native';
 
 /**
  * A deflater that produces *pieces* of one raw deflate stream: a non-final piece ends byte-aligned with
@@ -31,34 +31,43 @@ export const zlibBackend: DeflateBackend = {
   },
 };
 
-let cached: { backend: DeflateBackend | null; reason: string } | undefined;
+let libdeflate: DeflateBackend | undefined;
 
 /** The libdeflate backend, or null with the reason it cannot be used on this machine. */
 export function libdeflateBackend(): { backend: DeflateBackend | null; reason: string } {
-  if (!cached) {
-    const loaded = loadNative();
-    if (loaded.binding) {
-      const binding = loaded.binding;
-      cached = {
-        reason: '',
-        backend: {
-          name: 'libdeflate',
-          usesDictionary: false,
-          deflatePiece: (data, level, final) => binding.deflatePiece(data, level, final),
-        },
-      };
-    } else {
-      cached = { backend: null, reason: loaded.reason };
-    }
-  }
-  return cached;
+  const loaded = loadLibdeflate();
+  if (!loaded.binding) return { backend: null, reason: loaded.reason };
+  const binding = loaded.binding;
+  libdeflate ??= {
+    name: 'libdeflate',
+    usesDictionary: false,
+    deflatePiece: (data, level, final) => binding.deflatePiece(data, level, final),
+  };
+  return { backend: libdeflate, reason: '' };
 }
 
-/** Resolve a backend preference: 'auto' picks libdeflate when it loads, zlib otherwise. */
+/**
+ * What `auto` means here, from BUNDLEFARM_DEFLATE (read on every call): unset, empty or `auto`:
+ * libdeflate when the addon has it, else zlib; `zlib`: zlib, with the rest of the native addon still
+ * in use (before BUNDLEFARM_NATIVE=off existed, this variable turned the whole addon off); `libdeflate`:
+ * libdeflate or an error. Anything else throws.
+ */
+export function deflatePreference(): DeflateBackendName | 'auto' {
+  const value = process.env.BUNDLEFARM_DEFLATE;
+  if (value === undefined || value === '' || value === 'auto') return 'auto';
+  if (value === 'zlib' || value === 'libdeflate') return value;
+  throw new Error(`BUNDLEFARM_DEFLATE must be "zlib", "libdeflate" or "auto", got ${JSON.stringify(value)}`);
+}
+
+/**
+ * Resolve a backend preference: 'auto' follows BUNDLEFARM_DEFLATE, and picks libdeflate when it loads,
+ * zlib otherwise; 'libdeflate' throws when it does not load.
+ */
 export function resolveBackend(preference: DeflateBackendName | 'auto'): DeflateBackend {
-  if (preference === 'zlib') return zlibBackend;
+  const wanted = preference === 'auto' ? deflatePreference() : preference;
+  if (wanted === 'zlib') return zlibBackend;
   const lib = libdeflateBackend();
   if (lib.backend) return lib.backend;
-  if (preference === 'libdeflate') throw new Error(`libdeflate backend unavailable: ${lib.reason}`);
+  if (wanted === 'libdeflate') throw new Error(`libdeflate backend unavailable: ${lib.reason}`);
   return zlibBackend;
 }

@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { UnsafePathError } from '@bundlefarm/errors';
 import { isPlainFileName } from '@bundlefarm/format';
+import { checkRegularFile } from './image-source.js';
 import type { PartSource } from './part-source.js';
 
 /** Reads parts from a local directory, never outside it. */
@@ -23,10 +24,13 @@ export class DirectorySource implements PartSource {
 
   async readPart(fileName: string, maxBytes: number): Promise<Buffer> {
     const path = this.resolveName(fileName);
-    // O_NOFOLLOW: a part planted as a symlink must not make us read outside the directory
-    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NOFOLLOW: a part planted as a symlink must not make us read outside the directory;
+    // O_NONBLOCK: a FIFO named like a part opens at once (and is refused below) instead of hanging
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
-      const { size } = await handle.stat();
+      const st = await handle.stat();
+      checkRegularFile(st, path);
+      const { size } = st;
       if (size > maxBytes) {
         throw Object.assign(new Error(`${fileName} is ${size} bytes, more than a part can be (${maxBytes})`), { code: 'EFBIG' });
       }

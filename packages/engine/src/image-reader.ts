@@ -1,13 +1,12 @@
-import { ImageEmptyError, ImageTooLargeError } from '@bundlefarm/errors';
 import {
-  MAX_IMAGE_SIZE,
   buildSparseTarHeader,
   buildTarHeader,
   checkBundleName,
   tarStreamLength,
   type DataRun,
 } from '@bundlefarm/format';
-import { FileImageSource, type ImageInfo, type ImageSource } from './image-source.js';
+import { checkImageSize, FileImageSource, type ImageInfo, type ImageSource } from './image-source.js';
+import type { SparseScanMethod } from './sparse-scan.js';
 
 /**
  * Reads an image as the tar stream of one member, cut into blocks filled by large reads straight into
@@ -22,6 +21,8 @@ export interface OpenedImage {
   mtime: number;
   /** Data runs when bundled as a sparse member. */
   runs: DataRun[] | undefined;
+  /** How the file was scanned for holes, if it was. */
+  sparseScan?: SparseScanMethod;
   /** Bytes of member data in the tar stream (the size, or the runs' total). */
   storedBytes: number;
   /** Length of the whole tar stream. */
@@ -52,8 +53,7 @@ export class ImageReader {
     const bundleName = checkBundleName(name ?? source.defaultName);
     const info = await source.open();
     try {
-      if (info.size === 0) throw new ImageEmptyError(source.description);
-      if (info.size > MAX_IMAGE_SIZE) throw new ImageTooLargeError(source.description, info.size);
+      checkImageSize(source.description, info.size);
     } catch (err) {
       await source.close();
       throw err;
@@ -62,7 +62,7 @@ export class ImageReader {
   }
 
   /** A reader over an opened source; `runs` makes it a sparse member. */
-  static create(opened: { source: ImageSource; info: ImageInfo; name: string }, runs?: DataRun[]): ImageReader {
+  static create(opened: { source: ImageSource; info: ImageInfo; name: string }, runs?: DataRun[], sparseScan?: SparseScanMethod): ImageReader {
     const { source, info, name } = opened;
     const storedBytes = runs ? runs.reduce((s, r) => s + r.length, 0) : info.size;
     const headerBytes = runs ? buildSparseTarHeader({ name, size: info.size }, runs).length : 512;
@@ -73,6 +73,7 @@ export class ImageReader {
       mode: info.mode ?? 0o644,
       mtime: info.mtime ?? Math.floor(Date.now() / 1000),
       runs,
+      ...(sparseScan !== undefined ? { sparseScan } : {}),
       storedBytes,
       tarLength: tarStreamLength(storedBytes, headerBytes),
     };

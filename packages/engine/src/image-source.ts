@@ -1,7 +1,9 @@
+import { constants, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { FileUnreadableError } from '@bundlefarm/errors';
+import { FileUnreadableError, ImageEmptyError, ImageTooLargeError } from '@bundlefarm/errors';
+import { MAX_IMAGE_SIZE } from '@bundlefarm/format';
 
 /**
  * Where the bytes of an image come from: a local file, or an object in S3 (`@bundlefarm/s3`). The engine
@@ -22,47 +24,98 @@ export interface ImageSource {
   readonly description: string;
   /** Default bundle name: the file name. */
   readonly defaultName: string;
+  /**
+   * Opens and checks the image (a local file: open + fstat; S3: HeadObject). Sources of this package
+   * and of @bundlefarm/s3 answer a second call with the same info, without I/O: a caller may open the
+   * image before handing it to the engine, to learn it is usable before anything else happens.
+   */
   open(): Promise<ImageInfo>;
   /** Fill `buf` with the bytes at [position, position + buf.length). Called with increasing positions. */
   read(position: number, buf: Uint8Array): Promise<void>;
   close(): Promise<void>;
+  /**
+   * The open file descriptor of a local file (after `open`), when the source reads one: the engine asks
+   * the filesystem where its data is (SEEK_DATA/SEEK_HOLE) and scans it through this very descriptor.
+   */
+  readonly fd?: number | undefined;
 }
 
+/**
+ * Flags of every open of a local image: read only, and never blocking — a FIFO opens at once instead
+ * of waiting for a writer (forever, uninterruptibly, on a libuv thread), and is then refused by the
+ * fstat check like any other file that is not a regular file. O_NONBLOCK changes nothing for reads of
+ * regular files.
+ */
+export const IMAGE_OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+
+export interface FileImageSourceOptions {
+  /** For messages (default: the path). Sources that must not disclose the server's layout name the path as asked. */
+  description?: string;
+  /** Default bundle name (default: the path's file name). */
+  defaultName?: string;
+}
+
+/**
+ * A local image file. `new FileImageSource(path)` opens the path itself (following symlinks, as a
+ * command-line tool does); `FileImageSource.fromHandle` reads a file someone else opened and checked
+ * (e.g. inside a worker's image root, without following symlinks): the descriptor checked is the one read.
+ */
 export class FileImageSource implements ImageSource {
   readonly description: string;
   readonly defaultName: string;
   private handle: FileHandle | undefined;
+  private info: ImageInfo | undefined;
   private size = 0;
 
-  constructor(readonly path: string) {
-    this.description = path;
-    this.defaultName = basename(path);
+  constructor(
+    readonly path: string,
+    options: FileImageSourceOptions = {},
+  ) {
+    this.description = options.description ?? path;
+    this.defaultName = options.defaultName ?? basename(path);
+  }
+
+  /** A source over an already opened file (`path` is what it was opened as; it is not opened again). */
+  static fromHandle(handle: FileHandle, path: string, options: FileImageSourceOptions = {}): FileImageSource {
+    const source = new FileImageSource(path, options);
+    source.handle = handle;
+    return source;
   }
 
   async open(): Promise<ImageInfo> {
-    try {
-      this.handle = await open(this.path, 'r');
-    } catch (err) {
-      throw new FileUnreadableError(this.path, err);
+    if (this.info) return this.info;
+    if (!this.handle) {
+      try {
+        this.handle = await open(this.path, IMAGE_OPEN_FLAGS);
+      } catch (err) {
+        throw new FileUnreadableError(this.description, err);
+      }
     }
-    const st = await this.handle.stat();
-    if (st.isDirectory()) throw new FileUnreadableError(this.path, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
-    if (!st.isFile()) throw new FileUnreadableError(this.path, new Error('not a regular file'));
+    let st: Stats;
+    try {
+      st = await this.handle.stat();
+      checkRegularFile(st, this.description);
+    } catch (err) {
+      await this.close();
+      throw err instanceof FileUnreadableError ? err : new FileUnreadableError(this.description, err);
+    }
     this.size = st.size;
-    return { size: st.size, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000), allocatedBytes: st.blocks * 512 };
+    this.info = { size: st.size, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000), allocatedBytes: st.blocks * 512 };
+    return this.info;
   }
 
   async read(position: number, buf: Uint8Array): Promise<void> {
+    if (!this.handle || !this.info) throw new Error('FileImageSource.read before open or after close');
     let done = 0;
     while (done < buf.length) {
       let bytesRead: number;
       try {
-        ({ bytesRead } = await this.handle!.read(buf, done, buf.length - done, position + done));
+        ({ bytesRead } = await this.handle.read(buf, done, buf.length - done, position + done));
       } catch (err) {
-        throw new FileUnreadableError(this.path, err);
+        throw new FileUnreadableError(this.description, err);
       }
       if (bytesRead === 0) {
-        throw new FileUnreadableError(this.path, new Error(`the file shrank while being bundled (expected ${this.size} bytes)`));
+        throw new FileUnreadableError(this.description, new Error(`the file shrank while being bundled (expected ${this.size} bytes)`));
       }
       done += bytesRead;
     }
@@ -74,7 +127,30 @@ export class FileImageSource implements ImageSource {
   }
 
   async close(): Promise<void> {
-    await this.handle?.close();
+    const handle = this.handle;
     this.handle = undefined;
+    this.info = undefined;
+    await handle?.close();
   }
+}
+
+/** Throws ImageEmptyError or ImageTooLargeError unless 0 < `size` <= 10 GiB. */
+export function checkImageSize(description: string, size: number): void {
+  if (size === 0) throw new ImageEmptyError(description);
+  if (size > MAX_IMAGE_SIZE) throw new ImageTooLargeError(description, size);
+}
+
+/** Throws FileUnreadableError (naming `description`) unless `st` is a regular file's. */
+export function checkRegularFile(st: Stats, description: string): void {
+  if (st.isDirectory()) throw new FileUnreadableError(description, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
+  if (!st.isFile()) throw new FileUnreadableError(description, new Error(`not a regular file (${fileKind(st)})`));
+}
+
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSymbolicLink()) return 'a symlink';
+  return 'not a file';
 }

@@ -12,6 +12,7 @@ export * from './unbundle.js';
 export * from './verify-bundle.js';
 export * from './worker-pool.js';
 export * from './deflate-backend.js';
+export * from './backends.js';
 export * from './crc32-combine.js';
 export * from './gzip-framing.js';
 export * from './stored-blocks.js';

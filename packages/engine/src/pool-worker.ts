@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { Piscina } from 'piscina';
-import { loadNative } from '@bundlefarm/native';
+import { loadLibdeflate } from '@bundlefarm/native';
 import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
 import { storedBlocksLength } from './stored-blocks.js';
 import { transferList } from './transfer-list.js';
@@ -69,7 +69,7 @@ const EMPTY = new Uint8Array(0);
 const zeroPieces = new Map<string, { piece: Uint8Array; crc: number }>();
 
 /** libdeflate's CRC-32 (PCLMULQDQ, about twice zlib's speed here) when the addon is loaded. */
-const nativeCrc = loadNative().binding?.crc32;
+const nativeCrc = loadLibdeflate().binding?.crc32;
 const crcOf = (data: Uint8Array): number => (nativeCrc ? nativeCrc(data) : crc32(data));
 let zeros = new Uint8Array(0);
 
@@ -138,7 +138,9 @@ export function sha1(task: HashTask): HashResult {
 }
 
 export interface ScanTask {
-  path: string;
+  /** The file: an open descriptor of this process (read, not closed), or a path (opened and closed here). */
+  fd?: number;
+  path?: string;
   start: number;
   length: number;
   /** Granularity: each piece of this size that is all zeros is a hole. */
@@ -149,20 +151,21 @@ let scanBuffer: Buffer | undefined;
 
 /** Data runs of [start, start + length) of a file, as a flat [offset, length, ...] list. */
 export function scan(task: ScanTask): number[] {
-  const { path, start, length, chunk } = task;
+  const { start, length, chunk } = task;
+  const name = task.path ?? `descriptor ${String(task.fd)}`;
   const step = Math.max(chunk, Math.floor((4 * 1024 * 1024) / chunk) * chunk);
   if (!scanBuffer || scanBuffer.length < step) scanBuffer = Buffer.allocUnsafe(step);
   if (zeros.length < chunk) zeros = new Uint8Array(chunk);
   const zero = Buffer.from(zeros.buffer, 0, chunk);
   const runs: number[] = [];
-  const fd = openSync(path, 'r');
+  const fd = task.fd ?? openSync(task.path!, 'r');
   try {
     for (let at = start; at < start + length; at += step) {
       const want = Math.min(step, start + length - at);
       let got = 0;
       while (got < want) {
         const n = readSync(fd, scanBuffer, got, want - got, at + got);
-        if (n === 0) throw new Error(`${path} shrank while being scanned`);
+        if (n === 0) throw new Error(`${name} shrank while being scanned`);
         got += n;
       }
       for (let off = 0; off < want; off += chunk) {
@@ -176,7 +179,7 @@ export function scan(task: ScanTask): number[] {
       }
     }
   } finally {
-    closeSync(fd);
+    if (task.fd === undefined) closeSync(fd);
   }
   return runs;
 }

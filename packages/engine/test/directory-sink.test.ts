@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { DirectorySink, type PartSink } from '@bundlefarm/engine';
 import { loadNative } from '@bundlefarm/native';
 import { partSinkContract } from '../../../test/contracts/part-sink.contract.js';
+import { needsNative, needsTools } from '../../../test/helpers/requirements.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 
 const execFileAsync = promisify(execFile);
@@ -54,7 +55,8 @@ async function residentBytes(path: string): Promise<number> {
   return Number(stdout.trim());
 }
 
-describe('DirectorySink with O_DIRECT', { skip: loadNative().binding === null && 'the native addon is not loaded: parts are not aligned' }, () => {
+// O_DIRECT needs the addon's core (aligned part memory), not libdeflate; fincore shows the page cache.
+describe('DirectorySink with O_DIRECT', { skip: needsNative() || needsTools(['fincore'], 'apt-get install util-linux') }, () => {
   it('writes aligned parts past the page cache, the unaligned tail of the last one buffered, byte for byte', async () => {
     const dir = await tempDir();
     const sink = new DirectorySink(dir);

@@ -5,21 +5,24 @@
  * encrypts its part buffer where it lies.
  *
  * The functions are looked up at run time (dlsym) rather than linked: Node exports its OpenSSL, but an
- * addon that failed to load for want of a symbol would take libdeflate down with it. Without them,
- * aes_cbc_available() is 0 and bundlefarm uses node:crypto.
+ * addon that failed to load for want of a symbol would lose everything else it does too. Without
+ * them, aes_cbc_available() is 0 and bundlefarm uses node:crypto. The lookup runs once per process
+ * (pthread_once): every thread that loads the addon (each cipher thread of each job) shares the table.
  */
 #define _GNU_SOURCE
 #include "aes-cbc.h"
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 typedef struct evp_cipher_ctx EVP_CIPHER_CTX;
 typedef struct evp_cipher EVP_CIPHER;
 
+static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
 static struct {
-  int state; /* 0: not looked up, 1: available, -1: missing */
+  int available; /* written once, under ossl_once */
   EVP_CIPHER_CTX *(*ctx_new)(void);
   void (*ctx_free)(EVP_CIPHER_CTX *);
   const EVP_CIPHER *(*aes_128_cbc)(void);
@@ -28,18 +31,21 @@ static struct {
   int (*update)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int);
 } ossl;
 
+static void ossl_lookup(void) {
+  ossl.ctx_new = (EVP_CIPHER_CTX * (*)(void)) dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_new");
+  ossl.ctx_free = (void (*)(EVP_CIPHER_CTX *))dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_free");
+  ossl.aes_128_cbc = (const EVP_CIPHER *(*)(void))dlsym(RTLD_DEFAULT, "EVP_aes_128_cbc");
+  ossl.init = (int (*)(EVP_CIPHER_CTX *, const EVP_CIPHER *, void *, const unsigned char *, const unsigned char *))dlsym(
+      RTLD_DEFAULT, "EVP_EncryptInit_ex");
+  ossl.set_padding = (int (*)(EVP_CIPHER_CTX *, int))dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_set_padding");
+  ossl.update = (int (*)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int))dlsym(RTLD_DEFAULT, "EVP_EncryptUpdate");
+  ossl.available = ossl.ctx_new && ossl.ctx_free && ossl.aes_128_cbc && ossl.init && ossl.set_padding && ossl.update;
+}
+
 int aes_cbc_available(void) {
-  if (ossl.state == 0) {
-    ossl.ctx_new = (EVP_CIPHER_CTX * (*)(void)) dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_new");
-    ossl.ctx_free = (void (*)(EVP_CIPHER_CTX *))dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_free");
-    ossl.aes_128_cbc = (const EVP_CIPHER *(*)(void))dlsym(RTLD_DEFAULT, "EVP_aes_128_cbc");
-    ossl.init = (int (*)(EVP_CIPHER_CTX *, const EVP_CIPHER *, void *, const unsigned char *, const unsigned char *))dlsym(
-        RTLD_DEFAULT, "EVP_EncryptInit_ex");
-    ossl.set_padding = (int (*)(EVP_CIPHER_CTX *, int))dlsym(RTLD_DEFAULT, "EVP_CIPHER_CTX_set_padding");
-    ossl.update = (int (*)(EVP_CIPHER_CTX *, unsigned char *, int *, const unsigned char *, int))dlsym(RTLD_DEFAULT, "EVP_EncryptUpdate");
-    ossl.state = ossl.ctx_new && ossl.ctx_free && ossl.aes_128_cbc && ossl.init && ossl.set_padding && ossl.update ? 1 : -1;
-  }
-  return ossl.state == 1;
+  /* pthread_once also orders the table's writes before every caller's reads */
+  if (pthread_once(&ossl_once, ossl_lookup) != 0) return 0;
+  return ossl.available;
 }
 
 int aes_cbc_encrypt(const uint8_t key[16], uint8_t iv[16], uint8_t *buf, size_t len) {

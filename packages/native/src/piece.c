@@ -20,10 +20,7 @@
 #define SYNC_MARKER_MAX 5 /* at most one byte for the 3 header bits and padding, then 00 00 ff ff */
 #define SCRATCH_KEEP (64u << 20) /* free a scratch buffer larger than this after use */
 
-void piece_state_init(piece_state_t *st) {
-  memset(st, 0, sizeof *st);
-  walker_init(&st->walker);
-}
+void piece_state_init(piece_state_t *st) { memset(st, 0, sizeof *st); }
 
 void piece_state_free(piece_state_t *st) {
   for (int i = 0; i <= PIECE_MAX_LEVEL; i++) {
@@ -50,7 +47,7 @@ static size_t make_non_final(uint8_t *out, const walk_result_t *w) {
   return n;
 }
 
-const char *deflate_piece(piece_state_t *st, const uint8_t *in, size_t len, int level, bool final,
+const char *deflate_piece(piece_state_t *st, const walker_t *walker, const uint8_t *in, size_t len, int level, bool final,
                           const uint8_t **out, size_t *out_len) {
   if (level < 0 || level > PIECE_MAX_LEVEL) return "level must be 0..12";
   struct libdeflate_compressor *c = st->compressors[level];
@@ -72,7 +69,7 @@ const char *deflate_piece(piece_state_t *st, const uint8_t *in, size_t len, int 
   if (n == 0) return "libdeflate_deflate_compress failed";
   if (!final) {
     walk_result_t w;
-    const char *err = walk_blocks(&st->walker, st->scratch, n, &w);
+    const char *err = walk_blocks(walker, st->scratch, n, &w);
     if (err) return err;
     n = make_non_final(st->scratch, &w);
   }

@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { loadNative, type NativeBinding } from '@bundlefarm/native';
+import { Worker } from 'node:worker_threads';
+import { BINDING_PATH } from '@bundlefarm/native';
+import { needsNative } from '../../../test/helpers/requirements.js';
+import { core as native } from './support.js';
 
 // aesCbcEncrypt must give exactly node:crypto's AES-128-CBC (which the fallback uses), chained across
 // calls of any whole-block sizes, in place, and refuse what it cannot do without touching the data.
-const loaded = loadNative();
-const forcedFallback = process.env.BUNDLEFARM_DEFLATE === 'zlib';
-
-function native(): NativeBinding {
-  if (!loaded.binding) assert.fail(`native addon not available: ${(loaded as { reason: string }).reason}`);
-  return loaded.binding;
-}
+// Part of the addon's core: built with a C compiler alone, no libdeflate needed.
 
 function reference(key: Buffer, iv: Buffer, data: Buffer): Buffer {
   const c = createCipheriv('aes-128-cbc', key, iv);
@@ -19,7 +16,7 @@ function reference(key: Buffer, iv: Buffer, data: Buffer): Buffer {
   return Buffer.concat([c.update(data), c.final()]);
 }
 
-describe('native aesCbcEncrypt', { skip: forcedFallback && 'BUNDLEFARM_DEFLATE=zlib' }, () => {
+describe('native aesCbcEncrypt', { skip: needsNative() }, () => {
   it("finds Node's OpenSSL", () => {
     assert.equal(native().aesCbcAvailable(), true);
   });
@@ -65,5 +62,41 @@ describe('native aesCbcEncrypt', { skip: forcedFallback && 'BUNDLEFARM_DEFLATE=z
     assert.throws(() => b.aesCbcEncrypt(randomBytes(16), randomBytes(32), data.subarray(0, 96)), { code: 'ERR_OUT_OF_RANGE' });
     assert.throws(() => b.aesCbcEncrypt(randomBytes(16), randomBytes(16), 'text' as unknown as Uint8Array), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     assert.ok(data.equals(copy));
+  });
+
+  it('refuses a key or iv inside the buffer it encrypts in place, touching nothing', () => {
+    const b = native();
+    const mem = randomBytes(4096);
+    const copy = Buffer.from(mem);
+    const buf = mem.subarray(1024, 2048);
+    assert.throws(() => b.aesCbcEncrypt(mem.subarray(1024, 1040), randomBytes(16), buf), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    assert.throws(() => b.aesCbcEncrypt(randomBytes(16), mem.subarray(2040, 2056), buf), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
+    assert.ok(mem.equals(copy));
+    // right next to it is fine
+    b.aesCbcEncrypt(mem.subarray(1008, 1024), mem.subarray(2048, 2064), buf);
+  });
+
+  it("gives node:crypto's bytes in several threads at once (each loads the addon; OpenSSL is looked up once)", async () => {
+    const key = randomBytes(16);
+    const iv = randomBytes(16);
+    const data = randomBytes(4 * 1024 * 1024);
+    const expected = reference(key, iv, data);
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const b = require(workerData.path);
+      const buf = Buffer.from(workerData.data);
+      b.aesCbcEncrypt(Buffer.from(workerData.key), Buffer.from(workerData.iv), buf);
+      parentPort.postMessage(buf);`;
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        new Promise<Buffer>((resolve, reject) => {
+          const w = new Worker(source, { eval: true, workerData: { path: BINDING_PATH, key, iv, data } });
+          w.once('message', (b: Uint8Array) => resolve(Buffer.from(b)));
+          w.once('error', reject);
+          w.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)));
+        }),
+      ),
+    );
+    for (const r of results) assert.ok(r.equals(expected));
   });
 });

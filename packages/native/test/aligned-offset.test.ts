@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { BINDING_PATH } from '@bundlefarm/native';
-import { lib, NEEDS_ADDON } from './support.js';
+import { needsNative } from '../../../test/helpers/requirements.js';
+import { core as lib } from './support.js';
 
 // alignedOffset tells where a buffer's memory reaches an aligned address: the engine places each part
-// there so that the directory sink can hand it to O_DIRECT, which refuses unaligned memory.
-describe('native alignedOffset', { skip: NEEDS_ADDON }, () => {
+// there so that the directory sink can hand it to O_DIRECT, which refuses unaligned memory. Part of
+// the addon's core: built with a C compiler alone, no libdeflate needed.
+describe('native alignedOffset', { skip: needsNative() }, () => {
   it('counts the bytes up to the next aligned address, 0 when the view is aligned', () => {
     const b = lib();
     const ab = new ArrayBuffer(64 * 1024);

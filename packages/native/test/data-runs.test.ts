@@ -3,23 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadNative, type NativeBinding } from '@bundlefarm/native';
 import { writeSparseImage } from '../../../test/helpers/images.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { needsNative } from '../../../test/helpers/requirements.js';
+import { core } from './support.js';
 
-// The addon is built by `npm run build` whenever libdeflate-dev is installed (CI installs it); a
-// missing addon is a failure here, not a skip, unless the zlib fallback is forced on purpose.
-const loaded = loadNative();
-const forcedFallback = process.env.BUNDLEFARM_DEFLATE === 'zlib';
-
-function native(): NativeBinding {
-  if (!loaded.binding) assert.fail(`native addon not available: ${(loaded as { reason: string }).reason}`);
-  return loaded.binding;
-}
-
-describe('native dataRuns (SEEK_DATA / SEEK_HOLE)', { skip: forcedFallback && 'BUNDLEFARM_DEFLATE=zlib' }, () => {
+// Part of the addon's core: built with a C compiler alone, no libdeflate needed.
+describe('native dataRuns (SEEK_DATA / SEEK_HOLE)', { skip: needsNative() }, () => {
   it("lists a sparse file's data runs", async () => {
-    const b = native();
+    const b = core();
     const dir = await tempDir();
     const path = join(dir, 'sparse.img');
     const size = 256 * 1024 * 1024;
@@ -44,5 +36,14 @@ describe('native dataRuns (SEEK_DATA / SEEK_HOLE)', { skip: forcedFallback && 'B
     } finally {
       closeSync(fd);
     }
+  });
+
+  it('refuses a negative or fractional fd or size with a RangeError, a non-number with a TypeError', () => {
+    const b = core();
+    for (const [fd, size] of [[-1, 10], [0.5, 10], [0, -1], [0, 1.5], [0, 2 ** 54]]) {
+      assert.throws(() => b.dataRuns(fd!, size!), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }, `${fd}, ${size}`);
+    }
+    assert.throws(() => b.dataRuns('3' as unknown as number, 10), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    assert.deepEqual(b.dataRuns(0, 0), [], 'an empty range has no runs, whatever the fd');
   });
 });

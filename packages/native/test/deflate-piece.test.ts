@@ -1,6 +1,7 @@
 // Round trips of libdeflate pieces through zlib, the non-final piece format, gzip interop and the
-// binding's argument checks. Needs the addon built (node packages/native/scripts/build.mjs):
-// without it every test here fails, unless BUNDLEFARM_DEFLATE=zlib skips them.
+// binding's argument checks. Needs the addon built with libdeflate (node packages/native/scripts/build.mjs
+// with libdeflate-dev installed): without it these skip, naming why, or fail with
+// BUNDLEFARM_REQUIRE_NATIVE=1.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,9 +10,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { MAX_LEVEL, SYNC_FLUSH_TRAILER } from '@bundlefarm/native';
+import { needsLibdeflate } from '../../../test/helpers/requirements.js';
 import {
   MiB,
-  NEEDS_ADDON,
   assertFinalPiece,
   assertNonFinalPiece,
   blocksOf,
@@ -29,13 +30,15 @@ import {
 
 const LEVELS = Array.from({ length: MAX_LEVEL + 1 }, (_, i) => i);
 
-describe('native deflatePiece (libdeflate)', { skip: NEEDS_ADDON }, () => {
+describe('native deflatePiece (libdeflate)', { skip: needsLibdeflate() }, () => {
   it('loads and reports the version of the libdeflate.h it was built with', () => {
-    const path = ['/usr/include/libdeflate.h', '/usr/local/include/libdeflate.h'].find((p) => existsSync(p));
+    const given = process.env.BUNDLEFARM_LIBDEFLATE_HEADER;
+    const path = (given ? [given] : ['/usr/include/libdeflate.h', '/usr/local/include/libdeflate.h']).find((p) => existsSync(p));
     assert.ok(path, 'libdeflate.h not found');
     const header = readFileSync(path, 'utf8').match(/LIBDEFLATE_VERSION_STRING\s+"([^"]+)"/);
     assert.ok(header, `LIBDEFLATE_VERSION_STRING not found in ${path}`);
     assert.equal(lib().version(), header[1]);
+    assert.equal(lib().libdeflate, header[1], 'the core reports the same version');
     assert.deepEqual([...SYNC_FLUSH_TRAILER], [0, 0, 0xff, 0xff]);
   });
 

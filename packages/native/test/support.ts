@@ -1,21 +1,27 @@
-// Shared helpers of the native addon tests: the binding (failing loudly when it is not built),
-// deterministic test data and the checks every piece must pass.
+// Shared helpers of the native addon tests: the binding, deterministic test data and the checks every
+// piece must pass. Suites take their skip option from test/helpers/requirements.ts (needsNative,
+// needsLibdeflate): a missing addon, or one built without libdeflate, skips with the reason printed,
+// or fails with BUNDLEFARM_REQUIRE_NATIVE=1.
 import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
-import { loadNative, type NativeBinding } from '@bundlefarm/native';
+import { loadLibdeflate, loadNative, type LibdeflateBinding, type NativeBinding } from '@bundlefarm/native';
 import { mulberry32 } from '../../../test/helpers/prng.js';
 
 export const MiB = 1 << 20;
-export const FORCED_ZLIB = process.env.BUNDLEFARM_DEFLATE === 'zlib';
-/** Skip option for suites that need the addon: skipped only when the fallback is forced. */
-export const NEEDS_ADDON = FORCED_ZLIB ? 'BUNDLEFARM_DEFLATE=zlib: the addon is not used' : false;
 
-/** The addon; fails the calling test when it is not built (run the package's build first). */
-export function lib(): NativeBinding {
+/** The addon's core; fails the calling test when it is not loaded (its suite should have skipped). */
+export function core(): NativeBinding {
   const loaded = loadNative();
   if (loaded.binding === null) assert.fail(`native addon not available: ${loaded.reason}`);
+  return loaded.binding;
+}
+
+/** The whole addon, libdeflate part included; fails the calling test when that is not there. */
+export function lib(): NativeBinding & LibdeflateBinding {
+  const loaded = loadLibdeflate();
+  if (loaded.binding === null) assert.fail(`libdeflate part not available: ${loaded.reason}`);
   return loaded.binding;
 }
 
@@ -136,7 +142,7 @@ export function assertNonFinalPiece(piece: Buffer, input: Uint8Array): void {
 /** A final piece: a complete raw deflate stream of the input that ends exactly at its last byte. */
 export function assertFinalPiece(piece: Buffer, input: Uint8Array): void {
   assert.ok(zlib.inflateRawSync(piece).equals(input), 'final piece does not inflate to its input');
-  const walked = lib().walkBlocks(piece);
+  const walked = core().walkBlocks(piece);
   assert.equal(Math.ceil(walked.endBit / 8), piece.length, 'final piece has bytes after its final block');
 }
 

@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { BINDING_PATH } from '@bundlefarm/native';
-import { MiB, NEEDS_ADDON, lib, mixedReal, mixture, prng, randomBytes, text } from './support.js';
+import { loadLibdeflate } from '@bundlefarm/native';
+import { needsLibdeflate, needsNative } from '../../../test/helpers/requirements.js';
+import { MiB, core, lib, mixedReal, mixture, prng, randomBytes, text } from './support.js';
 
 /** Where zlib says the stream ends: the number of input bytes its inflate consumed. */
 function zlibStreamLength(raw: Buffer): number {
@@ -14,7 +16,7 @@ function zlibStreamLength(raw: Buffer): number {
   return engine.bytesWritten;
 }
 
-describe('walkBlocks', { skip: NEEDS_ADDON }, () => {
+describe('walkBlocks', { skip: needsNative() }, () => {
   const inputs = [Buffer.alloc(0), Buffer.from('a'), text(70_000, 1), mixedReal(600_000), randomBytes(150_000, 2), Buffer.alloc(300_000, 7)];
 
   it('finds the end of zlib streams of every block type (stored, fixed, dynamic) and strategy', () => {
@@ -23,7 +25,7 @@ describe('walkBlocks', { skip: NEEDS_ADDON }, () => {
       for (const strategy of [Z_DEFAULT_STRATEGY, Z_FILTERED, Z_HUFFMAN_ONLY, Z_RLE, Z_FIXED]) {
         for (const level of [0, 1, 6, 9]) {
           const raw = zlib.deflateRawSync(input, { level, strategy });
-          const walked = lib().walkBlocks(raw);
+          const walked = core().walkBlocks(raw);
           assert.equal(Math.ceil(walked.endBit / 8), raw.length, `level ${level} strategy ${strategy}`);
           assert.equal(zlibStreamLength(raw), raw.length);
           assert.ok(walked.finalHeaderBit < walked.endBit && walked.blocks >= 1);
@@ -46,7 +48,7 @@ describe('walkBlocks', { skip: NEEDS_ADDON }, () => {
       d.end();
       await once(d, 'end');
       const raw = Buffer.concat(chunks);
-      const walked = lib().walkBlocks(raw);
+      const walked = core().walkBlocks(raw);
       assert.equal(Math.ceil(walked.endBit / 8), raw.length);
       assert.ok(walked.blocks >= 2 * parts.length, `only ${walked.blocks} blocks`);
     })();
@@ -64,19 +66,21 @@ describe('walkBlocks', { skip: NEEDS_ADDON }, () => {
     ];
     for (const [name, raw] of bad) {
       assert.throws(
-        () => lib().walkBlocks(raw),
+        () => core().walkBlocks(raw),
         (err: unknown) => err instanceof Error && (err as NodeJS.ErrnoException).code === 'ERR_BUNDLEFARM_NATIVE' && /^walkBlocks: /.test(err.message),
         name,
       );
     }
     // The smallest valid stream: a fixed block holding only end-of-block.
-    assert.deepEqual(lib().walkBlocks(Buffer.from([0x03, 0x00])), { blocks: 1, finalHeaderBit: 0, endBit: 10 });
+    assert.deepEqual(core().walkBlocks(Buffer.from([0x03, 0x00])), { blocks: 1, finalHeaderBit: 0, endBit: 10 });
   });
 
   it('fuzz: truncated, bit-flipped and random streams either walk to their end or throw', () => {
     const next = prng(77);
     const sources: Buffer[] = [0, 1, 4, 6, 9].map((level) => zlib.deflateRawSync(mixture(200_000, next), { level }));
-    sources.push(lib().deflatePiece(mixture(200_000, next), 12, true));
+    // libdeflate's own output too, when the addon has it (the walker itself needs no libdeflate)
+    const libdeflate = loadLibdeflate().binding;
+    if (libdeflate) sources.push(libdeflate.deflatePiece(mixture(200_000, next), 12, true));
     let accepted = 0;
     let rejected = 0;
     for (let i = 0; i < 3000; i++) {
@@ -92,7 +96,7 @@ describe('walkBlocks', { skip: NEEDS_ADDON }, () => {
         }
       } else raw = randomBytes(Math.floor(next() * 300), i);
       try {
-        const walked = lib().walkBlocks(raw);
+        const walked = core().walkBlocks(raw);
         assert.equal(Math.ceil(walked.endBit / 8), raw.length);
         accepted++;
       } catch (err) {
@@ -104,7 +108,7 @@ describe('walkBlocks', { skip: NEEDS_ADDON }, () => {
   });
 });
 
-describe('worker threads', { skip: NEEDS_ADDON }, () => {
+describe('worker threads', { skip: needsLibdeflate() }, () => {
   it('each thread has its own instance; threads that exit free theirs without disturbing others', async () => {
     // Plain CommonJS so the workers need no TypeScript loader.
     const source = `

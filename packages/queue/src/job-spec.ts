@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { isBundlefarmError } from '@bundlefarm/errors';
 import { AWS_REGIONS, MAX_IMAGE_SIZE } from '@bundlefarm/format';
+import { checkKeyPrefix, checkObjectKey, parseS3Url } from '@bundlefarm/s3';
 
 /**
  * A bundle job as producers (API, webhooks, CLI `enqueue`) submit it. Validated at the edge with zod;
@@ -24,12 +26,26 @@ export const bucketSchema = z
   .refine((s) => !s.includes('..') && !s.includes('.-') && !s.includes('-.'), 'must not contain "..", ".-" or "-."')
   .refine((s) => !/^\d+\.\d+\.\d+\.\d+$/.test(s), 'must not be an IP address');
 
+/**
+ * Runs one of @bundlefarm/s3's checks (the very rules the worker applies) as a zod refinement: the
+ * API never accepts what the worker would refuse. The check's reason becomes the issue's message.
+ */
+function s3Rule(check: (value: string) => unknown): (value: string, ctx: z.RefinementCtx) => void {
+  return (value, ctx) => {
+    try {
+      check(value);
+    } catch (err) {
+      if (!isBundlefarmError(err)) throw err;
+      ctx.addIssue({ code: 'custom', message: String(err.details.reason ?? err.message) });
+    }
+  };
+}
+
+/** '' or `dir/…` ('/' is added when missing): at most 900 bytes, no empty, "." or ".." segments, no control or format characters. */
 export const keyPrefixSchema = z
   .string()
-  .max(900)
-  .refine((s) => !s.startsWith('/'), 'must not start with "/"')
-  .refine((s) => !s.split('/').some((seg) => seg === '..' || seg === '.'), 'must not contain "." or ".." segments')
-  .refine((s) => !/[\x00-\x1f\x7f\\]/.test(s), 'must not contain control characters or "\\"');
+  .refine((s) => !s.includes('\\'), 'must not contain "\\"')
+  .superRefine(s3Rule(checkKeyPrefix));
 
 export const KNOWN_REGIONS: readonly string[] = [...AWS_REGIONS, 'us-gov-west-1', 'cn-north-1'];
 
@@ -67,6 +83,7 @@ export const imageRefSchema = z
       const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(s);
       if (!m) problem('must be s3://bucket/key');
       else if (!bucketSchema.safeParse(m[1]).success) problem(`has an invalid bucket name ${JSON.stringify(m[1])}`);
+      else s3Rule((url) => checkObjectKey(parseS3Url(url).key))(s, ctx);
       return;
     }
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) problem('only s3:// URLs and paths relative to the image root are supported');
@@ -110,6 +127,13 @@ export const jobSpecSchema = z
     level: z.number().int().min(1).max(9).optional(),
     /** Compression tasks of this job at once on the worker's pool (default: the pool size). */
     threads: z.number().int().min(1).max(64).optional(),
+    /**
+     * Replace a bundle already published at a target (its NAME.manifest.xml). Default false: such a
+     * target is refused (BF_BUNDLE_EXISTS: 409 at enqueue when the API can see it, else the job fails)
+     * and nothing there is touched. With true, the old manifest is withdrawn only once the image has been
+     * opened and checked and preflight has passed, just before the first part goes to that target.
+     */
+    replace: z.boolean().default(false),
   })
   .strict();
 

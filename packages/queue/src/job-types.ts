@@ -11,6 +11,13 @@ export interface BundleJobData {
   source: string;
   /** Delivery id of the webhook that caused it, if any. */
   delivery?: string;
+  /**
+   * Name of the principal that enqueued it (an API token's or a webhook rule's; never a token). Workers
+   * with a principals file run the job only inside that principal's scope.
+   */
+  principal?: string;
+  /** HMAC of id, spec, principal, source and delivery (scopes/job-mac.ts), when the API has a job MAC key. */
+  mac?: string;
   /** Regions finished by an earlier attempt (with their results): a retry redoes only the others. */
   completedRegions?: Record<string, RegionResult>;
   /**
@@ -18,6 +25,30 @@ export interface BundleJobData {
    * completion (a retry of the completed job) is then reported with `repeated` and not counted again.
    */
   firstCompletedAt?: string;
+  /**
+   * Bundles of someone else this job replaced (`replace: true`), per region: recorded the moment their
+   * manifest is withdrawn, and what of them was removed as it happens, so every attempt (and a failure)
+   * can say exactly what is gone.
+   */
+  replaced?: Record<string, ReplacedBundle>;
+}
+
+/**
+ * How the note on what a replacing job removed starts, at the end of its failure's message (after the
+ * regions' own errors, which the producer reads back from it).
+ */
+export const REPLACEMENT_NOTE = '; to replace the bundle published there before, this job had removed ';
+
+/** A bundle someone else had published at a region's target, replaced by this job (`replace: true`). */
+export interface ReplacedBundle {
+  /** s3:// URL of its manifest, withdrawn just before this job's first part went there. */
+  manifest: string;
+  /** Job that had published it (absent: not written by bundlefarm). */
+  owner?: string;
+  /** s3:// URLs of the parts its manifest named (absent: the manifest could not be read). */
+  parts?: string[];
+  /** s3:// URLs of its objects this job removed so far: the manifest, and parts deleted or overwritten. */
+  removed: string[];
 }
 
 export type JobStage = 'queued' | 'preflight' | 'bundling' | 'uploading' | 'publishing' | 'done';
@@ -50,6 +81,8 @@ export interface RegionResult {
   partKeys?: string[];
   /** Set when this region failed (the others may have succeeded). */
   error?: SerializedError;
+  /** The bundle someone else had published here, which this job replaced (`replace: true`). */
+  replaced?: ReplacedBundle;
 }
 
 /** `job.returnvalue` of a completed job. */

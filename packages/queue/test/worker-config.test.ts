@@ -176,6 +176,32 @@ describe('worker configuration', () => {
     assert.ok(!err.message.includes('hunter2'), 'the Redis password is not echoed');
   });
 
+  it("reads the API's principals file and job MAC key, naming what is wrong with them, never the key", async () => {
+    const dir = await tempDir();
+    const { key, cert } = await writeIdentity(dir);
+    const file = await writeJson(join(dir, 'worker.json'), { identities: { release: { key, cert } } });
+    const principals = await writeJson(join(dir, 'principals.json'), { principals: [{ name: 'ci', identities: ['release'] }] });
+    const macKey = 'm'.repeat(40);
+    const config = await loadWorkerConfig({ BUNDLEFARM_CONFIG: file, BUNDLEFARM_PRINCIPALS_FILE: principals, BUNDLEFARM_JOB_MAC_KEY: macKey });
+    assert.deepEqual(config.principals?.names, ['ci']);
+    assert.equal(config.jobMacKey?.toString(), macKey);
+    const described = JSON.stringify(describeWorkerConfig(config));
+    assert.ok(described.includes('"jobMac":true') && !described.includes(macKey), described);
+    const none = await loadWorkerConfig({ BUNDLEFARM_CONFIG: file });
+    assert.equal(none.principals, undefined);
+    assert.equal(none.jobMacKey, undefined);
+    const bad = await writeJson(join(dir, 'bad-principals.json'), { principals: [{ name: 'ci', tokenHashes: ['plain-token'] }] });
+    const short = await configError({ BUNDLEFARM_CONFIG: file, BUNDLEFARM_JOB_MAC_KEY: 'short-key' });
+    assert.deepEqual(paths(short), ['BUNDLEFARM_JOB_MAC_KEY']);
+    assert.ok(!short.message.includes('short-key'), 'the key is not echoed');
+    const err = await configError({ BUNDLEFARM_CONFIG: file, BUNDLEFARM_PRINCIPALS_FILE: bad });
+    assert.deepEqual(paths(err), ['BUNDLEFARM_PRINCIPALS_FILE']);
+    assert.match(err.message, /principals\.0\.tokenHashes\.0/);
+    assert.ok(!err.message.includes('plain-token'), 'the value is not echoed');
+    const missing = await configError({ BUNDLEFARM_CONFIG: file, BUNDLEFARM_PRINCIPALS_FILE: join(dir, 'nope.json') });
+    assert.match(missing.message, /BUNDLEFARM_PRINCIPALS_FILE: .*ENOENT/);
+  });
+
   it('requires BUNDLEFARM_CONFIG, and says so', async () => {
     const err = await configError({});
     assert.deepEqual(paths(err), ['BUNDLEFARM_CONFIG']);

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, GetBucketLocationCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
+import { ownerMetadata } from './published-bundle.js';
 import { abortedError, s3ErrorFacts, toS3Error, type S3ErrorContext } from './s3-error-mapping.js';
 import { S3RegionMismatchError } from './s3-errors.js';
 import { checkBucketName, checkKeyPrefix } from './s3-url.js';
@@ -24,6 +25,8 @@ export interface PreflightOptions {
   /** ACL the probe object is written with, as the bundle will be (default aws-exec-read). */
   acl?: S3BundleAcl;
   signal?: AbortSignal;
+  /** Who writes (a job's mark): stored with the probe as user metadata, as on every object a job writes. */
+  owner?: string;
 }
 
 export interface PreflightResult {
@@ -63,7 +66,14 @@ export async function preflightTarget(client: S3Client, target: PreflightTarget,
     // request is on its way; S3 or a proxy finishes it), and the probe would outlive the preflight.
     // The probe is 44 bytes: let it finish or fail, remove it, then report the cancellation.
     await client.send(
-      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ACL: sdkAcl(acl), ContentMD5: createHash('md5').update(body).digest('base64') }),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ACL: sdkAcl(acl),
+        ContentMD5: createHash('md5').update(body).digest('base64'),
+        ...(options.owner !== undefined ? { Metadata: ownerMetadata(options.owner) } : {}),
+      }),
     );
   } catch (err) {
     // A PUT that failed without a definite refusal may still have been stored: timed out, its

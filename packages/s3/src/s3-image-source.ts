@@ -33,6 +33,7 @@ export class S3ImageSource implements ImageSource {
   private readonly retry: RetryPolicy;
   private size = -1;
   private etag: string | undefined;
+  private info: ImageInfo | undefined;
   private body: Readable | undefined;
   private chunks: AsyncIterator<Buffer> | undefined;
   private leftover: Buffer | undefined;
@@ -53,7 +54,9 @@ export class S3ImageSource implements ImageSource {
     this.retry = checkRetryOptions(options.retry);
   }
 
+  /** HeadObject (once: a second call answers the same, without a request). */
   async open(): Promise<ImageInfo> {
+    if (this.info) return this.info;
     const { signal } = this.options;
     let head;
     try {
@@ -69,7 +72,8 @@ export class S3ImageSource implements ImageSource {
     this.size = size;
     this.etag = head.ETag;
     const mtime = head.LastModified ? Math.floor(head.LastModified.getTime() / 1000) : undefined;
-    return { size, ...(mtime !== undefined ? { mtime } : {}) };
+    this.info = { size, ...(mtime !== undefined ? { mtime } : {}) };
+    return this.info;
   }
 
   async read(position: number, buf: Uint8Array): Promise<void> {

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type PutObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { BundlefarmError, CancelledError, InvalidOptionError, UnsafePathError } from '@bundlefarm/errors';
 import type { PartData, PartSink, SinkBeginInfo } from '@bundlefarm/engine';
-import { isPlainFileName, partName } from '@bundlefarm/format';
+import { isPlainFileName, manifestName, partName } from '@bundlefarm/format';
 import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
 import { checkRetryOptions, withRetry, type RetryEvent, type RetryOptions, type RetryPolicy } from './retry.js';
+import { ownerMetadata, withdrawPublished, type WithdrawnBundle } from './published-bundle.js';
 import { toS3Error } from './s3-error-mapping.js';
 import { S3AllRegionsFailedError } from './s3-errors.js';
 import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
@@ -40,6 +41,14 @@ import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
  *
  * Nothing of a bundle is hidden before commit (S3 has no rename): parts are visible as they land, but
  * without a manifest they are not a bundle; EC2 registers only from a manifest.
+ *
+ * A bundle already published at a target (its `NAME.manifest.xml` is there) is never overwritten by
+ * surprise: just before the first object goes to a region, the sink looks (HeadObject). Someone else's
+ * manifest fails that region with BundleExistsError, nothing written there — unless `replace` says to
+ * replace it: then, and for a manifest the sink's own `owner` wrote (an earlier attempt of the same
+ * job), the manifest is withdrawn (deleted) right then, before the first part's PUT, and
+ * `onWithdrawn` is told. Every object the sink writes carries `owner` as user metadata
+ * (`x-amz-meta-bundlefarm-job`), so that later cleanups can tell its objects from anyone else's.
  */
 export interface S3Target {
   /** Region name: identifies the target in `failedRegions`, `putManifestFor` … (unique per sink). */
@@ -81,6 +90,12 @@ export interface S3PartSinkOptions {
   onRegionFailed?: (region: string, error: BundlefarmError) => void;
   /** How long a stopped region's requests in flight may still run before they are cut off, ms (default 10 000). */
   settleMs?: number;
+  /** Who writes (e.g. a job, `[A-Za-z0-9._@-]`): stored with every object, and what makes a published manifest this writer's own. */
+  owner?: string;
+  /** Withdraw a manifest someone else published at a target, instead of failing that region (default false). */
+  replace?: boolean;
+  /** Called (and awaited) once a published manifest was withdrawn from a region, before any part goes there. */
+  onWithdrawn?: (region: string, withdrawn: WithdrawnBundle) => void | Promise<void>;
 }
 
 export const S3_PART_SINK_DEFAULTS = { maxInFlight: 4, verifyWithHead: false, settleMs: 10_000 } as const;
@@ -92,8 +107,12 @@ const MAX_TARGETS = 64;
 /** Upload state of one region. */
 class RegionState {
   failure: BundlefarmError | undefined;
-  /** Every key a PUT was started for (it may have landed even if the client saw an error). */
+  /** Every key a PUT was started for (it may have landed even if the client saw an error); deleted ones leave. */
   readonly written = new Set<string>();
+  /** Every key a PUT was ever started for (never shrinks). */
+  readonly touched = new Set<string>();
+  /** The check (and withdrawal) of a published manifest, before the region's first write. */
+  prepared: Promise<void> | undefined;
   /** Stored part index → byte length. */
   readonly parts = new Map<number, number>();
   /** Uploads (with their retries) under way. */
@@ -126,6 +145,8 @@ export class S3PartSink implements PartSink {
   private readonly retry: RetryPolicy;
   private readonly verifyWithHead: boolean;
   private readonly settleMs: number;
+  /** `Metadata` of every PutObject: the owner, when there is one. */
+  private readonly metadata: { Metadata?: Record<string, string> };
   private readonly regions: RegionState[];
   /** Aborted by `abort()` and by the caller's signal. */
   private readonly internal = new AbortController();
@@ -153,6 +174,10 @@ export class S3PartSink implements PartSink {
     this.retry = checkRetryOptions(options.retry);
     this.verifyWithHead = options.verifyWithHead ?? S3_PART_SINK_DEFAULTS.verifyWithHead;
     this.settleMs = options.settleMs ?? S3_PART_SINK_DEFAULTS.settleMs;
+    if (options.owner !== undefined && !/^[A-Za-z0-9._@-]{1,240}$/.test(options.owner)) {
+      throw new InvalidOptionError('owner', `${JSON.stringify(options.owner)} is not 1-240 letters, digits, ".", "_", "@" or "-"`);
+    }
+    this.metadata = options.owner !== undefined ? { Metadata: ownerMetadata(options.owner) } : {};
     if (!Number.isInteger(this.settleMs) || this.settleMs < 0 || this.settleMs > 600_000) {
       throw new InvalidOptionError('S3 settleMs', `${String(this.settleMs)} is not a whole number from 0 to 600000`);
     }
@@ -176,6 +201,11 @@ export class S3PartSink implements PartSink {
   /** Regions given up, with the error that made them fail. */
   failedRegions(): Map<string, BundlefarmError> {
     return new Map(this.regions.flatMap((r) => (r.failure ? [[r.target.region, r.failure] as const] : [])));
+  }
+
+  /** Keys a PUT was ever sent for in `region` (deleted since or not). */
+  writtenKeys(region: string): string[] {
+    return [...(this.regions.find((r) => r.target.region === region)?.touched ?? [])];
   }
 
   /** Objects written that could not be deleted (after abort or a region's failure), as s3:// URLs. */
@@ -210,10 +240,16 @@ export class S3PartSink implements PartSink {
       this.regions
         .filter((r) => !r.failure)
         .map((r) =>
-          this.upload(r, r.target.prefix + fileName, part.data, md5).then(
-            () => void r.parts.set(part.index, part.data.length),
-            (err: unknown) => this.failRegion(r, err),
-          ),
+          this.prepare(r)
+            .then(() => {
+              // the look may have taken a while: nothing is sent once the region or the sink stopped
+              if (r.signal.aborted) throw abortError();
+              return this.upload(r, r.target.prefix + fileName, part.data, md5);
+            })
+            .then(
+              () => void r.parts.set(part.index, part.data.length),
+              (err: unknown) => this.failRegion(r, err),
+            ),
         ),
     );
     this.assertLive();
@@ -283,7 +319,8 @@ export class S3PartSink implements PartSink {
     this.aborting ??= (async () => {
       this.internal.abort();
       this.detachSignal();
-      await Promise.allSettled(this.regions.flatMap((r) => [...r.inflight, r.cleanup]));
+      // a withdrawal under way (its DELETE is not cancelled) ends, and is reported, before abort() resolves
+      await Promise.allSettled(this.regions.flatMap((r) => [...r.inflight, r.cleanup, r.prepared]));
       await Promise.all(this.regions.map((r) => this.settle(r)));
       await Promise.all(this.regions.map((r) => this.deleteWritten(r)));
     })().catch(() => {});
@@ -300,9 +337,27 @@ export class S3PartSink implements PartSink {
     throw new S3AllRegionsFailedError(this.failedRegions());
   }
 
+  /**
+   * Before the region's first write (once; concurrent parts wait for the same check): a manifest of
+   * this bundle already there is refused, or withdrawn (see the class comment).
+   */
+  private prepare(r: RegionState): Promise<void> {
+    r.prepared ??= (async () => {
+      const withdrawn = await withdrawPublished(r.target.client, r.target, manifestName(this.name), {
+        ...(this.options.owner !== undefined ? { owner: this.options.owner } : {}),
+        replace: this.options.replace ?? false,
+        retry: this.retry,
+        signal: r.signal,
+      });
+      if (withdrawn) await this.options.onWithdrawn?.(r.target.region, withdrawn);
+    })();
+    return r.prepared;
+  }
+
   /** One PUT, retried; rejects with the raw error (mapped by the caller's failRegion). */
   private upload(r: RegionState, key: string, body: Buffer, md5: string): Promise<void> {
     r.written.add(key);
+    r.touched.add(key);
     const { bucket, region, client } = r.target;
     const op = withRetry(
       {
@@ -316,7 +371,7 @@ export class S3PartSink implements PartSink {
       async () => {
         const out = await this.send(
           r,
-          client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5, ACL: sdkAcl(this.acl) }), {
+          client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5, ACL: sdkAcl(this.acl), ...this.metadata }), {
             abortSignal: r.requestSignal,
           }),
         );

@@ -26,6 +26,8 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const RESERVED_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
 const RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
 const CONTROL = /[\x00-\x1f\x7f]/;
+/** Invisible format characters (U+200B…U+200F, U+202A…U+202E bidi overrides, U+FEFF …): they make a key read as another. */
+const FORMAT = /\p{Cf}/u;
 
 /** Parses `s3://bucket[/key]`. The key may be empty; use `checkObjectKey` when an object is meant. */
 export function parseS3Url(url: string): S3Location {
@@ -105,6 +107,7 @@ function checkKeyText(key: string, option: string, shown = key): void {
     throw new InvalidOptionError(option, `${JSON.stringify(shown)} ${reason}`);
   };
   if (CONTROL.test(key)) refuse('contains control characters');
+  if (FORMAT.test(key)) refuse('contains invisible format characters (such as U+202E)');
   if (key.startsWith('/')) refuse('starts with /; keys are relative to the bucket');
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) refuse(`is longer than ${MAX_KEY_BYTES} bytes`);
   for (const segment of key.split('/')) {

@@ -1,19 +1,24 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { PartSink } from '@bundlefarm/engine';
 import { CancelledError, InvalidOptionError, isBundlefarmError } from '@bundlefarm/errors';
 import {
+  OWNER_METADATA,
   S3AllRegionsFailedError,
   S3BucketNotFoundError,
   S3PartSink,
   S3UnavailableError,
   type RetryEvent,
   type S3Target,
+  type WithdrawnBundle,
 } from '@bundlefarm/s3';
 import { partSinkContract } from '../../../test/contracts/part-sink.contract.js';
 import { s3Requests, type RequestInfo } from '../../../test/helpers/fault-proxy.js';
+import { SMALL } from '../../../test/helpers/fixtures.js';
 import { freshBucket, getObject, listKeys, quickRetry, testClient, testProxy } from './s3-fixture.js';
 
 const sha1 = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
@@ -367,5 +372,78 @@ describe('S3PartSink', () => {
     );
     assert.throws(() => new S3PartSink({ targets: [{ region: 'a', client: fake, bucket: 'good-bucket', prefix: '' }], acl: 'private' as never }), InvalidOptionError);
     assert.throws(() => new S3PartSink({ targets: [{ region: 'a', client: fake, bucket: 'good-bucket', prefix: '' }], maxInFlight: 0 }), InvalidOptionError);
+  });
+});
+
+describe('S3PartSink and a bundle already published at a target', () => {
+  /** A bundle "published" at s3://bucket/img/ as disk: ec2-ami-tools' manifest (naming its one part) and that part, by `owner` (none: not bundlefarm). */
+  async function publishedBy(owner?: string): Promise<{ client: Awaited<ReturnType<typeof testClient>>; bucket: string; proxy: Awaited<ReturnType<typeof testProxy>> }> {
+    const client = await testClient();
+    const bucket = await freshBucket('published');
+    const metadata = owner !== undefined ? { Metadata: { [OWNER_METADATA]: owner } } : {};
+    const manifest = await readFile(join(SMALL, 'small.img.manifest.xml'));
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'img/disk.manifest.xml', Body: manifest, ...metadata }));
+    for (const p of ['small.img.part.0']) await client.send(new PutObjectCommand({ Bucket: bucket, Key: `img/${p}`, Body: 'old part', ...metadata }));
+    const proxy = await testProxy();
+    return { client, bucket, proxy };
+  }
+
+  it("someone else's manifest fails the region with BF_BUNDLE_EXISTS, and nothing is written or deleted", async () => {
+    const { bucket, proxy } = await publishedBy('another-job@1');
+    const viaProxy = await testClient({ endpoint: proxy.endpoint });
+    const sink = new S3PartSink({ targets: [{ region: 'us-east-1', client: viaProxy, bucket, prefix: 'img' }], owner: 'this-job@2', retry: quickRetry });
+    await sink.begin({ name: 'disk', maxPartCount: 3 });
+    await assert.rejects(sink.putPart({ index: 0, data: randomBytes(100), sha1: '00' }), (err) => {
+      assert.ok(isBundlefarmError(err) && err.code === 'BF_BUNDLE_EXISTS', String(err));
+      assert.match(err.message, new RegExp(`s3://${bucket}/img/disk\\.manifest\\.xml`));
+      return true;
+    });
+    await sink.abort();
+    assert.deepEqual(proxy.requests.filter((r) => r.method !== 'HEAD').map((r) => `${r.method} ${r.path}`), [], 'only a look');
+    assert.deepEqual(await listKeys(await testClient(), bucket, 'img/'), ['disk.manifest.xml', 'small.img.part.0']);
+  });
+
+  it('with replace: withdrawn just before the first part, with the parts its manifest named; every object written carries the owner', async () => {
+    const { client, bucket, proxy } = await publishedBy();
+    const viaProxy = await testClient({ endpoint: proxy.endpoint });
+    const withdrawn: Array<[string, WithdrawnBundle]> = [];
+    const sink = new S3PartSink({
+      targets: [{ region: 'us-east-1', client: viaProxy, bucket, prefix: 'img' }],
+      owner: 'this-job@2',
+      replace: true,
+      onWithdrawn: (region, w) => void withdrawn.push([region, w]),
+      retry: quickRetry,
+    });
+    await sink.begin({ name: 'disk', maxPartCount: 3 });
+    assert.equal(proxy.requests.length, 0, 'nothing looked at or touched before the first part');
+    await putAll(sink, [randomBytes(100), randomBytes(100)]);
+    const seen = proxy.requests.map((r) => `${r.method} ${r.path}`);
+    const del = seen.indexOf(`DELETE /${bucket}/img/disk.manifest.xml`);
+    assert.ok(del >= 0 && seen.findIndex((x) => x.startsWith('PUT ')) > del, `withdrawn before the first PUT: ${seen.join(', ')}`);
+    assert.deepEqual(withdrawn, [
+      ['us-east-1', { manifest: `s3://${bucket}/img/disk.manifest.xml`, own: false, parts: [`s3://${bucket}/img/small.img.part.0`] }],
+    ]);
+    await sink.commitParts(2);
+    await sink.putManifest('disk.manifest.xml', '<manifest/>');
+    for (const key of ['img/disk.part.0', 'img/disk.part.1', 'img/disk.manifest.xml']) {
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      assert.equal(head.Metadata?.[OWNER_METADATA], 'this-job@2', key);
+    }
+    assert.deepEqual(sink.writtenKeys('us-east-1').sort(), ['img/disk.manifest.xml', 'img/disk.part.0', 'img/disk.part.1']);
+  });
+
+  it("its own manifest (an earlier attempt's) is withdrawn without replace", async () => {
+    const { bucket } = await publishedBy('this-job@2');
+    const withdrawn: WithdrawnBundle[] = [];
+    const sink = new S3PartSink({
+      targets: [{ region: 'us-east-1', client: await testClient(), bucket, prefix: 'img' }],
+      owner: 'this-job@2',
+      onWithdrawn: (_region, w) => void withdrawn.push(w),
+      retry: quickRetry,
+    });
+    await sink.begin({ name: 'disk', maxPartCount: 3 });
+    await putAll(sink, [randomBytes(100)]);
+    assert.deepEqual(withdrawn, [{ manifest: `s3://${bucket}/img/disk.manifest.xml`, own: true }]);
+    await sink.abort();
   });
 });

@@ -123,6 +123,8 @@ describe('checkKeyPrefix and checkObjectKey', () => {
     ['a\u0000b', /control/],
     ['a'.repeat(MAX_PREFIX_BYTES), /longer than 900 bytes/],
     ['é'.repeat(451), /longer than 900 bytes/],
+    ['os/\u202egpj.exe', /invisible format characters/],
+    ['os/a\u200bb', /invisible format characters/],
   ] as const) {
     it(`refuses prefix ${JSON.stringify(prefix).slice(0, 30)}`, () => {
       assert.throws(() => checkKeyPrefix(prefix), (err: Error) => err instanceof InvalidOptionError && why.test(err.message));

@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { BundleProducer } from '@bundlefarm/queue';
+import { BundleProducer, jobMacKey } from '@bundlefarm/queue';
+import { loadServerPrincipals, principalsWarnings } from './auth/principals.js';
+import { BodyBudget } from './webhooks/body-budget.js';
 import { registerBullBoard } from './board/bull-board.js';
 import { installErrorHandling } from './errors/error-handler.js';
 import { loggerOptions } from './logging/logger-options.js';
@@ -30,7 +32,10 @@ export interface BuildServerOptions {
  */
 export async function buildServer(config: ServerConfig, options: BuildServerOptions = {}): Promise<FastifyInstance> {
   const c = checkServerConfig(config);
-  const rules = c.webhookRulesFile !== undefined ? await WebhookRules.load(c.webhookRulesFile) : WebhookRules.none;
+  const principals = await loadServerPrincipals(c.principalsFile, c.apiTokens);
+  // rules run as principals: with a principals file each names one, and is checked against its scope now
+  const rules =
+    c.webhookRulesFile !== undefined ? await WebhookRules.load(c.webhookRulesFile, c.principalsFile !== undefined ? principals.all : undefined) : WebhookRules.none;
 
   const producer = new BundleProducer({
     redisUrl: c.redisUrl,
@@ -44,6 +49,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     imageCheck: { ...(c.imageRoot !== undefined ? { imageRoot: c.imageRoot } : {}), ...(c.s3 !== undefined ? { s3: c.s3 } : {}) },
     replayTtlSeconds: c.replayTtlSeconds,
     ...(c.eventsMaxLen !== undefined ? { eventsMaxLen: c.eventsMaxLen } : {}),
+    ...(c.jobMacKey !== undefined ? { jobMacKey: jobMacKey(c.jobMacKey) } : {}),
   });
   const metrics = new ServiceMetrics(producer, c.redisUrl);
 
@@ -55,6 +61,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     forceCloseConnections: 'idle',
     requestTimeout: 60_000,
   });
+  app.server.maxConnections = c.maxConnections;
   // Requests are validated with zod (every problem named); route schemas only document the API.
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -66,26 +73,38 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
 
   await registerOpenApi(app, API_VERSION);
   await app.register(async (scope) => healthRoutes(scope, producer, metrics));
-  await app.register(async (scope) => bundleRoutes(scope, { producer, apiTokens: c.apiTokens, bodyLimit: c.bodyLimit }));
+  await app.register(async (scope) => bundleRoutes(scope, { producer, principals: principals.all, bodyLimit: c.bodyLimit }));
   await app.register(async (scope) =>
     webhookRoutes(scope, {
       producer,
       rules,
+      principals: c.principalsFile !== undefined ? principals.all : undefined,
       githubSecrets: c.githubWebhookSecrets,
       gitlabTokens: c.gitlabWebhookTokens,
       bodyLimit: c.webhookBodyLimit,
+      bodyTimeoutMs: c.webhookBodyTimeoutMs,
+      budget: new BodyBudget(c.webhookBufferBudget),
     }),
   );
   await registerBullBoard(app, producer, {
-    credentials: { tokens: c.apiTokens, ...(c.admin !== undefined ? { basic: c.admin } : {}) },
+    logins: { principals: principals.all, ...(c.admin !== undefined ? { admin: c.admin } : {}) },
     readOnly: c.boardReadOnly,
   });
   openApiRoute(app);
   // a moment for Redis, so the first requests do not meet a connection still being made; never fails
   const redisUp = await producer.connected(3_000);
   app.log.info(
-    { rules: rules.size, github: c.githubWebhookSecrets.length > 0, gitlab: c.gitlabWebhookTokens.length > 0, redis: redisUp ? 'up' : 'not yet' },
+    {
+      rules: rules.size,
+      principals: principals.all.names,
+      jobMac: c.jobMacKey !== undefined,
+      github: c.githubWebhookSecrets.length > 0,
+      gitlab: c.gitlabWebhookTokens.length > 0,
+      redis: redisUp ? 'up' : 'not yet',
+    },
     'bundlefarm API configured',
   );
+  for (const warning of principalsWarnings(principals)) app.log.warn(warning);
+  if (c.jobMacKey === undefined) app.log.warn('no job MAC key (BUNDLEFARM_JOB_MAC_KEY): workers cannot tell jobs of this API from jobs written straight to Redis');
   return app;
 }

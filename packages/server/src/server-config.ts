@@ -8,8 +8,15 @@ import { z } from 'zod';
  * once, naming the setting (or variable) — never a value, since most of them are secrets.
  */
 export interface ServerConfig {
-  /** Bearer tokens API clients authenticate with (at least one, 16+ characters each). */
-  apiTokens: string[];
+  /**
+   * Legacy bearer tokens (16+ characters each): together one unrestricted principal, "api-tokens"
+   * (a warning at start). Prefer `principalsFile`. At least one of the two is needed.
+   */
+  apiTokens?: string[];
+  /** The principals file (tokens as hashes, each with its scope; see @bundlefarm/queue scopes/principals.ts). Give the workers the same file. */
+  principalsFile?: string;
+  /** Key of the job MAC (32+ characters), shared with the workers, never stored in Redis. Default: none (jobs carry no MAC). */
+  jobMacKey?: string;
   /** GitHub webhook secrets (X-Hub-Signature-256); several while rotating. None: GitHub hooks get 401. */
   githubWebhookSecrets?: string[];
   /** GitLab webhook secret tokens (X-Gitlab-Token). None: GitLab hooks get 401. */
@@ -28,9 +35,21 @@ export interface ServerConfig {
   bodyLimit?: number;
   /** Largest webhook body, bytes (default 1 MiB). */
   webhookBodyLimit?: number;
-  /** HTTP basic-auth credentials for Bull Board at /admin/queues (the API tokens work there too). */
+  /**
+   * Bytes of webhook bodies not yet authenticated that the API holds at once, over all connections
+   * (default 16 MiB): a delivery that would go over it is refused (503) and its connection closed.
+   */
+  webhookBufferBudget?: number;
+  /** Milliseconds a webhook body may take to arrive (default 10 000); slower: 408 and the connection closed. */
+  webhookBodyTimeoutMs?: number;
+  /** Connections the API accepts at once (default 2048); more are refused by the server. */
+  maxConnections?: number;
+  /**
+   * The Bull Board admin login (basic auth): the only one that may retry, promote, clean, remove, pause,
+   * add or edit jobs, at /admin/queues/manage… (ADMIN_BOARD_PATH). API tokens never can.
+   */
   admin?: { user: string; password: string };
-  /** Bull Board without retry/remove/clean buttons (default false). */
+  /** No write actions on Bull Board at all, not even for the admin login (default false). */
   boardReadOnly?: boolean;
   /** pino level (default info); `silent` for none. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -64,6 +83,9 @@ export const SERVER_DEFAULTS = {
   queuePrefix: DEFAULT_PREFIX,
   bodyLimit: 64 * 1024,
   webhookBodyLimit: 1024 * 1024,
+  webhookBufferBudget: 16 * 1024 * 1024,
+  webhookBodyTimeoutMs: 10_000,
+  maxConnections: 2048,
   logLevel: 'info',
   replayTtlSeconds: 30 * 24 * 3600,
   host: '0.0.0.0',
@@ -74,7 +96,9 @@ const secret = (what: string, min: number) => z.string().min(min, `each ${what} 
 
 export const serverConfigSchema = z
   .object({
-    apiTokens: z.array(secret('API token', 16)).min(1, 'at least one API token is needed'),
+    apiTokens: z.array(secret('API token', 16)).default([]),
+    principalsFile: z.string().min(1).optional(),
+    jobMacKey: secret('job MAC key', 32).optional(),
     githubWebhookSecrets: z.array(secret('GitHub webhook secret', 16)).default([]),
     gitlabWebhookTokens: z.array(secret('GitLab webhook token', 16)).default([]),
     webhookRulesFile: z.string().min(1).optional(),
@@ -87,6 +111,9 @@ export const serverConfigSchema = z
       .default(SERVER_DEFAULTS.queuePrefix),
     bodyLimit: z.number().int().min(1024).max(16 * 1024 * 1024).default(SERVER_DEFAULTS.bodyLimit),
     webhookBodyLimit: z.number().int().min(1024).max(32 * 1024 * 1024).default(SERVER_DEFAULTS.webhookBodyLimit),
+    webhookBufferBudget: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(SERVER_DEFAULTS.webhookBufferBudget),
+    webhookBodyTimeoutMs: z.number().int().min(100).max(600_000).default(SERVER_DEFAULTS.webhookBodyTimeoutMs),
+    maxConnections: z.number().int().min(16).max(1_000_000).default(SERVER_DEFAULTS.maxConnections),
     admin: z
       .object({ user: z.string().min(1).max(128).regex(/^[^:]+$/, 'must not contain ":"'), password: secret('admin password', 12) })
       .strict()
@@ -101,7 +128,13 @@ export const serverConfigSchema = z
     keepFailed: z.number().int().min(0).max(1_000_000).optional(),
     eventsMaxLen: z.number().int().min(100).max(10_000_000).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.apiTokens.length === 0 && c.principalsFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['apiTokens'], message: 'at least one API token or a principals file (BUNDLEFARM_PRINCIPALS_FILE) is needed' });
+    }
+    if (c.webhookBufferBudget < c.webhookBodyLimit) ctx.addIssue({ code: 'custom', path: ['webhookBufferBudget'], message: 'must be at least the webhook body limit' });
+  });
 
 /** A configuration that does not validate; `problems` name settings or variables, never values. */
 export class ServerConfigError extends BundlefarmError {
@@ -128,6 +161,8 @@ export function checkServerConfig(config: ServerConfig, names: Record<string, st
 /** Environment variables, and the setting each one fills. */
 export const ENV = {
   apiTokens: 'BUNDLEFARM_API_TOKENS',
+  principalsFile: 'BUNDLEFARM_PRINCIPALS_FILE',
+  jobMacKey: 'BUNDLEFARM_JOB_MAC_KEY',
   githubWebhookSecrets: 'BUNDLEFARM_GITHUB_WEBHOOK_SECRETS',
   gitlabWebhookTokens: 'BUNDLEFARM_GITLAB_WEBHOOK_TOKENS',
   webhookRulesFile: 'BUNDLEFARM_WEBHOOK_RULES',
@@ -137,6 +172,9 @@ export const ENV = {
   queuePrefix: 'BUNDLEFARM_QUEUE_PREFIX',
   bodyLimit: 'BUNDLEFARM_BODY_LIMIT',
   webhookBodyLimit: 'BUNDLEFARM_WEBHOOK_BODY_LIMIT',
+  webhookBufferBudget: 'BUNDLEFARM_WEBHOOK_BUFFER_BUDGET',
+  webhookBodyTimeoutMs: 'BUNDLEFARM_WEBHOOK_BODY_TIMEOUT_MS',
+  maxConnections: 'BUNDLEFARM_MAX_CONNECTIONS',
   admin: 'BUNDLEFARM_ADMIN_USER/BUNDLEFARM_ADMIN_PASSWORD',
   boardReadOnly: 'BUNDLEFARM_BOARD_READ_ONLY',
   logLevel: 'BUNDLEFARM_LOG_LEVEL',
@@ -159,7 +197,9 @@ export interface ListenConfig {
  *
  * | variable | setting |
  * |---|---|
- * | BUNDLEFARM_API_TOKENS | comma-separated bearer tokens (required) |
+ * | BUNDLEFARM_PRINCIPALS_FILE | principals (tokens as hashes, scopes) — this or BUNDLEFARM_API_TOKENS |
+ * | BUNDLEFARM_API_TOKENS | legacy: comma-separated bearer tokens, one unrestricted principal |
+ * | BUNDLEFARM_JOB_MAC_KEY | job MAC key shared with the workers (32+ characters) |
  * | BUNDLEFARM_GITHUB_WEBHOOK_SECRETS, BUNDLEFARM_GITLAB_WEBHOOK_TOKENS | comma-separated |
  * | BUNDLEFARM_WEBHOOK_RULES | rules file path |
  * | BUNDLEFARM_IMAGE_ROOT | image root as mounted here |
@@ -167,8 +207,9 @@ export interface ListenConfig {
  * | BUNDLEFARM_S3_REGION, BUNDLEFARM_S3_ENDPOINT, BUNDLEFARM_S3_FORCE_PATH_STYLE | where |
  * | BUNDLEFARM_S3_ACCESS_KEY_ID, BUNDLEFARM_S3_SECRET_ACCESS_KEY | credentials (default: the AWS SDK chain) |
  * | BUNDLEFARM_REDIS_URL, BUNDLEFARM_QUEUE_PREFIX | queue |
- * | BUNDLEFARM_BODY_LIMIT, BUNDLEFARM_WEBHOOK_BODY_LIMIT | bytes |
- * | BUNDLEFARM_ADMIN_USER, BUNDLEFARM_ADMIN_PASSWORD | Bull Board basic auth |
+ * | BUNDLEFARM_BODY_LIMIT, BUNDLEFARM_WEBHOOK_BODY_LIMIT, BUNDLEFARM_WEBHOOK_BUFFER_BUDGET | bytes |
+ * | BUNDLEFARM_WEBHOOK_BODY_TIMEOUT_MS, BUNDLEFARM_MAX_CONNECTIONS | |
+ * | BUNDLEFARM_ADMIN_USER, BUNDLEFARM_ADMIN_PASSWORD | Bull Board admin login (write actions) |
  * | BUNDLEFARM_BOARD_READ_ONLY, BUNDLEFARM_TRUST_PROXY | true/false |
  * | BUNDLEFARM_LOG_LEVEL, BUNDLEFARM_REPLAY_TTL, BUNDLEFARM_JOB_ATTEMPTS, BUNDLEFARM_JOB_BACKOFF_MS | |
  * | BUNDLEFARM_KEEP_COMPLETED, BUNDLEFARM_KEEP_FAILED | finished jobs kept in Redis (default 1000, 5000) |
@@ -211,6 +252,11 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   const set = <K extends keyof ServerConfig>(key: K, value: ServerConfig[K] | undefined): void => {
     if (value !== undefined) config[key] = value;
   };
+  set('principalsFile', str(ENV.principalsFile));
+  set('jobMacKey', str(ENV.jobMacKey));
+  set('webhookBufferBudget', int(ENV.webhookBufferBudget));
+  set('webhookBodyTimeoutMs', int(ENV.webhookBodyTimeoutMs));
+  set('maxConnections', int(ENV.maxConnections));
   set('githubWebhookSecrets', list(ENV.githubWebhookSecrets));
   set('gitlabWebhookTokens', list(ENV.gitlabWebhookTokens));
   set('webhookRulesFile', str(ENV.webhookRulesFile));

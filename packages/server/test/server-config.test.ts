@@ -28,6 +28,11 @@ describe('server configuration from the environment', () => {
     assert.deepEqual(config.admin, { user: 'admin', password: 'a-long-password' });
     assert.deepEqual(config.s3, { region: 'us-east-1', endpoint: 'http://minio:9000', forcePathStyle: true });
     assert.deepEqual(listen, { host: '0.0.0.0', port: 9090 });
+    const scoped = serverConfigFromEnv({ BUNDLEFARM_PRINCIPALS_FILE: '/etc/bundlefarm/principals.json', BUNDLEFARM_JOB_MAC_KEY: 'k'.repeat(32), BUNDLEFARM_WEBHOOK_BUFFER_BUDGET: '8388608' });
+    assert.deepEqual(scoped.config.apiTokens, [], 'no legacy tokens needed with a principals file');
+    assert.equal(scoped.config.principalsFile, '/etc/bundlefarm/principals.json');
+    assert.equal(scoped.config.webhookBufferBudget, 8 * 1024 * 1024);
+    assert.equal(scoped.config.webhookBodyTimeoutMs, 10_000);
     const none = serverConfigFromEnv({ BUNDLEFARM_API_TOKENS: 'aaaaaaaaaaaaaaaa1' });
     assert.equal(none.config.s3, undefined, 'no S3 settings: no S3 size check');
     assert.equal(none.config.redisUrl, 'redis://127.0.0.1:6379');
@@ -51,7 +56,8 @@ describe('server configuration from the environment', () => {
       }
       assert.ok(!err.message.includes('short-secret'), 'no value echoed');
     }
-    assert.throws(() => serverConfigFromEnv({}), /at least one API token/);
+    assert.throws(() => serverConfigFromEnv({}), /at least one API token or a principals file/);
+    assert.throws(() => serverConfigFromEnv({ BUNDLEFARM_PRINCIPALS_FILE: '/p.json', BUNDLEFARM_JOB_MAC_KEY: 'short' }), /BUNDLEFARM_JOB_MAC_KEY: each job MAC key must have at least 32/);
     assert.throws(() => checkServerConfig({ apiTokens: ['x'.repeat(16)], unknown: 1 } as never), /BF_BAD_CONFIG|Unrecognized/);
   });
 });

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import fc from 'fast-check';
-import { validateJobSpec } from '@bundlefarm/queue';
-import { githubContext, githubSignature, gitlabContext, globToRegExp, verifyGithubSignature, verifyGitlabToken, WebhookRules, WebhookRulesError } from '@bundlefarm/server';
+import { hashToken, Principals, validateJobSpec } from '@bundlefarm/queue';
+import { githubContext, githubSignature, gitlabContext, MAX_EVENT_VALUE_BYTES, verifyGithubSignature, verifyGitlabToken, WebhookRules, WebhookRulesError } from '@bundlefarm/server';
 import { REPO } from '../../../test/helpers/fixtures.js';
 
 const spec = {
@@ -18,29 +17,6 @@ const spec = {
 
 const repo = { full_name: 'acme/os', name: 'os', owner: { login: 'acme' } };
 const sha = '0123456789abcdef0123456789abcdef01234567';
-
-describe('globs', () => {
-  it('match whole values; * stays within a segment, ** crosses them', () => {
-    assert.ok(globToRegExp('v*').test('v1.2.3'));
-    assert.ok(!globToRegExp('v*').test('v1/beta'));
-    assert.ok(!globToRegExp('v*').test('xv1'));
-    assert.ok(globToRegExp('release/**').test('release/2024/q1'));
-    assert.ok(globToRegExp('acme/*').test('acme/os'));
-    assert.ok(!globToRegExp('acme/*').test('acme/os/sub'));
-    assert.ok(globToRegExp('v?.0').test('v1.0'));
-    assert.ok(!globToRegExp('v1.0').test('v1x0'), 'dots are literal');
-    assert.ok(globToRegExp('a+b(c)[d]{e}|^$').test('a+b(c)[d]{e}|^$'), 'regex characters are literal');
-  });
-
-  it('a glob without wildcards matches exactly itself (property)', () => {
-    fc.assert(
-      fc.property(fc.string().filter((s) => !/[*?]/.test(s)), fc.string(), (glob, other) => {
-        assert.ok(globToRegExp(glob).test(glob));
-        if (other !== glob) assert.ok(!globToRegExp(glob).test(other));
-      }),
-    );
-  });
-});
 
 describe('webhook rules', () => {
   const rules = WebhookRules.parse({
@@ -114,9 +90,11 @@ describe('event contexts', () => {
   it('GitHub workflow_run, release and create', () => {
     const run = githubContext('workflow_run', 'd', {
       action: 'completed',
-      workflow_run: { name: 'build', head_branch: 'main', head_sha: sha, conclusion: 'success' },
+      workflow_run: { name: 'build', head_branch: 'main', head_sha: sha, conclusion: 'success', event: 'push', head_repository: { full_name: 'acme/os' } },
+      workflow: { name: 'build' },
       repository: repo,
     });
+    assert.equal(run.fork, false);
     assert.deepEqual(run.vars, {
       provider: 'github',
       event: 'workflow_run',
@@ -131,6 +109,9 @@ describe('event contexts', () => {
       sha7: '0123456',
       workflow: 'build',
       conclusion: 'success',
+      trigger: 'push',
+      head_repository: 'acme/os',
+      fork: 'false',
     });
     const release = githubContext('release', 'd', { action: 'published', release: { tag_name: 'v3' }, repository: repo });
     assert.equal(release.vars.tag, 'v3');
@@ -169,5 +150,145 @@ describe('webhook authentication', () => {
     assert.ok(!verifyGitlabToken('token-0123456789abcde', ['token-0123456789abcdef']));
     assert.ok(!verifyGitlabToken('', ['']));
     assert.ok(!verifyGitlabToken(undefined, ['token-0123456789abcdef']));
+  });
+});
+
+/** A workflow_run as GitHub sends it for a pull request from a fork whose branch is named main. */
+function forkRun(headRepo: string | null, trigger = 'pull_request'): Record<string, unknown> {
+  return {
+    action: 'completed',
+    workflow_run: {
+      name: 'build-image',
+      head_branch: 'main',
+      head_sha: sha,
+      event: trigger,
+      conclusion: 'success',
+      ...(headRepo === null ? {} : { head_repository: { full_name: headRepo, fork: headRepo !== 'acme/os' } }),
+    },
+    workflow: { name: 'build-image' },
+    repository: repo,
+  };
+}
+
+describe('forks', () => {
+  const example = WebhookRules.load(join(REPO, 'docs', 'webhook-rules.example.json'));
+
+  it("a fork's workflow_run on a branch named main does not match the shipped github-main-builds rule", async () => {
+    const rules = await example;
+    const fork = githubContext('workflow_run', 'd', forkRun('mallory/os'));
+    assert.equal(fork.fork, true);
+    assert.equal(fork.vars.head_repository, 'mallory/os');
+    assert.equal(fork.vars.branch, 'main');
+    assert.equal(rules.match(fork), undefined, 'a fork never matches');
+    // a run whose head repository is not told is taken for a fork as well
+    assert.equal(rules.match(githubContext('workflow_run', 'd', forkRun(null))), undefined);
+    // the same run on the repository itself does match: the rule is the one that would have fired
+    const own = rules.match(githubContext('workflow_run', 'd', forkRun('acme/os', 'push')));
+    assert.equal(own?.rule, 'github-main-builds');
+  });
+
+  it('no rule of the shipped file allows forks', async () => {
+    const text = JSON.parse(await readFile(join(REPO, 'docs', 'webhook-rules.example.json'), 'utf8')) as { rules: Array<{ allowForks?: boolean }> };
+    assert.ok(text.rules.every((r) => r.allowForks !== true));
+  });
+
+  it('pull requests and GitLab merge requests (and their pipelines) from forks are forks', () => {
+    const pr = (head: string) => githubContext('pull_request', 'd', {
+      action: 'opened',
+      number: 1,
+      pull_request: { head: { ref: 'main', sha, repo: { full_name: head } }, base: { ref: 'main', repo: { full_name: 'acme/os' } } },
+      repository: repo,
+    });
+    assert.equal(pr('mallory/os').fork, true);
+    assert.equal(pr('acme/os').fork, false);
+    const pipeline = (source: number) =>
+      gitlabContext('pipeline', 'u', {
+        object_kind: 'pipeline',
+        object_attributes: { ref: 'main', sha, status: 'success', source: 'merge_request_event' },
+        merge_request: { source_project_id: source, target_project_id: 7, source: { path_with_namespace: source === 7 ? 'acme/os' : 'mallory/os' } },
+        project: { id: 7, path_with_namespace: 'acme/os', path: 'os' },
+      });
+    assert.equal(pipeline(9).fork, true);
+    assert.equal(pipeline(9).vars.head_repository, 'mallory/os');
+    assert.equal(pipeline(7).fork, false);
+    const mr = gitlabContext('merge_request', 'u', { object_kind: 'merge_request', object_attributes: { source_project_id: 9, target_project_id: 7, source_branch: 'main' }, project: {} });
+    assert.equal(mr.fork, true);
+    const rules = WebhookRules.parse({
+      rules: [
+        { name: 'strict', events: ['pipeline'], when: { branch: 'main' }, spec },
+        { name: 'open', events: ['pipeline'], when: { branch: 'main' }, allowForks: true, spec: { ...spec, name: 'fork-{{sha7}}' } },
+      ],
+    });
+    assert.equal(rules.match(pipeline(9))?.rule, 'open', 'only a rule with allowForks matches a fork');
+    assert.equal(rules.match(pipeline(7))?.rule, 'strict');
+  });
+});
+
+describe('event values', () => {
+  it(`longer than ${MAX_EVENT_VALUE_BYTES} bytes never match a condition`, () => {
+    const rules = WebhookRules.parse({ rules: [{ name: 'r', events: ['push'], when: { branch: 'release/**' }, spec }] });
+    const push = (branch: string) => githubContext('push', 'd', { ref: `refs/heads/${branch}`, after: sha, repository: repo, pusher: {} });
+    const fits = 'release/' + 'x'.repeat(MAX_EVENT_VALUE_BYTES - 'release/'.length);
+    assert.equal(rules.match(push(fits))?.rule, 'r');
+    assert.equal(rules.match(push(fits + 'x')), undefined);
+    assert.equal(rules.match(push('release/' + 'é'.repeat(600))), undefined, 'bytes, not characters');
+  });
+});
+
+describe('rules as principals', () => {
+  const principals = Principals.parse({
+    principals: [
+      { name: 'nightly-ci', identities: ['nightly'], targets: ['amis/nightly/**'], images: ['s3://ci-images/**'] },
+      { name: 'release-ci', tokenHashes: [hashToken('r'.repeat(32))], identities: ['release'], targets: ['amis/**'], images: ['releases/**'] },
+    ],
+  });
+  const nightly = {
+    name: '{{repository_name}}-{{sha7}}',
+    image: 's3://ci-images/{{repository_name}}/{{sha}}.img',
+    architecture: 'x86_64',
+    accountId: '123456789012',
+    identity: 'nightly',
+    regions: [{ region: 'us-east-1', bucket: 'amis', prefix: 'nightly/{{repository_name}}/' }],
+  };
+
+  it('load when every rule names a principal whose scope fits what its template spells out', () => {
+    const rules = WebhookRules.parse({ rules: [{ name: 'n', events: ['push'], principal: 'nightly-ci', spec: nightly }] }, 'doc', principals);
+    const m = rules.match(githubContext('push', 'd', { ref: 'refs/heads/main', after: sha, repository: repo, pusher: {} }));
+    assert.equal(m?.principal, 'nightly-ci');
+  });
+
+  it('refuse, naming the field, rules whose identity, bucket, prefix or image is outside their principal, or that name none', () => {
+    assert.throws(
+      () =>
+        WebhookRules.parse(
+          {
+            rules: [
+              { name: 'a', events: ['push'], principal: 'nightly-ci', spec: { ...nightly, identity: 'release' } },
+              { name: 'b', events: ['push'], principal: 'nightly-ci', spec: { ...nightly, regions: [{ region: 'us-east-1', bucket: 'other', prefix: 'x/' }] } },
+              { name: 'c', events: ['push'], principal: 'nightly-ci', spec: { ...nightly, regions: [{ region: 'us-east-1', bucket: 'amis', prefix: 'release/{{tag}}/' }] } },
+              { name: 'd', events: ['push'], principal: 'nightly-ci', spec: { ...nightly, image: 's3://other-team/{{sha}}.img' } },
+              { name: 'e', events: ['push'], spec: nightly },
+              { name: 'f', events: ['push'], principal: 'nobody', spec: nightly },
+            ],
+          },
+          'doc',
+          principals,
+        ),
+      (err: unknown) => {
+        assert.ok(err instanceof WebhookRulesError);
+        for (const part of ['rules.0.spec.identity', 'rules.1.spec.regions.0.bucket', 'rules.2.spec.regions.0.prefix', 'rules.3.spec.image', 'rules.4.principal', 'rules.5.principal']) {
+          assert.ok(err.message.includes(part), `${part} in ${err.message}`);
+        }
+        return true;
+      },
+    );
+  });
+});
+
+describe('the shipped example files', () => {
+  it('the example rules load against the example principals (every rule inside its principal)', async () => {
+    const principals = await Principals.load(join(REPO, 'docs', 'principals.example.json'));
+    const rules = await WebhookRules.load(join(REPO, 'docs', 'webhook-rules.example.json'), principals);
+    assert.ok(rules.size >= 5);
   });
 });

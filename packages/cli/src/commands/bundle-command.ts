@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createBundle, DEFAULT_LEVEL, DirectorySink, sharedWorkerPool } from '@bundlefarm/engine';
+import { createBundle, DEFAULT_LEVEL, DirectorySink, engineBackends, formatBackends, sharedWorkerPool } from '@bundlefarm/engine';
 import {
   checkImageId,
   normalizeAccountId,
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { out, type CliIo, type GlobalFlags } from '../cli-io.js';
 import { loadEc2Certificate, loadPrivateKey } from '../load-identity.js';
 import { intOption } from '../option-parsers.js';
+import { versionText } from '../version-text.js';
 import { createProgressView, formatBytes } from '../progress-bar.js';
 
 interface BundleFlags {
@@ -55,8 +56,14 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
     .option('--threads <n>', 'compression threads (default: number of cores); SHA-1 of the tar stream and AES run beside them, on up to 2 more', intOption('--threads', 1, 256))
     .option('--fsync', 'flush parts and manifest to disk before publishing them (slower; default off, like tar)', false)
     .option('--no-direct-io', 'write parts through the page cache instead of with O_DIRECT (for disks much slower than bundling)')
+    .version(versionText(), '-V, --version', 'print the version and the backends in use (deflate, aes, holes, part writes)')
     .action(async (opts: BundleFlags) => {
-      const { quiet } = flags();
+      const { quiet, debug } = flags();
+      if (debug) {
+        const backends = engineBackends();
+        io.stderr.write(`bundlefarm: backends: ${formatBackends(backends)}\n`);
+        for (const [stage, why] of Object.entries(backends.reasons)) io.stderr.write(`bundlefarm: ${stage} falls back: ${why}\n`);
+      }
       // Validate everything before reading a byte of the image.
       const accountId = normalizeAccountId(opts.user);
       const architecture = parseArchitecture(opts.arch);
@@ -102,6 +109,7 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
         out(io, `image:    ${result.name}, ${result.facts.size} bytes, tar SHA-1 ${result.facts.digest}`);
         out(io, `bundled:  ${result.facts.bundledSize} bytes (level ${s.level}, ${s.backend}, ${pool.threads} thread${pool.threads === 1 ? '' : 's'})`);
         out(io, `time:     ${s.seconds.toFixed(2)} s (${mbps.toFixed(0)} MB/s of image)`);
+        if (debug) io.stderr.write(`bundlefarm: part writes: ${sink.writes.direct} with O_DIRECT, ${sink.writes.buffered} buffered\n`);
       } finally {
         view.stop();
         process.removeListener('SIGINT', onSignal);

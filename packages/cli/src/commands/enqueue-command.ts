@@ -22,6 +22,7 @@ interface EnqueueFlags {
   api?: string;
   token?: string;
   idempotencyKey?: string;
+  replace?: boolean;
   wait?: boolean;
   interval?: number;
 }
@@ -82,6 +83,7 @@ export function specFromFlags(opts: EnqueueFlags): JobSpecBody {
     ...(opts.productcodes !== undefined ? { productCodes: parseProductCodes(opts.productcodes) } : {}),
     ...(opts.level !== undefined ? { level: opts.level } : {}),
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(opts.replace ? { replace: true } : {}),
   };
 }
 
@@ -108,6 +110,11 @@ export function registerEnqueue(program: Command, io: CliIo, flags: () => Global
     .option('--api <url>', `bundlefarm API URL (default $${API_URL_ENV})`)
     .option('--token <token>', `API token (default $${API_TOKEN_ENV}; prefer the variable: arguments show in ps)`)
     .option('--idempotency-key <key>', 'job id to use; enqueuing again with the same key returns the same job')
+    .option(
+      '--replace',
+      'replace a bundle already published at a target (its NAME.manifest.xml); without it such a target is refused (BF_BUNDLE_EXISTS) and left untouched',
+      false,
+    )
     .option('--wait', 'follow the job until it finishes (progress bar on a terminal); exit 1 if it failed', false)
     .option('--interval <ms>', 'poll interval with --wait (default 1000)', intOption('--interval', 100, 60_000))
     .action(async (opts: EnqueueFlags) => {

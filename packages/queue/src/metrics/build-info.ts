@@ -1,18 +1,17 @@
 /*
  * `bundlefarm_build_info`: a gauge that is always 1, whose labels say what runs — the bundlefarm
- * version, the Node.js version, and the CPU backends the engine uses on this machine (libdeflate or
- * zlib for deflate, the native addon or OpenSSL for AES). The API and the workers both export it, so a
+ * version, the Node.js version, and the native-backed stages the engine runs on this machine (libdeflate
+ * or zlib for deflate, the native addon or node:crypto for AES, SEEK_DATA or a read scan for holes). The API and the workers both export it, so a
  * dashboard can show which versions run where (`count by (version) (bundlefarm_build_info)`).
  */
 import { readFileSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
-import { libdeflateBackend } from '@bundlefarm/engine';
-import { loadNative } from '@bundlefarm/native';
+import { engineBackends } from '@bundlefarm/engine';
 
 export interface BuildInfo {
   version: string;
   node: string;
-  /** e.g. `deflate=libdeflate,aes=native`. */
+  /** e.g. `deflate=libdeflate,aes=native,holes=SEEK_DATA` (see @bundlefarm/engine's engineBackends). */
   backends: string;
 }
 
@@ -21,10 +20,8 @@ let cached: BuildInfo | undefined;
 export function buildInfo(): BuildInfo {
   if (cached) return cached;
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  const native = loadNative();
-  const aes = native.binding?.aesCbcAvailable?.() ? 'native' : 'openssl';
-  const deflate = libdeflateBackend().backend?.name ?? 'zlib';
-  cached = { version: pkg.version, node: process.version, backends: `deflate=${deflate},aes=${aes}` };
+  const b = engineBackends({ sink: 's3' });
+  cached = { version: pkg.version, node: process.version, backends: `deflate=${b.deflate},aes=${b.aes},holes=${b.holes}` };
   return cached;
 }
 

@@ -5,10 +5,12 @@ import { Redis } from 'ioredis';
 import { isBundlefarmError } from '@bundlefarm/errors';
 import { createS3Client } from '@bundlefarm/s3';
 import { cancelChannel } from '../cancel-channel.js';
+import { canonicalJson } from '../canonical-json.js';
 import { bundleNameSchema, validateJobSpec, type JobSpec, type SpecProblem } from '../job-spec.js';
 import type { BundleJobData, BundleJobResult, RegionResult } from '../job-types.js';
 import { BUNDLE_QUEUE, jobOptions } from '../queue-settings.js';
 import { redisOptions } from '../redis-connection.js';
+import { jobMac } from '../scopes/job-mac.js';
 import { toBundleStatus, type BundleState, type BundleStatus } from './bundle-status.js';
 import { checkImage, type ImageCheck, type ImageCheckOptions, type S3Client } from './image-size-check.js';
 import { isJobId, jobIdSchema, ledgerKey, randomJobId } from './job-ids.js';
@@ -20,6 +22,7 @@ import {
   QueueUnavailableError,
 } from './producer-errors.js';
 import { checkProducerOptions, type BundleProducerOptions, type ResolvedProducerOptions } from './producer-options.js';
+import { PublishedCheck, type TargetCheck } from './published-check.js';
 
 export interface EnqueueOptions {
   /** Who enqueues: api, github, gitlab, cli … (letters, digits and "-"). */
@@ -31,6 +34,11 @@ export interface EnqueueOptions {
   jobId?: string;
   /** The webhook delivery id, kept in the job data for people reading it. */
   delivery?: string;
+  /**
+   * The principal enqueuing (its name). Recorded in the job; a repeated job id (Idempotency-Key) of a
+   * job another principal made is a conflict, never that job.
+   */
+  principal?: string;
   /**
    * More values that identify the request (e.g. the SHA-256 of a webhook body): if any already made a
    * job within the replay TTL, that job is returned. Guards against a captured webhook being replayed
@@ -49,6 +57,8 @@ export interface EnqueueResult {
   created: boolean;
   /** What the enqueue-time image check could see (absent for replays). */
   imageCheck?: ImageCheck;
+  /** Whether every target could be looked at for a bundle already published there (absent for replays). */
+  targetCheck?: TargetCheck;
 }
 
 export type CancelOutcome = 'removed' | 'cancelling';
@@ -90,6 +100,7 @@ export class BundleProducer {
   private readonly options: ResolvedProducerOptions;
   private readonly imageCheck: ImageCheckOptions;
   private readonly s3: S3Client | undefined;
+  private readonly published: PublishedCheck;
   private closed = false;
 
   constructor(options: BundleProducerOptions = {}) {
@@ -118,6 +129,7 @@ export class BundleProducer {
       ...(this.s3 ? { s3: this.s3 } : {}),
       ...(s3TimeoutMs !== undefined ? { s3TimeoutMs } : {}),
     };
+    this.published = new PublishedCheck(s3, s3TimeoutMs);
   }
 
   /**
@@ -133,8 +145,10 @@ export class BundleProducer {
   }
 
   /**
-   * Validates `input`, checks the image where that can be known here (ImageTooLargeError …), and adds
-   * the job — unless its id or a replay key already made one, which is then returned (`created: false`).
+   * Validates `input`, checks the image where that can be known here (ImageTooLargeError …) and that
+   * no bundle of its name is published at a target (BundleExistsError, unless the spec says `replace`;
+   * see published-check.ts), and adds the job — unless its id or a replay key already made one, which
+   * is then returned (`created: false`).
    */
   async enqueue(input: unknown, options: EnqueueOptions): Promise<EnqueueResult> {
     const spec = this.validate(input);
@@ -152,6 +166,8 @@ export class BundleProducer {
     if (earlier !== undefined) return this.replay(earlier, spec, options);
 
     const imageCheck = await checkImage(spec.image, this.imageCheck);
+    // a bundle already published at a target is refused here when S3 says so (409), else by the worker
+    const targetCheck = await this.published.check(spec, name);
 
     return this.guard('enqueue', async () => {
       const claimed: string[] = [];
@@ -170,14 +186,20 @@ export class BundleProducer {
       }
       const existing = await this.queue.getJob(id);
       if (existing) return this.replay(id, spec, options, existing);
-      const data: BundleJobData = { spec, source: options.source, ...(options.delivery !== undefined ? { delivery: options.delivery } : {}) };
+      const data: BundleJobData = {
+        spec,
+        source: options.source,
+        ...(options.delivery !== undefined ? { delivery: options.delivery } : {}),
+        ...(options.principal !== undefined ? { principal: options.principal } : {}),
+      };
+      if (this.options.jobMacKey) data.mac = jobMac(this.options.jobMacKey, { id, ...data });
       try {
         await this.queue.add(name, data, { ...jobOptions(this.options.jobPolicy), jobId: id });
       } catch (err) {
         if (claimed.length) await this.redis.del(...claimed).catch(() => {});
         throw err;
       }
-      return { id, name, created: true, imageCheck };
+      return { id, name, created: true, imageCheck, targetCheck };
     });
   }
 
@@ -247,6 +269,23 @@ export class BundleProducer {
     });
   }
 
+  /**
+   * Remembers `value` under `key` (a webhook delivery, a body digest) for the replay TTL, unless
+   * something is remembered there already: then that is returned and nothing changes.
+   */
+  async rememberOnce(key: string, value: string): Promise<string | undefined> {
+    return this.guard('remember a delivery', async () => {
+      const k = this.ledger('hook', key);
+      if ((await this.redis.set(k, value, 'EX', this.options.replayTtlSeconds, 'NX')) === 'OK') return undefined;
+      return (await this.redis.get(k)) ?? undefined;
+    });
+  }
+
+  /** What `rememberOnce` keeps under `key`, if anything. */
+  async recall(key: string): Promise<string | undefined> {
+    return this.guard('look up a delivery', async () => (await this.redis.get(this.ledger('hook', key))) ?? undefined);
+  }
+
   /** Jobs per state. */
   async counts(): Promise<JobCounts> {
     return this.guard('count jobs', async () => {
@@ -286,9 +325,10 @@ export class BundleProducer {
     await Promise.race([this.queue.close().catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
     this.redis.disconnect();
     this.s3?.destroy();
+    this.published.close();
   }
 
-  private ledger(kind: 'id' | 'replay', value: string): string {
+  private ledger(kind: 'id' | 'replay' | 'hook', value: string): string {
     return ledgerKey(this.prefix, BUNDLE_QUEUE, kind, value);
   }
 
@@ -305,6 +345,8 @@ export class BundleProducer {
 
   private async replay(id: string, spec: JobSpec, options: EnqueueOptions, known?: Job<BundleJobData, BundleJobResult>): Promise<EnqueueResult> {
     const job = known ?? (await this.queue.getJob(id));
+    // another principal's job is never handed out, whatever its spec
+    if (job && options.principal !== undefined && job.data.principal !== options.principal) throw new IdempotencyConflictError(id);
     if (options.requireSameSpec && job && digest(job.data.spec) !== digest(spec)) throw new IdempotencyConflictError(id);
     return { id, name: job?.name ?? bundleName(spec), created: false };
   }
@@ -369,15 +411,4 @@ function nameProblem(spec: JobSpec): SpecProblem | undefined {
 
 function digest(spec: JobSpec): string {
   return createHash('sha256').update(canonicalJson(spec)).digest('hex');
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

@@ -1,7 +1,7 @@
 import type { Job, JobState } from 'bullmq';
 import type { SerializedError } from '@bundlefarm/errors';
 import type { JobSpec } from '../job-spec.js';
-import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionProgress, RegionResult } from '../job-types.js';
+import { REPLACEMENT_NOTE, type BundleJobData, type BundleJobProgress, type BundleJobResult, type RegionProgress, type RegionResult, type ReplacedBundle } from '../job-types.js';
 
 /**
  * What producers (the API, the CLI through it) report about a bundle job: its state, its latest
@@ -25,6 +25,8 @@ export interface RegionStatus {
   partKeys?: string[];
   /** Why this region failed (the others may have succeeded). */
   error?: SerializedError;
+  /** The bundle someone else had published here, replaced by this job (`replace: true`): what of it is gone. */
+  replaced?: ReplacedBundle;
 }
 
 export interface BundleFailure {
@@ -52,6 +54,8 @@ export interface BundleStatus {
   /** Who enqueued it: api, github, gitlab, cli … */
   source: string;
   delivery?: string;
+  /** The principal that enqueued it (absent for jobs made before principals, or added outside the API). */
+  principal?: string;
   spec: JobSpec;
   /** Latest progress report (null before a worker reported any). */
   progress: BundleJobProgress | null;
@@ -85,7 +89,10 @@ export function regionFailures(failure: BundleFailure | null, regions: readonly 
     if (regions.length === 1) out[regions[0]!] = error(failure.code, failure.message);
     return out;
   }
-  const body = failure.message.replace(/^\d+ regions? failed: /, '').replace(/ \(published: [^)]*\)$/, '');
+  // a replacing job's note on what it removed ends the message; the regions' own errors come before it
+  const note = failure.message.indexOf(REPLACEMENT_NOTE);
+  const regionsPart = note >= 0 ? failure.message.slice(0, note) : failure.message;
+  const body = regionsPart.replace(/^\d+ regions? failed: /, '').replace(/ \(published: [^)]*\)$/, '');
   const starts = regions
     .map((region) => ({ region, at: body.search(new RegExp(`(^|; )${region.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}: BF_`)) }))
     .filter((x) => x.at >= 0)
@@ -147,6 +154,7 @@ export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, state: 
     finished,
     source: data.source,
     ...(data.delivery !== undefined ? { delivery: data.delivery } : {}),
+    ...(typeof data.principal === 'string' ? { principal: data.principal } : {}),
     spec: data.spec,
     progress,
     result,
@@ -154,6 +162,8 @@ export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, state: 
     attempts: { made: job.attemptsMade ?? 0, started: job.attemptsStarted ?? 0, max: job.opts.attempts ?? 1 },
     regions: data.spec.regions.map((t) => {
       const status = regionStatus(t, progress, data.completedRegions?.[t.region], result?.regions?.[t.region]);
+      const replaced = result?.regions?.[t.region]?.replaced ?? data.replaced?.[t.region];
+      if (replaced) status.replaced = replaced;
       const failure = failures[t.region];
       if (failure && status.manifestKey === undefined) {
         status.error = failure;

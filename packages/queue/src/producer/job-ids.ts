@@ -40,7 +40,7 @@ export function deliveryJobId(source: string, delivery: string): string {
  * already made a job, for `ttl` seconds after the job itself may have been trimmed. Inside the queue's
  * prefix, so a Redis Cluster hash tag in the prefix keeps it in the queue's slot.
  */
-export function ledgerKey(prefix: string, queue: string, kind: 'id' | 'replay', value: string): string {
+export function ledgerKey(prefix: string, queue: string, kind: 'id' | 'replay' | 'hook', value: string): string {
   const digest = createHash('sha256').update(value).digest('hex');
   return `${prefix}:${queue}:ledger:${kind}:${digest}`;
 }

@@ -39,6 +39,11 @@ export interface BundleProducerOptions {
    * reader may fall behind by (a reader that lags past the cap misses the trimmed events).
    */
   eventsMaxLen?: number;
+  /**
+   * Key of the job MAC (scopes/job-mac.ts), shared with the workers and never stored in Redis. Set: every
+   * job gets a MAC; workers that have the key run no job without a valid one. Default: none.
+   */
+  jobMacKey?: Buffer;
 }
 
 export const PRODUCER_DEFAULTS = {
@@ -80,6 +85,7 @@ const optionsSchema = z.object({
   commandTimeoutMs: z.number().int().min(100).max(600_000).default(PRODUCER_DEFAULTS.commandTimeoutMs),
   // BullMQ trims approximately (whole stream nodes of ~100 entries): fewer than 100 would mean nothing
   eventsMaxLen: z.number().int().min(100).max(10_000_000).default(PRODUCER_DEFAULTS.eventsMaxLen),
+  jobMacKey: z.custom<Buffer>((v) => Buffer.isBuffer(v) && v.length >= 32, 'must be a key of at least 32 bytes').optional(),
 });
 
 export type ResolvedProducerOptions = z.output<typeof optionsSchema>;

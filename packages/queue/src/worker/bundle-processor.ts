@@ -1,5 +1,5 @@
-import { WaitingError, type Job } from 'bullmq';
-import { bundleImage, type BundleResult, type WorkerPool } from '@bundlefarm/engine';
+import { DelayedError, WaitingError, type Job } from 'bullmq';
+import { bundleImage, checkImageSize, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
 import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
 import {
   buildSignedManifest,
@@ -10,41 +10,55 @@ import {
   partitionOfRegion,
   type CertificateMaterial,
 } from '@bundlefarm/format';
-import { S3PartSink, type RetryEvent } from '@bundlefarm/s3';
+import { objectOwnership, S3PartSink, type RetryEvent, type WithdrawnBundle } from '@bundlefarm/s3';
 import { jobSpecSchema, type JobSpec, type RegionTarget } from '../job-spec.js';
-import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult } from '../job-types.js';
+import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult, ReplacedBundle } from '../job-types.js';
 import { resolveImage } from './image-resolver.js';
+import { checkJobScope } from './job-authorization.js';
 import { asBundlefarmError, toJobFailure } from './job-failure.js';
 import { preflightRegions } from './preflight-regions.js';
 import { JobProgressReporter } from './progress-reporter.js';
 import type { RegionClients } from './region-clients.js';
 import { removeLeftovers } from './region-leftovers.js';
-import { publishedEarlier, publishedResult, readPublishedFacts } from './region-results.js';
+import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
 import type { WorkerConfig } from './worker-config.js';
 import { InvalidJobSpecError } from '../producer/producer-errors.js';
-import { JobLockLostError, RegionsFailedError } from './worker-errors.js';
+import type { TargetClaims } from './target-claims.js';
+import { JobLockLostError, RegionsFailedError, TargetBusyError } from './worker-errors.js';
 import type { WorkerLogger } from './worker-logger.js';
 
 /**
  * The processor of bundle jobs: `(job, token, signal)` as BullMQ calls it.
  *
- * 1. The spec is validated again (producers are not trusted to have done it) and the identity looked
- *    up: a bad spec or an unknown identity fails the job at once (UnrecoverableError, no retries).
- * 2. The image reference is resolved (s3:// or a path inside the image root — nothing outside it).
- * 3. Regions published by an earlier attempt (`completedRegions`) are skipped; every other region is
- *    preflighted before any CPU is spent, and the bundle's manifest is withdrawn from it (an attempt
- *    that died after publishing it but before recording it left one there, naming parts this attempt
- *    is about to overwrite; see region-leftovers.ts). A transient preflight failure fails the attempt
- *    at once (the retry bundles once for all regions); a permanent one leaves that region out: the job
- *    bundles for the others and fails in the end naming it (if every region fails, it fails right there).
+ * 1. The spec is validated again (producers are not trusted to have done it), the job's MAC, principal
+ *    and scope are checked (job-authorization.ts) and the identity looked up: a bad spec, a job no
+ *    principal vouches for or an unknown identity fails the job at once (UnrecoverableError, no retries).
+ * 2. The image reference is resolved (s3:// or a path inside the image root — nothing outside it) and
+ *    the image opened and checked (open + fstat, or HeadObject; 1 byte to 10 GiB) before any target is
+ *    looked at: a missing or unusable image fails the job with nothing anywhere touched.
+ * 3. Regions published by an earlier attempt (`completedRegions`) are skipped. The job takes the claim
+ *    on every other target in Redis (target-claims.ts): while another job writes a bundle of this name
+ *    there, this one waits, delayed in the queue (not a failed attempt). Each such region is then
+ *    preflighted before any CPU is spent (preflight-regions.ts): a bundle of this name that someone
+ *    else published there refuses the whole job (BF_BUNDLE_EXISTS) unless the spec says `replace`.
+ *    A transient preflight failure fails the attempt at once (the retry bundles once for all regions);
+ *    a permanent one leaves that region out: the job bundles for the others and fails in the end naming
+ *    it (if every region fails, it fails right there).
  * 4. The image is bundled once (engine, on the process's shared pool) into one S3PartSink over all
  *    usable regions; a region that fails during the upload is given up and cleaned by the sink while
- *    the others go on.
+ *    the others go on. Every object written carries the job's mark (`x-amz-meta-bundlefarm-job`: its
+ *    id and creation time, the same for every attempt of the job; see jobOwner). Just
+ *    before a region's first part, the sink withdraws the manifest there, if any: one an earlier attempt
+ *    of this job published (it names parts this attempt is about to overwrite), or — with `replace` —
+ *    someone else's, which is then recorded in the job (`replaced`) as it happens: a job that fails
+ *    after that says in its failure exactly what of that bundle it removed, one that completes says it
+ *    in its result.
  * 5. Each region gets its own signed manifest (its partition's EC2 certificate, its kernel/ramdisk),
  *    uploaded last; each published region is recorded in the job data at once, so a retry redoes only
  *    what failed. The AES key and IV live in this process's memory only, and are wiped afterwards.
- *    Then keys of this bundle's name that its manifest does not name (more parts of an earlier attempt
- *    or bundle) and stray preflight probes are removed from each published region (best effort).
+ *    Then keys of this bundle's name that its manifest does not name (more parts of an earlier attempt,
+ *    or of the bundle it replaced) and stray preflight probes of this job are removed from each published
+ *    region (best effort; never an object another job or a human wrote: see region-leftovers.ts).
  * 6. Some region failed → the job fails with RegionsFailedError (retried if transient); else the
  *    result (merged with earlier attempts') is returned.
  *
@@ -61,6 +75,8 @@ export interface BundleProcessorContext {
   clients: RegionClients;
   pool: WorkerPool;
   logger: WorkerLogger;
+  /** Claims on targets in Redis: one job at a time writes a bundle of a name to a bucket and prefix. */
+  claims: TargetClaims;
 }
 
 /** Abort reason of jobs stopped because their worker is shutting down: they go back to the queue. */
@@ -92,6 +108,12 @@ class BundleJobRun {
   private publishing = false;
   /** `region \0 key` of parts whose upload needed a retry. */
   private readonly retried = new Set<string>();
+  /** The sink of this attempt, once made (what it wrote tells what of a replaced bundle is gone). */
+  private sink: S3PartSink | undefined;
+  /** The targets this attempt holds the claim on, and the timer renewing it. */
+  private claimed: { targets: RegionTarget[]; name: string; renew: NodeJS.Timeout } | undefined;
+  /** Another worker may own the job now: its claims and data are not this attempt's to touch. */
+  private lockLost = false;
 
   constructor(
     private readonly ctx: BundleProcessorContext,
@@ -107,6 +129,11 @@ class BundleJobRun {
       return await this.execute();
     } catch (err) {
       await this.reporter?.close();
+      if (err instanceof TargetBusyError) return this.waitForTarget(err);
+      // a bundle this job was replacing is (partly) gone: said in the failure, and recorded in the job —
+      // unless the job may be another worker's by now (its data is then that worker's to write)
+      this.lockLost = this.signal?.reason === LOCK_LOST_REASON || asBundlefarmError(err).code === JobLockLostError.code;
+      const replaced = await this.settleReplaced(!this.lockLost);
       // an abort counts only before publishing: publishing runs to its end whatever the signal says
       const stopped = this.signal?.aborted === true && !this.publishing;
       if (stopped && this.signal?.reason === SHUTDOWN_REASON) return this.handBack(err);
@@ -118,8 +145,11 @@ class BundleJobRun {
       const seconds = this.seconds();
       if (failure instanceof CancelledError) this.log.info({ seconds }, 'job cancelled');
       else this.log.warn({ err: failure, seconds, retried: failure.transient }, 'job failed');
-      await this.note(`failed: ${failure.code}: ${failure.message}`);
-      throw toJobFailure(failure);
+      const reported = replacementNote(failure, replaced);
+      await this.note(`failed: ${reported.code}: ${reported.message}`);
+      throw toJobFailure(reported);
+    } finally {
+      await this.releaseTargets();
     }
   }
 
@@ -132,6 +162,8 @@ class BundleJobRun {
       throw new InvalidJobSpecError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(spec)', message: i.message })));
     }
     const spec = parsed.data;
+    // before the image or S3 is touched: a job is run only for a principal that may ask for it
+    const principal = await checkJobScope(job, spec, config);
     const identity = config.identities.get(spec.identity);
     if (!identity) throw new KeyNotConfiguredError(spec.identity);
     const accountId = normalizeAccountId(spec.accountId);
@@ -140,7 +172,7 @@ class BundleJobRun {
     const remaining = spec.regions.filter((r) => !earlier[r.region]);
     const certificates = new Map(remaining.map((r) => [r.region, this.ec2Certificate(r.region)]));
     this.log.info(
-      { image: spec.image, bundle: spec.name, regions: remaining.map((r) => r.region), skipped: Object.keys(earlier), identity: spec.identity, source: job.data.source },
+      { image: spec.image, bundle: spec.name, regions: remaining.map((r) => r.region), skipped: Object.keys(earlier), identity: spec.identity, source: job.data.source, principal },
       'job started',
     );
     const skipped = Object.fromEntries(Object.entries(earlier).map(([region, r]) => [region, r.partKeys?.length ?? 0]));
@@ -172,13 +204,25 @@ class BundleJobRun {
     let sink: S3PartSink;
     let healthy: RegionTarget[];
     let preflightFailed: Map<string, BundlefarmError>;
+    let source: ImageSource | undefined;
     try {
-      const source = await resolveImage(spec.image, { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry });
-      // the name is needed before bundling, to withdraw a stale manifest (the engine derives it the same way)
+      source = await resolveImage(spec.image, { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry });
+      // opened and checked before any target is looked at (the engine reads this very open source)
+      checkImageSize(source.description, (await source.open()).size);
+      // the name is needed before bundling, to look for a bundle of that name (the engine derives it the same way)
       const name = checkBundleName(spec.name ?? source.defaultName);
+      // no other job writes this name to these targets meanwhile (else this one waits: TargetBusyError)
+      await this.claimTargets(remaining, name);
 
       reporter.stage('preflight');
-      const pre = await preflightRegions(remaining, clients, { acl: config.s3.acl, bundleName: name, retry: config.s3.retry, signal: bundling.signal });
+      const pre = await preflightRegions(remaining, clients, {
+        acl: config.s3.acl,
+        bundleName: name,
+        owner: this.owner(),
+        replace: spec.replace,
+        retry: config.s3.retry,
+        signal: bundling.signal,
+      });
       if (bundling.signal.aborted) throw new CancelledError('bundle job');
       preflightFailed = pre.failed;
       this.log.info({ ms: Math.round(pre.ms), failed: [...pre.failed.keys()] }, 'preflight done');
@@ -194,6 +238,9 @@ class BundleJobRun {
 
       sink = new S3PartSink({
         targets: healthy.map((t) => ({ region: t.region, client: clients.forRegion(t.region), bucket: t.bucket, prefix: t.prefix })),
+        owner: this.owner(),
+        replace: spec.replace,
+        onWithdrawn: (region, withdrawn) => this.recordWithdrawal(region, withdrawn),
         acl: config.s3.acl,
         maxInFlight: config.s3.partsInFlight,
         retry: config.s3.retry,
@@ -205,6 +252,7 @@ class BundleJobRun {
           this.log.warn({ region, err }, 'region failed during upload; going on with the others');
         },
       });
+      this.sink = sink;
       reporter.stage('bundling');
       const pool = ctx.pool;
       result = await bundleImage(
@@ -222,6 +270,8 @@ class BundleJobRun {
       );
     } finally {
       this.signal?.removeEventListener('abort', onAbort);
+      // the engine closes what it read; an attempt that stopped before that closes it here
+      await source?.close();
     }
     if (bundling.signal.aborted) {
       // the abort came after the last part: nothing is published yet, so remove it all
@@ -231,7 +281,18 @@ class BundleJobRun {
     }
     const { stats, facts } = result;
     this.log.info(
-      { bundle: result.name, seconds: round(stats.seconds), parts: facts.parts.length, size: facts.size, bundledSize: facts.bundledSize, backend: stats.backend, level: stats.level, blocks: stats.blocks },
+      {
+        bundle: result.name,
+        seconds: round(stats.seconds),
+        parts: facts.parts.length,
+        size: facts.size,
+        bundledSize: facts.bundledSize,
+        backend: stats.backend,
+        level: stats.level,
+        blocks: stats.blocks,
+        sparse: stats.sparse,
+        ...(stats.sparseScan !== undefined ? { sparseScan: stats.sparseScan } : {}),
+      },
       'bundled',
     );
     await this.note(`bundled ${result.name}: ${facts.parts.length} parts, ${facts.bundledSize} bytes in ${round(stats.seconds)} s`);
@@ -291,7 +352,7 @@ class BundleJobRun {
         this.log.warn({ region: target.region, err: e }, 'manifest upload failed');
         continue;
       }
-      completed[target.region] = publishedResult(target, result.name, partFiles);
+      completed[target.region] = publishedResult(target, result.name, partFiles, this.job.data.replaced?.[target.region]);
       // recorded at once: a retry (or another worker after a crash) skips this region
       await job.updateData({ ...job.data, completedRegions: { ...completed } });
       reporter.regionPublished(target.region, partFiles.length, ++published, toPublish.length);
@@ -333,20 +394,149 @@ class BundleJobRun {
     return out;
   }
 
-  /** Removes stray keys of this bundle from the regions just published (see region-leftovers.ts); never fails the job. */
+  /**
+   * Removes stray keys of this bundle from the regions just published (see region-leftovers.ts): this
+   * job's own, and the parts of a bundle it replaced; never fails the job. What of a replaced bundle is
+   * gone then is recorded in the region's result and the job.
+   */
   private async removeLeftovers(published: readonly RegionTarget[], name: string, results: Record<string, RegionResult>): Promise<void> {
     const retry = this.ctx.config.s3.retry;
     await Promise.all(
       published.map(async (t) => {
+        const replaced = this.job.data.replaced?.[t.region];
+        const keep = results[t.region]?.partKeys ?? [];
+        let deleted: string[] = [];
         try {
-          const removed = await removeLeftovers(this.ctx.clients.forRegion(t.region), t, name, results[t.region]?.partKeys ?? [], { retry });
-          if (removed.length > 0) this.log.info({ region: t.region, bucket: t.bucket, removed }, 'removed leftovers of earlier attempts');
+          const out = await removeLeftovers(this.ctx.clients.forRegion(t.region), t, name, keep, {
+            owner: this.owner(),
+            ...(replaced?.parts ? { replacedParts: replaced.parts.map((url) => keyOf(url, t.bucket)) } : {}),
+            retry,
+          });
+          deleted = out.removed;
+          if (out.removed.length > 0) this.log.info({ region: t.region, bucket: t.bucket, removed: out.removed }, 'removed leftovers of earlier attempts');
+          if (out.foreign.length > 0) this.log.info({ region: t.region, bucket: t.bucket, left: out.foreign }, 'left objects named like leftovers that another writer owns');
         } catch (err) {
           // the bundle is complete and consistent; stray keys cost storage only, and the next run retries
           this.log.warn({ region: t.region, bucket: t.bucket, err: asBundlefarmError(err) }, 'could not remove leftovers of earlier attempts');
         }
+        if (replaced) {
+          const after = afterReplacement(replaced, t.bucket, [...keep, ...deleted]);
+          results[t.region] = { ...results[t.region]!, replaced: after };
+          await this.updateReplaced(t.region, after);
+        }
       }),
     );
+  }
+
+  /** Takes the claim on every target (see target-claims.ts) and keeps renewing it while the attempt runs. */
+  private async claimTargets(targets: RegionTarget[], name: string): Promise<void> {
+    const { claims, config } = this.ctx;
+    const mark = this.owner();
+    const got = await claims.take(mark, targets, name, config.lockDurationMs);
+    if (!got.held) throw new TargetBusyError(got.target, got.holder);
+    const renew = setInterval(() => {
+      claims.take(mark, targets, name, config.lockDurationMs).then(
+        (again) => {
+          if (!again.held) this.log.error({ target: again.target, holder: again.holder }, 'lost the claim on a target to another job');
+        },
+        (err: unknown) => this.log.warn({ err }, 'could not renew the claim on the targets'),
+      );
+    }, config.lockDurationMs / 2);
+    renew.unref();
+    this.claimed = { targets, name, renew };
+  }
+
+  /** Stops renewing the claims, and gives them up — unless another worker may hold the job (and them) now. */
+  private async releaseTargets(): Promise<void> {
+    const claimed = this.claimed;
+    if (!claimed) return;
+    this.claimed = undefined;
+    clearInterval(claimed.renew);
+    if (this.lockLost) return;
+    await this.ctx.claims.release(this.owner(), claimed.targets, claimed.name).catch((err: unknown) => this.log.warn({ err }, 'could not release the claim on the targets'));
+  }
+
+  /**
+   * Another job is writing to a target: this one goes back to the queue, delayed (not a failed attempt),
+   * and looks again then. Nothing was written anywhere.
+   */
+  private async waitForTarget(busy: TargetBusyError): Promise<never> {
+    if (this.token === undefined) throw toJobFailure(busy);
+    const delayMs = Math.min(Math.max(1_000, this.ctx.config.lockDurationMs / 2), 15_000);
+    this.log.info({ target: busy.details.target, holder: busy.details.holder, delayMs }, 'waiting: another job is writing to the target');
+    await this.note(`waiting: ${busy.message}`);
+    try {
+      const queued: BundleJobProgress = { stage: 'queued', percent: 0, bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
+      await this.job.updateProgress(queued);
+      await this.job.moveToDelayed(Date.now() + delayMs, this.token);
+    } catch (moveErr) {
+      this.log.error({ err: moveErr }, 'could not delay the job');
+      throw toJobFailure(busy);
+    }
+    throw new DelayedError(busy.message);
+  }
+
+  /** The job, as every object it writes carries it (`x-amz-meta-bundlefarm-job`: see jobOwner). */
+  private owner(): string {
+    return jobOwner(this.job.id, this.job.timestamp);
+  }
+
+  /** The sink withdrew a manifest before the region's first part: logged, and recorded when it was someone else's. */
+  private async recordWithdrawal(region: string, withdrawn: WithdrawnBundle): Promise<void> {
+    const whose = withdrawn.own ? 'an earlier attempt of this job' : withdrawn.owner !== undefined ? `job ${withdrawn.owner}` : 'not bundlefarm';
+    this.log.info({ region, manifest: withdrawn.manifest, publishedBy: whose }, 'withdrew the published manifest before the first part');
+    await this.note(`withdrew ${withdrawn.manifest} (published by ${whose}) before writing the first part`);
+    if (withdrawn.own) return;
+    // job.data holds it at once (for the failure's note) even should Redis not take it now
+    await this.updateReplaced(region, replacedBy(this.job.data.replaced?.[region], withdrawn)).catch((err: unknown) =>
+      this.log.warn({ region, err }, 'could not record the withdrawn bundle in the job'),
+    );
+  }
+
+  /**
+   * At the end of a failed attempt: what of each replaced bundle is gone now — earlier removals, and the
+   * parts this attempt wrote over (deleted again since, or not) — recorded in the job when `record`.
+   */
+  private async settleReplaced(record: boolean): Promise<ReplacedBundle[]> {
+    const replaced = this.job.data?.replaced ?? {};
+    const out: ReplacedBundle[] = [];
+    for (const t of this.job.data?.spec?.regions ?? []) {
+      const r = replaced[t.region];
+      if (!r) continue;
+      const after = afterReplacement(r, t.bucket, await this.overwritten(t, r));
+      if (record && after.removed.length !== r.removed.length) {
+        await this.updateReplaced(t.region, after).catch((err: unknown) => this.log.warn({ err }, 'could not record what was replaced'));
+      }
+      out.push(after);
+    }
+    return out;
+  }
+
+  /**
+   * Keys of `replaced`'s parts that this attempt sent a PUT for and that no longer hold someone else's
+   * object (HeadObject: gone, or this job's own): overwritten, and deleted again or not. A part S3 cannot
+   * say anything about is counted as gone.
+   */
+  private async overwritten(t: RegionTarget, replaced: ReplacedBundle): Promise<string[]> {
+    const parts = new Set((replaced.parts ?? []).map((url) => keyOf(url, t.bucket)));
+    const touched = (this.sink?.writtenKeys(t.region) ?? []).filter((k) => parts.has(k));
+    const client = this.ctx.clients.forRegion(t.region);
+    const owner = this.owner();
+    const gone: string[] = [];
+    // a few at a time: up to one bundle's parts
+    for (let i = 0; i < touched.length; i += 16) {
+      await Promise.all(
+        touched.slice(i, i + 16).map(async (key) => {
+          const found = await objectOwnership(client, t, key, { retry: { ...this.ctx.config.s3.retry, attempts: 2 } }).catch(() => undefined);
+          if (!(found?.exists && found.owner !== owner)) gone.push(key);
+        }),
+      );
+    }
+    return gone;
+  }
+
+  private async updateReplaced(region: string, replaced: ReplacedBundle): Promise<void> {
+    await this.job.updateData({ ...this.job.data, replaced: { ...(this.job.data.replaced ?? {}), [region]: replaced } });
   }
 
   /** The EC2 certificate of the region's partition: the configured one, or the shipped one. */

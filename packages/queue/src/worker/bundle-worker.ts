@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { closeSharedWorkerPool, sharedWorkerPool, type WorkerPool } from '@bundlefarm/engine';
+import { closeSharedWorkerPool, engineBackends, sharedWorkerPool, type WorkerPool } from '@bundlefarm/engine';
 import type { BundleJobData, BundleJobResult } from '../job-types.js';
 import { MetricsServer } from '../metrics/metrics-server.js';
 import { WorkerMetrics } from '../metrics/worker-metrics.js';
@@ -10,6 +10,8 @@ import { createRedis } from '../redis-connection.js';
 import { CANCEL_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, createBundleProcessor, type BundleJob } from './bundle-processor.js';
 import { CancelListener } from './cancel-listener.js';
 import { RegionClients } from './region-clients.js';
+import { trustWarnings } from './job-authorization.js';
+import { TargetClaims } from './target-claims.js';
 import { describeWorkerConfig, type WorkerConfig } from './worker-config.js';
 import { createWorkerLogger, type WorkerLogger } from './worker-logger.js';
 
@@ -98,7 +100,7 @@ export class BundleWorker {
     const connection = createRedis({ url: config.redisUrl });
     connection.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error (reconnecting)'));
 
-    const processJob = createBundleProcessor({ config, clients, pool, logger });
+    const processJob = createBundleProcessor({ config, clients, pool, logger, claims: new TargetClaims(connection, config.prefix) });
     // three declared parameters, as BullMQ passes the cancel signal only to processors that take one
     const processor = async (job: BundleJob, token: string | undefined, signal: AbortSignal | undefined): Promise<BundleJobResult> => {
       if (job.id) running.add(job.id);
@@ -146,7 +148,11 @@ export class BundleWorker {
     const bw = new BundleWorker(config, worker, logger, connection, cancelListener, clients, ownsPool, running, metrics, metricsServer);
     worker.run().catch((err: unknown) => logger.error({ err }, 'worker main loop failed'));
     await worker.waitUntilReady();
-    logger.info({ worker: name, config: describeWorkerConfig(config), ...(metricsServer ? { metrics: `${metricsServer.url}/metrics` } : {}) }, 'worker started');
+    logger.info(
+      { worker: name, backends: engineBackends({ sink: 's3' }), config: describeWorkerConfig(config), ...(metricsServer ? { metrics: `${metricsServer.url}/metrics` } : {}) },
+      'worker started',
+    );
+    for (const warning of trustWarnings(config)) logger.warn(warning);
     return bw;
   }
 

@@ -7,8 +7,8 @@ import { ImageRootNotConfiguredError } from './worker-errors.js';
 /**
  * Turns a job's image reference into an ImageSource: `s3://bucket/key` streams the object (client of
  * the configured image region); anything else is a path relative to the worker's image root, which it
- * must not leave (symlinks included). Nothing is opened here except the path check; the engine opens
- * the source.
+ * must not leave (symlinks included). Nothing is opened here: the processor opens the source (open +
+ * fstat, or HeadObject) before it looks at any target, and the engine reads it.
  */
 export interface ImageResolverOptions {
   /** Real path of the image root; undefined when the worker has none (local images are then refused). */

@@ -1,5 +1,6 @@
 export * from './worker-errors.js';
 export * from './worker-config.js';
+export * from './job-authorization.js';
 export * from './worker-logger.js';
 export * from './region-clients.js';
 export * from './rooted-file-image-source.js';
@@ -10,6 +11,7 @@ export * from './region-results.js';
 export * from './region-leftovers.js';
 export * from './preflight-regions.js';
 export * from './bundle-processor.js';
+export * from './target-claims.js';
 export * from './cancel-listener.js';
 export * from './bundle-worker.js';
 export * from './worker-main.js';

@@ -1,22 +1,26 @@
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { manifestName } from '@bundlefarm/format';
-import { checkKeyPrefix, checkRetryOptions, PREFLIGHT_OBJECT_PREFIX, toS3Error, withRetry, type RetryOptions } from '@bundlefarm/s3';
+import { checkKeyPrefix, checkRetryOptions, objectOwnership, PREFLIGHT_OBJECT_PREFIX, toS3Error, withRetry, type RetryOptions } from '@bundlefarm/s3';
 import type { S3ClientLike } from './region-clients.js';
 
 /**
- * What earlier runs of a bundle leave in a region, and taking it away. S3 cannot rename, so every
- * attempt at a bundle writes the same keys — `PREFIX/NAME.part.K` and `PREFIX/NAME.manifest.xml` — and
- * an attempt that dies (SIGKILL, lost host, lost job lock) leaves what it wrote:
+ * What earlier runs of a bundle leave in a region, and taking away what is this job's to take. S3 cannot
+ * rename, so every attempt at a bundle writes the same keys — `PREFIX/NAME.part.K` and
+ * `PREFIX/NAME.manifest.xml` — and an attempt that dies (SIGKILL, lost host, lost job lock) leaves what
+ * it wrote:
  *
  * - its manifest, when it died after publishing a region but before recording that in the job
  *   (`completedRegions`): the retry does not skip the region, and would overwrite the very parts that
- *   manifest names with parts encrypted under another key — a manifest visible, and registrable, while
- *   its parts are from another attempt. So an attempt withdraws each region's manifest before it
- *   uploads a single part there (`withdrawManifest`); the region has no manifest until the new one is
- *   published, after all of its parts.
- * - parts the new bundle does not name (an earlier attempt or an earlier bundle of the same name had
- *   more parts, or numbered them with another padding), and preflight probes of a run killed between
- *   writing and deleting its probe: removed once the region is published (`removeLeftovers`).
+ *   manifest names with parts encrypted under another key. The sink withdraws it just before it writes
+ *   the region's first part (it carries this job's id: the job's own to replace; see S3PartSink), so the
+ *   region has no manifest until the new one is published, after all of its parts.
+ * - parts the new bundle does not name (an earlier attempt had more parts, or numbered them with another
+ *   padding), and preflight probes of a run killed between writing and deleting its probe: removed once
+ *   the region is published (`removeLeftovers`).
+ *
+ * Only objects that are the job's to remove are removed: those carrying its own id
+ * (`x-amz-meta-bundlefarm-job`, written on every object a job writes), and the parts of a bundle it was
+ * asked to replace (`replace: true`), as that bundle's manifest named them. A key that merely looks like a
+ * part — another job's, another tool's, a human's — is left where it is.
  */
 export interface LeftoverTarget {
   region: string;
@@ -26,43 +30,58 @@ export interface LeftoverTarget {
 }
 
 export interface LeftoverOptions {
+  /** The job's mark (see jobOwner): objects carrying it are its own. */
+  owner: string;
+  /** Keys of the parts of a bundle this job replaced (its manifest named them): removed too. */
+  replacedParts?: readonly string[];
   retry?: RetryOptions;
   signal?: AbortSignal;
 }
 
-/** Deletes `NAME.manifest.xml` under the target's prefix, if there is one (S3 deletes are idempotent). */
-export async function withdrawManifest(client: S3ClientLike, target: LeftoverTarget, bundleName: string, options: LeftoverOptions = {}): Promise<void> {
-  const key = checkKeyPrefix(target.prefix) + manifestName(bundleName);
-  await deleteKey(client, target, key, options);
+export interface LeftoverOutcome {
+  /** Keys removed. */
+  removed: string[];
+  /** Keys that look like leftovers but are not the job's (another writer's): left in place. */
+  foreign: string[];
 }
 
 /**
- * Deletes the keys under the target's prefix that look like parts of `bundleName` (`NAME.part.<digits>`)
- * but are not in `keep`, and every preflight probe there. Resolves with the keys removed. Needs
- * ListBucket; rejects (typed S3 error) when a listing or a delete fails for good.
+ * Deletes, under the target's prefix, the keys that look like parts of `bundleName` (`NAME.part.<digits>`)
+ * but are not in `keep`, and preflight probes — each only if it is the job's to remove (see above).
+ * Needs ListBucket; rejects (typed S3 error) when a listing, a look or a delete fails for good.
  */
 export async function removeLeftovers(
   client: S3ClientLike,
   target: LeftoverTarget,
   bundleName: string,
   keep: readonly string[],
-  options: LeftoverOptions = {},
-): Promise<string[]> {
+  options: LeftoverOptions,
+): Promise<LeftoverOutcome> {
   const prefix = checkKeyPrefix(target.prefix);
   const kept = new Set(keep);
+  const replaced = new Set(options.replacedParts ?? []);
   const part = new RegExp(`^${escapeRegExp(bundleName)}\\.part\\.\\d+$`);
   const probe = new RegExp(`^${escapeRegExp(PREFLIGHT_OBJECT_PREFIX)}[0-9a-f]+$`);
   const [parts, probes] = await Promise.all([
     listKeys(client, target, prefix + bundleName + '.part.', options),
     listKeys(client, target, prefix + PREFLIGHT_OBJECT_PREFIX, options),
   ]);
-  const doomed = [
-    ...parts.filter((k) => part.test(k.slice(prefix.length)) && !kept.has(k)),
-    ...probes.filter((k) => probe.test(k.slice(prefix.length))),
-  ];
+  const candidates = [...parts.filter((k) => part.test(k.slice(prefix.length)) && !kept.has(k)), ...probes.filter((k) => probe.test(k.slice(prefix.length)))];
+  const out: LeftoverOutcome = { removed: [], foreign: [] };
   // a few keys at most (one bundle's extra parts): one at a time keeps it simple and gentle
-  for (const key of doomed) await deleteKey(client, target, key, options);
-  return doomed;
+  for (const key of candidates) {
+    if (!replaced.has(key)) {
+      const found = await objectOwnership(client, target, key, { ...(options.retry ? { retry: options.retry } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      if (!found.exists) continue;
+      if (found.owner !== options.owner) {
+        out.foreign.push(key);
+        continue;
+      }
+    }
+    await deleteKey(client, target, key, options);
+    out.removed.push(key);
+  }
+  return out;
 }
 
 async function deleteKey(client: S3ClientLike, target: LeftoverTarget, key: string, options: LeftoverOptions): Promise<void> {

@@ -1,36 +1,31 @@
-import { constants } from 'node:fs';
-import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { basename, isAbsolute, relative, resolve, sep } from 'node:path';
-import { FileImageSource, type ImageInfo } from '@bundlefarm/engine';
-import { FileUnreadableError, UnsafePathError } from '@bundlefarm/errors';
-
-/** How the image root is named in messages (job results are seen by API users; the server's paths are not theirs). */
-const ROOT_LABEL = 'the image root';
-
-/**
- * A local image that must lie inside the worker's image root, whatever symlinks the path goes through.
+/*
+ * A local image that must lie inside the worker's image root, whatever symlinks the path goes through
+ * (see image-root.ts for the walk, the open and the checks).
  *
- * `resolve` follows every symlink (realpath) and refuses a result outside the root; `open` opens that
- * real path without following a symlink in its last component, then resolves the path again and checks
- * that the file opened is the very file (device and inode) still found inside the root — so swapping a
- * directory for a symlink between the check and the open cannot smuggle a file from outside in.
+ * `resolve` walks the path (an early, typed error for a path that is missing or leads out); `open`
+ * opens it with O_RDONLY | O_NOFOLLOW | O_NONBLOCK, checks the descriptor with fstat and that it is
+ * still the file found inside the root, and from then on every byte — the engine's reads and its
+ * sparse scan (SEEK_DATA on `fd`, or the read-based scan through the same descriptor) — comes through
+ * that verified descriptor: a FileImageSource built on the handle, never a second open by name.
  *
  * Messages name the path as the job gave it, relative to "the image root", not the server's layout.
- * It is a FileImageSource (the real path in `path`), so the engine's sparse-file handling applies.
  */
-export class RootedFileImageSource extends FileImageSource {
-  override readonly description: string;
-  override readonly defaultName: string;
-  private fh: FileHandle | undefined;
-  private bytes = 0;
+import { basename } from 'node:path';
+import { FileImageSource, type ImageInfo, type ImageSource } from '@bundlefarm/engine';
+import { openBeneath, resolveBeneath } from '../image-root.js';
+
+export class RootedFileImageSource implements ImageSource {
+  readonly description: string;
+  readonly defaultName: string;
+  private file: FileImageSource | undefined;
 
   private constructor(
-    realPath: string,
+    /** The real path found at `resolve` (the server's layout: never put it in a message). */
+    readonly path: string,
     /** The path as the job gave it (relative to the root). */
     readonly requested: string,
     private readonly root: string,
   ) {
-    super(realPath);
     this.description = requested;
     // the name the job asked for, not a symlink's target
     this.defaultName = basename(requested);
@@ -38,81 +33,40 @@ export class RootedFileImageSource extends FileImageSource {
 
   /**
    * Resolves `requested` (relative to `root`, which must itself be a real path). Rejects with
-   * UnsafePathError when it (or a symlink on the way) leads outside the root, FileUnreadableError when
-   * it does not exist.
+   * UnsafePathError when its text leaves the root, with the same FileUnreadableError (ENOENT) whether
+   * it does not exist or a symlink on the way leads outside the root.
    */
   static async resolve(root: string, requested: string): Promise<RootedFileImageSource> {
-    const candidate = resolve(root, requested);
-    if (isAbsolute(requested) || !isInside(root, candidate)) throw new UnsafePathError(requested, ROOT_LABEL);
-    let real: string;
-    try {
-      real = await realpath(candidate);
-    } catch (err) {
-      throw new FileUnreadableError(requested, err);
-    }
-    if (!isInside(root, real)) throw new UnsafePathError(requested, ROOT_LABEL, { details: { reason: 'a symlink leads outside the image root' } });
-    return new RootedFileImageSource(real, requested, root);
+    return new RootedFileImageSource(await resolveBeneath(root, requested), requested, root);
   }
 
-  override async open(): Promise<ImageInfo> {
-    let fh: FileHandle;
-    try {
-      fh = await open(this.path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ELOOP') throw new UnsafePathError(this.requested, ROOT_LABEL, { details: { reason: 'became a symlink' } });
-      throw new FileUnreadableError(this.requested, err);
+  /** Opens and checks the file (once: later calls answer the same info). */
+  async open(): Promise<ImageInfo> {
+    if (!this.file) {
+      const { handle, path } = await openBeneath(this.root, this.requested);
+      this.file = FileImageSource.fromHandle(handle, path, { description: this.description, defaultName: this.defaultName });
     }
     try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw new FileUnreadableError(this.requested, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
-      if (!st.isFile()) throw new FileUnreadableError(this.requested, new Error('not a regular file'));
-      // the file opened must still be the one found inside the root
-      let again: string;
-      try {
-        again = await realpath(this.path);
-      } catch (err) {
-        throw new FileUnreadableError(this.requested, err);
-      }
-      const now = await stat(again);
-      if (!isInside(this.root, again) || now.dev !== st.dev || now.ino !== st.ino) {
-        throw new UnsafePathError(this.requested, ROOT_LABEL, { details: { reason: 'the path changed while it was opened' } });
-      }
-      this.fh = fh;
-      this.bytes = st.size;
-      const info = { size: st.size, mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000), allocatedBytes: st.blocks * 512 };
-      return info;
+      return await this.file.open();
     } catch (err) {
-      await fh.close();
+      this.file = undefined;
       throw err;
     }
   }
 
-  override async read(position: number, buf: Uint8Array): Promise<void> {
-    if (!this.fh) throw new Error('RootedFileImageSource.read before open');
-    let done = 0;
-    while (done < buf.length) {
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await this.fh.read(buf, done, buf.length - done, position + done));
-      } catch (err) {
-        throw new FileUnreadableError(this.requested, err);
-      }
-      if (bytesRead === 0) {
-        throw new FileUnreadableError(this.requested, new Error(`the file shrank while being bundled (expected ${this.bytes} bytes)`));
-      }
-      done += bytesRead;
-    }
+  read(position: number, buf: Uint8Array): Promise<void> {
+    if (!this.file) return Promise.reject(new Error('RootedFileImageSource.read before open'));
+    return this.file.read(position, buf);
   }
 
-  override async close(): Promise<void> {
-    const fh = this.fh;
-    this.fh = undefined;
-    await fh?.close();
+  /** The descriptor opened and verified by `open` (undefined before it and after `close`). */
+  get fd(): number | undefined {
+    return this.file?.fd;
   }
-}
 
-/** True when `path` lies strictly below `root` (both absolute). */
-export function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+  async close(): Promise<void> {
+    const file = this.file;
+    this.file = undefined;
+    await file?.close();
+  }
 }

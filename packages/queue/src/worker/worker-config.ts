@@ -13,6 +13,8 @@ import {
 } from '@bundlefarm/format';
 import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, type S3BundleAcl, type S3Settings } from '@bundlefarm/s3';
 import { DEFAULT_PREFIX } from '../queue-settings.js';
+import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
+import { Principals } from '../scopes/principals.js';
 import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
 
 /**
@@ -32,6 +34,8 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * | `BUNDLEFARM_LOG_LEVEL`    | `info`                   | pino level: fatal, error, warn, info, debug, trace, silent |
  * | `BUNDLEFARM_WORKER_METRICS_PORT` | (file's `metricsPort`; none: off) | serve Prometheus metrics on this port (0: any free port, logged) |
  * | `BUNDLEFARM_WORKER_METRICS_HOST` | (file's `metricsHost`; `127.0.0.1`) | address the metrics port binds to (`0.0.0.0` in a container) |
+ * | `BUNDLEFARM_PRINCIPALS_FILE` | none                  | the API's principals file (scopes/principals.ts): every job must name one of them and stay in its scope |
+ * | `BUNDLEFARM_JOB_MAC_KEY`  | none                     | the API's job MAC key (32+ characters): every job must carry a valid MAC |
  *
  * An empty variable counts as unset.
  *
@@ -110,6 +114,13 @@ export interface WorkerConfig {
   lockDurationMs: number;
   /** Where the worker serves /metrics; undefined: it does not. */
   metrics?: { host: string; port: number } | undefined;
+  /**
+   * The principals jobs may name, from BUNDLEFARM_PRINCIPALS_FILE (the API's file). Undefined: jobs are
+   * not checked against scopes (and the worker says so when it starts).
+   */
+  principals: Principals | undefined;
+  /** Key of the job MAC (BUNDLEFARM_JOB_MAC_KEY); undefined: MACs are not checked. Never log. */
+  jobMacKey: Buffer | undefined;
 }
 
 /** S3 connection settings without the region (that comes with each target). */
@@ -135,6 +146,8 @@ export const WORKER_ENV = {
   logLevel: 'BUNDLEFARM_LOG_LEVEL',
   metricsPort: 'BUNDLEFARM_WORKER_METRICS_PORT',
   metricsHost: 'BUNDLEFARM_WORKER_METRICS_HOST',
+  principalsFile: 'BUNDLEFARM_PRINCIPALS_FILE',
+  jobMacKey: 'BUNDLEFARM_JOB_MAC_KEY',
 } as const;
 
 export const WORKER_DEFAULTS = {
@@ -231,6 +244,8 @@ const envSchema = z.object({
     .refine((n) => n <= 65_535, 'must be a port number, 0-65535')
     .optional(),
   [WORKER_ENV.metricsHost]: hostSchema.optional(),
+  [WORKER_ENV.principalsFile]: z.string().min(1).optional(),
+  [WORKER_ENV.jobMacKey]: z.string().min(MIN_JOB_MAC_KEY_LENGTH, `must have at least ${MIN_JOB_MAC_KEY_LENGTH} characters`).optional(),
 });
 
 function isRedisUrl(s: string): boolean {
@@ -279,16 +294,20 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   const at = (p: string): string => resolve(base, p);
   // read in parallel, reported in a fixed order (loader by loader, each in the file's order), whichever read ends first
   const found: [ConfigProblem[], ConfigProblem[], ConfigProblem[]] = [[], [], []];
-  const [identities, ec2Certificates, imageRoot] = await Promise.all([
+  const principalsFile = envResult.data[WORKER_ENV.principalsFile];
+  const [identities, ec2Certificates, imageRoot, principals] = await Promise.all([
     loadIdentities(file.identities, at, env, found[0]),
     loadEc2Certificates(file.ec2Certificates ?? {}, at, found[1]),
     file.imageRoot !== undefined ? checkImageRoot(at(file.imageRoot), found[2]) : Promise.resolve(undefined),
+    principalsFile !== undefined ? loadPrincipals(principalsFile) : Promise.resolve(undefined),
   ]);
   problems.push(...found.flat());
+  if (principals !== undefined && 'problem' in principals) problems.push(principals.problem);
   const s3 = resolveS3(file.s3 ?? {}, env, problems);
   if (problems.length > 0) throw new WorkerConfigError(problems, configFile);
 
   const e = envResult.data;
+  const macKey = e[WORKER_ENV.jobMacKey];
   return {
     redisUrl: e[WORKER_ENV.redisUrl],
     prefix: e[WORKER_ENV.prefix],
@@ -304,7 +323,17 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     shutdownGraceMs: file.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs,
     lockDurationMs: file.lockDurationMs ?? WORKER_DEFAULTS.lockDurationMs,
     metrics: metricsEndpoint(e[WORKER_ENV.metricsPort] ?? file.metricsPort, e[WORKER_ENV.metricsHost] ?? file.metricsHost),
+    principals: principals !== undefined && 'value' in principals ? principals.value : undefined,
+    jobMacKey: macKey !== undefined ? jobMacKey(macKey) : undefined,
   };
+}
+
+async function loadPrincipals(path: string): Promise<Outcome<Principals>> {
+  try {
+    return { value: await Principals.load(resolve(path)) };
+  } catch (err) {
+    return { problem: { path: WORKER_ENV.principalsFile, message: describeError(err) } };
+  }
 }
 
 function metricsEndpoint(port: number | undefined, host: string | undefined): WorkerConfig['metrics'] {
@@ -484,6 +513,8 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     shutdownGraceMs: config.shutdownGraceMs,
     lockDurationMs: config.lockDurationMs,
     metrics: config.metrics ? `${config.metrics.host}:${config.metrics.port}` : 'off',
+    principals: config.principals?.names ?? null,
+    jobMac: config.jobMacKey !== undefined,
   };
 }
 

@@ -86,3 +86,18 @@ export class JobLockLostError extends BundlefarmError {
     });
   }
 }
+
+/**
+ * Another job is writing a bundle of the same name to the same bucket and prefix (it holds the claim on
+ * that target; see target-claims.ts). Transient: this job waits (delayed, not a failed attempt) and
+ * looks again once the other may have finished.
+ */
+export class TargetBusyError extends BundlefarmError {
+  static readonly code = 'BF_TARGET_BUSY';
+  constructor(target: string, holder: string, options: BundlefarmErrorOptions = {}) {
+    super(TargetBusyError.code, `${target} is being written by another job (${holder}); this job waits until it has finished`, true, {
+      ...options,
+      details: { ...options.details, target, holder },
+    });
+  }
+}

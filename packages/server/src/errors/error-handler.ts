@@ -8,10 +8,14 @@ import {
   InternalError,
   MalformedJsonError,
   RouteNotFoundError,
+  TooManyAttemptsError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from './http-errors.js';
 import { httpStatusOf } from './status-registry.js';
+
+/** Errors after which the connection is closed rather than kept: the client was sending a body we no longer read. */
+const CLOSING_CODES = new Set(['BF_BODY_TOO_LARGE', 'BF_BODY_TIMEOUT', 'BF_BUSY']);
 
 /**
  * One error shape for every response: `{ error: CODE, message, problems?, details? }`, the status from
@@ -64,6 +68,9 @@ export function toErrorResponse(err: unknown, bodyLimit: number, contentType?: s
   const headers: Record<string, string> = {};
   if (known instanceof UnauthorizedError) headers['www-authenticate'] = known.challenge;
   if (status === 503) headers['retry-after'] = '5';
+  if (known instanceof TooManyAttemptsError) headers['retry-after'] = String(known.retryAfterSeconds);
+  // a body refused half-way: the rest is not read, the connection not kept
+  if (CLOSING_CODES.has(known.code)) headers.connection = 'close';
   return { status, body, headers };
 }
 

@@ -74,3 +74,51 @@ export class InternalError extends BundlefarmError {
     super(InternalError.code, 'internal error; the server log has the details', false, options);
   }
 }
+
+/** Authenticated, but this principal may not do this (the board's write actions for a viewer). */
+export class ForbiddenError extends BundlefarmError {
+  static readonly code = 'BF_FORBIDDEN';
+  constructor(reason: string, options: BundlefarmErrorOptions = {}) {
+    super(ForbiddenError.code, `forbidden: ${reason}`, false, options);
+  }
+}
+
+/** Too many failed logins from this client: wait `retryAfterSeconds`. */
+export class TooManyAttemptsError extends BundlefarmError {
+  static readonly code = 'BF_TOO_MANY_ATTEMPTS';
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, options: BundlefarmErrorOptions = {}) {
+    super(TooManyAttemptsError.code, `too many failed logins from this client; try again in ${retryAfterSeconds} s`, true, {
+      ...options,
+      details: { ...options.details, retryAfterSeconds },
+    });
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** The API holds as many unauthenticated webhook bytes as it may (BUNDLEFARM_WEBHOOK_BUFFER_BUDGET): try again later. */
+export class BusyError extends BundlefarmError {
+  static readonly code = 'BF_BUSY';
+  constructor(reason: string, options: BundlefarmErrorOptions = {}) {
+    super(BusyError.code, `the server is busy: ${reason}; try again later`, true, options);
+  }
+}
+
+/** The body did not arrive within the time allowed. */
+export class BodyTimeoutError extends BundlefarmError {
+  static readonly code = 'BF_BODY_TIMEOUT';
+  constructor(ms: number, options: BundlefarmErrorOptions = {}) {
+    super(BodyTimeoutError.code, `the request body did not arrive within ${ms} ms`, false, { ...options, details: { ...options.details, ms } });
+  }
+}
+
+/**
+ * A signed webhook body (or delivery id) seen before under another event: the event header is not
+ * signed, so a body keeps the meaning it was first delivered with.
+ */
+export class WebhookReplayedError extends BundlefarmError {
+  static readonly code = 'BF_WEBHOOK_REPLAYED';
+  constructor(reason: string, options: BundlefarmErrorOptions = {}) {
+    super(WebhookReplayedError.code, `${reason}; nothing was enqueued`, false, options);
+  }
+}

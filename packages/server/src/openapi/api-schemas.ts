@@ -56,12 +56,21 @@ const progressSchema = z.object({
   regions: z.record(z.string(), z.object({ stage: regionStageSchema, partsDone: z.number() })),
 });
 
+/** A bundle someone else had published at a target, replaced by the job (`replace: true`). */
+const replacedBundleSchema = z.object({
+  manifest: z.string().describe('s3:// URL of its manifest, withdrawn just before the first part of the new bundle went there'),
+  owner: z.string().optional().describe('the job that had published it (absent: not bundlefarm)'),
+  parts: z.array(z.string()).optional().describe('s3:// URLs of the parts its manifest named'),
+  removed: z.array(z.string()).describe('s3:// URLs of its objects the job removed: the manifest, and parts deleted or overwritten'),
+});
+
 const regionResultSchema = z.object({
   region: z.string(),
   bucket: z.string(),
   manifestKey: z.string().optional(),
   partKeys: z.array(z.string()).optional(),
   error: serializedErrorSchema.optional(),
+  replaced: replacedBundleSchema.optional(),
 });
 
 const resultSchema = z.object({
@@ -83,6 +92,8 @@ export const bundleStatusSchema = z
     finished: z.boolean(),
     source: z.string(),
     delivery: z.string().optional(),
+    /** The principal that enqueued the job (its name). */
+    principal: z.string().optional(),
     spec: jobSpecSchema,
     progress: progressSchema.nullable(),
     result: resultSchema.nullable(),
@@ -98,6 +109,7 @@ export const bundleStatusSchema = z
         manifestKey: z.string().optional(),
         partKeys: z.array(z.string()).optional(),
         error: serializedErrorSchema.optional(),
+        replaced: replacedBundleSchema.optional(),
       }),
     ),
     createdAt: z.string(),

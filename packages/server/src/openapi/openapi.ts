@@ -24,8 +24,8 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       ],
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'One of BUNDLEFARM_API_TOKENS' },
-          basic: { type: 'http', scheme: 'basic', description: 'Bull Board at /admin/queues (BUNDLEFARM_ADMIN_USER/PASSWORD)' },
+          bearer: { type: 'http', scheme: 'bearer', description: "A principal's API token (BUNDLEFARM_PRINCIPALS_FILE, or the legacy BUNDLEFARM_API_TOKENS); what it may do is the principal's scope" },
+          basic: { type: 'http', scheme: 'basic', description: 'Bull Board: read-only at /admin/queues (a viewer token as password, or the admin), write actions at /admin/manage (BUNDLEFARM_ADMIN_USER/PASSWORD only)' },
         },
       },
     },

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { jobIdSchema, type BundleProducer } from '@bundlefarm/queue';
-import { requireBearer } from '../auth/bearer-auth.js';
+import { jobIdSchema, type BundleProducer, type Principals } from '@bundlefarm/queue';
+import { principalOf, requirePrincipal } from '../auth/principals.js';
+import { checkEnqueueScope, reservedJobIdProblem, visibleJob } from '../auth/job-access.js';
 import { BadRequestError } from '../errors/http-errors.js';
 import {
   bundleStatusSchema,
@@ -22,7 +23,7 @@ import { firstHeader } from './headers.js';
 
 export interface BundleRoutesOptions {
   producer: BundleProducer;
-  apiTokens: readonly string[];
+  principals: Principals;
   bodyLimit: number;
 }
 
@@ -39,6 +40,8 @@ function idempotencyKey(request: FastifyRequest): string | undefined {
   if (key === undefined) return undefined;
   const r = jobIdSchema.safeParse(key);
   if (!r.success) throw new BadRequestError(`Idempotency-Key ${r.error.issues[0]?.message ?? 'is not usable'} (it becomes the job id)`);
+  const reserved = reservedJobIdProblem(key);
+  if (reserved !== undefined) throw new BadRequestError(`Idempotency-Key ${reserved}`);
   return key;
 }
 
@@ -47,7 +50,9 @@ const idParam = { type: 'object', properties: { id: { type: 'string', descriptio
 const security = [{ bearer: [] }];
 
 /**
- * The bundle API, behind a bearer token (checked before the body is read):
+ * The bundle API, behind a principal's bearer token (checked before the body is read). What a caller
+ * may do is its principal's scope: a spec outside it is 403 naming each field, and only jobs the
+ * principal may see exist for it (others' are 404, as if absent):
  *
  * - POST /v1/bundles — enqueue a job spec (JSON); 202 + Location, or 200 for a repeated Idempotency-Key;
  * - GET /v1/bundles/:id — state, progress, result per region, error;
@@ -57,7 +62,7 @@ const security = [{ bearer: [] }];
  */
 export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOptions): Promise<void> {
   const { producer } = options;
-  app.addHook('onRequest', requireBearer(options.apiTokens));
+  app.addHook('onRequest', requirePrincipal(options.principals));
   // JSON only: anything else is 415 (Fastify would otherwise accept text/plain as a string body)
   app.removeContentTypeParser('text/plain');
 
@@ -83,7 +88,7 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
         response: {
           200: responseJsonSchema(enqueueResponseSchema),
           202: responseJsonSchema(enqueueResponseSchema),
-          ...errors(400, 401, 409, 413, 415, 503),
+          ...errors(400, 401, 403, 409, 413, 415, 503),
         },
       },
     },
@@ -91,10 +96,13 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
       const jobId = idempotencyKey(request);
       const source = firstHeader(request, 'x-bundlefarm-source') ?? 'api';
       if (!CLIENT_SOURCE.test(source)) throw new BadRequestError('X-Bundlefarm-Source must be 1-32 lowercase letters, digits or "-" (not github or gitlab)');
-      const r = await producer.enqueue(request.body, { source, ...(jobId !== undefined ? { jobId } : {}), requireSameSpec: true });
+      const principal = principalOf(request);
+      // scope first: nothing of an out-of-scope spec is looked at (no image check, no ledger)
+      const spec = checkEnqueueScope(producer, principal, request.body);
+      const r = await producer.enqueue(spec, { source, principal: principal.name, ...(jobId !== undefined ? { jobId } : {}), requireSameSpec: true });
       if (r.imageCheck && !r.imageCheck.checked) request.log.debug({ job: r.id, reason: r.imageCheck.reason }, 'image not checked at enqueue');
       const url = statusUrl(r.id);
-      request.log.info({ job: r.id, created: r.created, source }, r.created ? 'bundle job enqueued' : 'bundle job already enqueued');
+      request.log.info({ job: r.id, created: r.created, source, principal: principal.name }, r.created ? 'bundle job enqueued' : 'bundle job already enqueued');
       return reply
         .code(r.created ? 202 : 200)
         .header('location', url)
@@ -113,7 +121,7 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
         response: { 200: responseJsonSchema(bundleStatusSchema), ...errors(401, 404, 503) },
       },
     },
-    async (request) => producer.status(request.params.id),
+    async (request) => visibleJob(producer, principalOf(request), request.params.id, 'see'),
   );
 
   app.delete<{ Params: { id: string }; Reply: CancelResponse | ErrorBody }>(
@@ -126,12 +134,14 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
           'A job that has not started is removed (200). A running job is cancelled (202): the worker running it stops and removes what it uploaded. Finished jobs: 409.',
         security,
         params: idParam,
-        response: { 200: responseJsonSchema(cancelResponseSchema), 202: responseJsonSchema(cancelResponseSchema), ...errors(401, 404, 409, 503) },
+        response: { 200: responseJsonSchema(cancelResponseSchema), 202: responseJsonSchema(cancelResponseSchema), ...errors(401, 403, 404, 409, 503) },
       },
     },
     async (request, reply) => {
+      const principal = principalOf(request);
+      await visibleJob(producer, principal, request.params.id, 'manage');
       const r = await producer.cancel(request.params.id);
-      request.log.info({ job: r.id, outcome: r.outcome }, 'bundle job cancelled');
+      request.log.info({ job: r.id, outcome: r.outcome, principal: principal.name }, 'bundle job cancelled');
       return reply.code(r.outcome === 'removed' ? 200 : 202).send(r);
     },
   );
@@ -145,12 +155,14 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
         description: 'Runs a failed job again with fresh attempts (also a completed job one of whose regions failed). Regions already published are not redone.',
         security,
         params: idParam,
-        response: { 202: responseJsonSchema(retryResponseSchema), ...errors(401, 404, 409, 503) },
+        response: { 202: responseJsonSchema(retryResponseSchema), ...errors(401, 403, 404, 409, 503) },
       },
     },
     async (request, reply) => {
+      const principal = principalOf(request);
+      await visibleJob(producer, principal, request.params.id, 'manage');
       const r = await producer.retry(request.params.id);
-      request.log.info({ job: r.id, kept: r.keptRegions }, 'bundle job retried');
+      request.log.info({ job: r.id, kept: r.keptRegions, principal: principal.name }, 'bundle job retried');
       return reply.code(202).send(r);
     },
   );

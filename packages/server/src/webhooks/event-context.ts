@@ -2,6 +2,14 @@
  * What a webhook rule can match on and fill into a spec template, taken from a GitHub or GitLab
  * payload. Values the event does not have are undefined (a condition on them fails; a placeholder
  * naming them is an error).
+ *
+ * Forks: a GitHub `workflow_run` or `pull_request` whose head repository is not the repository the hook
+ * is for, or a GitLab merge request (or merge-request pipeline) whose source project is not its target,
+ * is a *fork* event: its branch name, workflow name and commit are chosen by whoever owns the fork
+ * (a fork's branch may well be called `main`). `fork` is "true" for those — and for such events whose
+ * head cannot be told — and rules never match them unless they say `allowForks: true`.
+ * `head_repository` names the repository the change comes from; `trigger` is what started a
+ * workflow run or pipeline (`push`, `pull_request`, `merge_request_event` …).
  */
 export const PLACEHOLDERS = [
   'provider',
@@ -18,6 +26,9 @@ export const PLACEHOLDERS = [
   'owner',
   'workflow',
   'conclusion',
+  'head_repository',
+  'fork',
+  'trigger',
 ] as const;
 
 export type Placeholder = (typeof PLACEHOLDERS)[number];
@@ -30,6 +41,8 @@ export interface EventContext {
   event: string;
   /** The event removes a ref (a deleted branch or tag): no rule ever matches. */
   deleted: boolean;
+  /** The change comes from another repository than the hook's (a fork), or that cannot be told. */
+  fork: boolean;
   vars: Partial<Record<Placeholder, string>>;
 }
 
@@ -68,16 +81,19 @@ export function githubContext(event: string, delivery: string, payload: unknown)
     repository_name: text(repo.name) ?? fullName?.split('/').pop(),
     owner: text(obj(repo.owner).login) ?? fullName?.split('/')[0],
   };
-  let deleted = false;
+  // a body that says it deletes a ref does so whatever the (unsigned) event header claims
+  let deleted = p.deleted === true;
+  let fork = false;
+  let head: string | undefined = fullName;
   let specific: Partial<Record<Placeholder, string | undefined>> = {};
   switch (event) {
     case 'push':
-      deleted = p.deleted === true || ZERO_SHA.test(text(p.after) ?? '');
+      deleted = deleted || ZERO_SHA.test(text(p.after) ?? '');
       specific = { ...refVars(text(p.ref)), ...shaVars(text(p.after)) };
       break;
     case 'create':
     case 'delete': {
-      deleted = event === 'delete';
+      deleted = deleted || event === 'delete';
       const name = text(p.ref);
       const full = name === undefined ? undefined : p.ref_type === 'tag' ? `refs/tags/${name}` : p.ref_type === 'branch' ? `refs/heads/${name}` : name;
       specific = refVars(full);
@@ -92,18 +108,38 @@ export function githubContext(event: string, delivery: string, payload: unknown)
     case 'workflow_run': {
       const run = obj(p.workflow_run);
       const branch = text(run.head_branch);
+      head = text(obj(run.head_repository).full_name);
+      fork = head === undefined || fullName === undefined || head !== fullName;
       specific = {
         ...(branch !== undefined ? refVars(`refs/heads/${branch}`) : {}),
         ...shaVars(text(run.head_sha)),
         workflow: text(run.name),
         conclusion: text(run.conclusion),
+        trigger: text(run.event),
       };
+      break;
+    }
+    case 'pull_request':
+    case 'pull_request_target': {
+      const pr = obj(p.pull_request);
+      const prHead = obj(pr.head);
+      const base = text(obj(obj(pr.base).repo).full_name) ?? fullName;
+      head = text(obj(prHead.repo).full_name);
+      fork = head === undefined || base === undefined || head !== base;
+      const branch = text(prHead.ref);
+      specific = { ...(branch !== undefined ? refVars(`refs/heads/${branch}`) : {}), ...shaVars(text(prHead.sha)), trigger: event };
       break;
     }
     default:
       specific = { ...refVars(text(p.ref)), ...shaVars(text(p.after) ?? text(p.sha)) };
   }
-  return { provider: 'github', event, deleted, vars: clean({ ...common, ...specific, provider: 'github' }) };
+  return {
+    provider: 'github',
+    event,
+    deleted,
+    fork,
+    vars: clean({ ...common, ...specific, head_repository: head, fork: String(fork), provider: 'github' }),
+  };
 }
 
 /** GitLab's X-Gitlab-Event header ("Tag Push Hook") as an object_kind ("tag_push"). */
@@ -129,6 +165,8 @@ export function gitlabContext(event: string, delivery: string, payload: unknown)
     owner: fullName?.includes('/') ? fullName.slice(0, fullName.lastIndexOf('/')) : text(project.namespace),
   };
   let deleted = false;
+  let fork = false;
+  let head: string | undefined = fullName;
   let specific: Partial<Record<Placeholder, string | undefined>> = {};
   switch (event) {
     case 'push':
@@ -141,11 +179,31 @@ export function gitlabContext(event: string, delivery: string, payload: unknown)
     case 'pipeline': {
       const attrs = obj(p.object_attributes);
       const ref = text(attrs.ref);
+      // a merge-request pipeline runs the source branch, which a fork's owner names
+      if (p.merge_request !== undefined && p.merge_request !== null) {
+        const mr = obj(p.merge_request);
+        fork = !sameProject(mr.source_project_id, mr.target_project_id);
+        head = text(obj(mr.source).path_with_namespace) ?? (fork ? undefined : fullName);
+      }
       specific = {
         ...(ref !== undefined ? refVars(attrs.tag === true ? `refs/tags/${ref}` : `refs/heads/${ref}`) : {}),
         ...shaVars(text(attrs.sha)),
         conclusion: text(attrs.status),
         workflow: text(attrs.name),
+        trigger: text(attrs.source),
+      };
+      break;
+    }
+    case 'merge_request': {
+      const attrs = obj(p.object_attributes);
+      fork = !sameProject(attrs.source_project_id, attrs.target_project_id);
+      head = text(obj(attrs.source).path_with_namespace) ?? (fork ? undefined : fullName);
+      const branch = text(attrs.source_branch);
+      specific = {
+        ...(branch !== undefined ? refVars(`refs/heads/${branch}`) : {}),
+        ...shaVars(text(obj(attrs.last_commit).id)),
+        action: text(attrs.action),
+        trigger: event,
       };
       break;
     }
@@ -157,5 +215,17 @@ export function gitlabContext(event: string, delivery: string, payload: unknown)
     default:
       specific = { ...refVars(text(p.ref)), ...shaVars(text(p.checkout_sha) ?? text(p.after)), action: text(obj(p.object_attributes).action) };
   }
-  return { provider: 'gitlab', event, deleted, vars: clean({ ...common, ...specific, provider: 'gitlab' }) };
+  return {
+    provider: 'gitlab',
+    event,
+    deleted,
+    fork,
+    vars: clean({ ...common, ...specific, head_repository: head, fork: String(fork), provider: 'gitlab' }),
+  };
+}
+
+/** Two GitLab project ids that are present and equal. */
+function sameProject(a: unknown, b: unknown): boolean {
+  const x = text(a);
+  return x !== undefined && x === text(b);
 }

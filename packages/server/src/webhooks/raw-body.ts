@@ -1,17 +1,3 @@
-import type { FastifyInstance } from 'fastify';
-
-/**
- * Webhook bodies are read as raw bytes (up to `limit`), whatever their content type: the signature is
- * over the exact bytes sent, so they must be checked before any parsing. Registered inside the
- * webhook routes' own plugin scope only; the API keeps Fastify's JSON parser.
- */
-export function useRawBodies(scope: FastifyInstance, limit: number): void {
-  scope.removeAllContentTypeParsers();
-  scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: limit }, (_request, body, done) => {
-    done(null, body);
-  });
-}
-
 /**
  * The payload of a verified webhook body: JSON, or GitHub's form encoding (`payload=<json>`).
  * Undefined when it is neither.

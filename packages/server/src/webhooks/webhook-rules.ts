@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { BundlefarmError } from '@bundlefarm/errors';
-import type { SpecProblem } from '@bundlefarm/queue';
+import { GlobSet, targetPath, type Principal, type Principals, type SpecProblem } from '@bundlefarm/queue';
 import { z } from 'zod';
 import { PLACEHOLDERS, type EventContext, type Placeholder, type Provider } from './event-context.js';
-import { compileGlobs, type GlobMatcher } from './glob.js';
 
 /**
  * Webhook rules: which CI events enqueue which bundle. A JSON file (docs/webhook-rules.example.json):
@@ -14,15 +13,27 @@ import { compileGlobs, type GlobMatcher } from './glob.js';
  *     "provider": "github",                 // optional: github | gitlab (default: both)
  *     "events": ["push"],                   // GitHub X-GitHub-Event / GitLab object_kind
  *     "when": { "repository": "acme/*", "tag": "v*" },   // globs (or lists of globs), all must match
+ *     "principal": "release-ci",            // the principal the rule runs as (its scope bounds the spec)
+ *     "allowForks": false,                  // default: events from forks never match
  *     "spec": { "name": "{{repository_name}}-{{tag}}", "image": "…", … }  // a job spec with {{placeholders}}
  * } ] }
  * ```
  *
  * The first rule (in file order) whose provider, event and conditions all match wins; its spec is
  * rendered — every `{{placeholder}}` in a string replaced by the event's value — and validated with
- * the same schema as POST /v1/bundles. Events that remove a ref never match. No match: the hook is
- * acknowledged (202) and nothing is enqueued.
+ * the same schema as POST /v1/bundles. Events that remove a ref never match; events from forks (see
+ * event-context.ts) match only rules with `allowForks: true`; an event value longer than
+ * MAX_EVENT_VALUE_BYTES never matches a condition. No match: the hook is acknowledged (202) and nothing
+ * is enqueued.
+ *
+ * Rules are principals too: with a principals file every rule names the principal it runs as, and its
+ * spec must stay in that principal's scope — checked when the file is loaded, as far as the template
+ * tells (literal identities, buckets, prefixes and images, and the literal beginnings of templated
+ * ones), and for every rendered spec at delivery.
  */
+/** Event values longer than this (UTF-8 bytes) never match a condition. */
+export const MAX_EVENT_VALUE_BYTES = 1024;
+
 const placeholderName = z.enum(PLACEHOLDERS);
 const globs = z.union([z.string().min(1).max(256), z.array(z.string().min(1).max(256)).min(1).max(32)]);
 
@@ -33,6 +44,8 @@ export const webhookRuleSchema = z
     provider: z.enum(['github', 'gitlab']).optional(),
     events: z.array(z.string().regex(/^[a-z_]{1,64}$/, 'must be an event name such as push, release, workflow_run, tag_push')).min(1),
     when: z.partialRecord(placeholderName, globs).default({}),
+    principal: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be the name of a principal').optional(),
+    allowForks: z.boolean().default(false),
     spec: z.record(z.string(), z.unknown()),
   })
   .strict();
@@ -74,12 +87,16 @@ interface CompiledRule {
   name: string;
   provider: Provider | undefined;
   events: ReadonlySet<string>;
-  conditions: Array<[Placeholder, GlobMatcher]>;
+  conditions: Array<[Placeholder, GlobSet]>;
+  principal: string | undefined;
+  allowForks: boolean;
   spec: Record<string, unknown>;
 }
 
 export interface RuleMatch {
   rule: string;
+  /** The principal the rule runs as (undefined when it names none: no principals file). */
+  principal: string | undefined;
   /** The rendered spec (validate it before use). */
   spec: unknown;
   /** Placeholders the event has no value for. */
@@ -107,22 +124,37 @@ export class WebhookRules {
 
   static readonly none = new WebhookRules([]);
 
-  /** Checks a rules document (every problem at once) and compiles its globs. */
-  static parse(input: unknown, source = 'document'): WebhookRules {
+  /**
+   * Checks a rules document (every problem at once) and compiles its globs. With `principals`, every
+   * rule must name one of them and its spec template must fit that principal's scope as far as it can
+   * be told before an event fills it in.
+   */
+  static parse(input: unknown, source = 'document', principals?: Principals): WebhookRules {
     const r = webhookRulesFileSchema.safeParse(input);
     if (!r.success) throw new WebhookRulesError(source, r.error.issues.map((i) => `${i.path.map(String).join('.') || '(file)'}: ${i.message}`));
+    if (principals !== undefined) {
+      const problems = r.data.rules.flatMap((rule, i) => {
+        if (rule.principal === undefined) return [`rules.${i}.principal: each rule must name the principal it runs as (a principals file is configured)`];
+        const principal = principals.get(rule.principal);
+        if (!principal) return [`rules.${i}.principal: no principal ${JSON.stringify(rule.principal)} is configured`];
+        return templateScopeProblems(principal, rule.spec).map((p) => `rules.${i}.spec.${p.path}: ${p.message}`);
+      });
+      if (problems.length > 0) throw new WebhookRulesError(source, problems);
+    }
     return new WebhookRules(
       r.data.rules.map((rule) => ({
         name: rule.name,
         provider: rule.provider,
         events: new Set(rule.events),
-        conditions: Object.entries(rule.when).map(([k, g]) => [k as Placeholder, compileGlobs(g as string | string[])]),
+        conditions: Object.entries(rule.when).map(([k, g]) => [k as Placeholder, new GlobSet(typeof g === 'string' ? [g] : (g as string[]))]),
+        principal: rule.principal,
+        allowForks: rule.allowForks,
         spec: rule.spec,
       })),
     );
   }
 
-  static async load(path: string): Promise<WebhookRules> {
+  static async load(path: string, principals?: Principals): Promise<WebhookRules> {
     let text: string;
     try {
       text = await readFile(path, 'utf8');
@@ -135,7 +167,7 @@ export class WebhookRules {
     } catch (err) {
       throw new WebhookRulesError(path, [`not JSON: ${(err as Error).message}`]);
     }
-    return WebhookRules.parse(json, path);
+    return WebhookRules.parse(json, path, principals);
   }
 
   get size(): number {
@@ -148,14 +180,15 @@ export class WebhookRules {
     for (const rule of this.rules) {
       if (rule.provider !== undefined && rule.provider !== event.provider) continue;
       if (!rule.events.has(event.event)) continue;
-      const ok = rule.conditions.every(([name, matches]) => {
+      if (event.fork && !rule.allowForks) continue;
+      const ok = rule.conditions.every(([name, globs]) => {
         const value = event.vars[name];
-        return value !== undefined && matches(value);
+        return value !== undefined && Buffer.byteLength(value, 'utf8') <= MAX_EVENT_VALUE_BYTES && globs.matches(value);
       });
       if (!ok) continue;
       const problems: SpecProblem[] = [];
       const spec = render(rule.spec, event, [], problems);
-      return { rule: rule.name, spec, problems };
+      return { rule: rule.name, principal: rule.principal, spec, problems };
     }
     return undefined;
   }
@@ -180,4 +213,59 @@ function render(value: unknown, event: EventContext, path: Array<string | number
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, render(v, event, [...path, k], problems)]));
   }
   return value;
+}
+
+/** The literal text of a template up to its first placeholder, and whether that is all of it. */
+function literal(template: unknown): { text: string; complete: boolean } | undefined {
+  if (typeof template !== 'string') return undefined;
+  const at = template.search(/\{\{/);
+  return at < 0 ? { text: template, complete: true } : { text: template.slice(0, at), complete: false };
+}
+
+/** A glob check of a template: a full match when it has no placeholder, else of what it begins with. */
+function templateFits(globs: GlobSet, t: { text: string; complete: boolean }): boolean {
+  return t.complete ? globs.matches(t.text) : globs.matchesPrefix(t.text);
+}
+
+/**
+ * What a rule's spec template asks for that its principal may not have, whatever the event: the parts
+ * spelled out in the template (scope-check.ts does the full check on each rendered spec).
+ */
+export function templateScopeProblems(principal: Principal, spec: Record<string, unknown>): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const who = JSON.stringify(principal.name);
+  const identity = literal(spec.identity);
+  if (identity && !templateFits(principal.identities, identity)) {
+    problems.push({ path: 'identity', message: `principal ${who} may not sign with identity ${JSON.stringify(spec.identity)}` });
+  }
+  const image = literal(spec.image);
+  if (image && image.text.length > 0) {
+    const s3 = image.text.startsWith('s3://');
+    if (s3 || !'s3://'.startsWith(image.text)) {
+      if (!templateFits(s3 ? principal.s3Images : principal.localImages, image)) {
+        problems.push({ path: 'image', message: `principal ${who} may not read ${JSON.stringify(spec.image)}` });
+      }
+    }
+  }
+  const name = literal(spec.name) ?? { text: '', complete: false };
+  const regions = Array.isArray(spec.regions) ? spec.regions : [];
+  regions.forEach((r: unknown, i) => {
+    const region = (typeof r === 'object' && r !== null ? r : {}) as Record<string, unknown>;
+    const bucket = literal(region.bucket);
+    if (!bucket) return;
+    const prefix = literal(region.prefix ?? '') ?? { text: '', complete: true };
+    const at = `regions.${i}`;
+    if (!bucket.complete) {
+      if (!principal.targets.matchesPrefix(bucket.text)) problems.push({ path: `${at}.bucket`, message: `principal ${who} may not write to a bucket named ${JSON.stringify(region.bucket)}` });
+      return;
+    }
+    if (!principal.targets.matchesPrefix(`${bucket.text}/`)) {
+      problems.push({ path: `${at}.bucket`, message: `principal ${who} may not write to bucket ${JSON.stringify(bucket.text)}` });
+      return;
+    }
+    const where = prefix.complete ? targetPath(bucket.text, prefix.text, name.text) : `${bucket.text}/${prefix.text}`;
+    const fits = prefix.complete && name.complete ? principal.targets.matches(where) : principal.targets.matchesPrefix(where);
+    if (!fits) problems.push({ path: `${at}.prefix`, message: `principal ${who} may not write under ${JSON.stringify(`${String(region.bucket)}/${String(region.prefix ?? '')}`)}` });
+  });
+  return problems;
 }

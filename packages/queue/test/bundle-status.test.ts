@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { BundlefarmError } from '@bundlefarm/errors';
+import { parseFailure, regionFailures, RegionsFailedError, replacementNote, type ReplacedBundle } from '@bundlefarm/queue';
+
+/** A failed job's per-region errors, as the producer reads them back from the worker's failure. */
+describe('regionFailures', () => {
+  const replaced: ReplacedBundle = {
+    manifest: 's3://amis/os/v1/os-v1.manifest.xml',
+    removed: ['s3://amis/os/v1/os-v1.manifest.xml', 's3://amis/os/v1/os-v1.part.0'],
+  };
+  const failed = new RegionsFailedError(
+    new Map<string, BundlefarmError>([
+      ['us-east-1', new BundlefarmError('BF_S3_UNAVAILABLE', 'S3 did not answer', true)],
+      ['eu-west-1', new BundlefarmError('BF_S3_ACCESS_DENIED', 'access denied; PutObject', false)],
+    ]),
+    ['us-west-2'],
+  );
+
+  it('reads each region back, and the note on what a replacing job removed stays out of them', () => {
+    for (const error of [failed, replacementNote(failed, [replaced])]) {
+      const failure = parseFailure(`${error.code}: ${error.message}`);
+      assert.deepEqual(regionFailures(failure, ['us-east-1', 'eu-west-1', 'us-west-2']), {
+        'us-east-1': { code: 'BF_S3_UNAVAILABLE', message: 'S3 did not answer', transient: false, details: {} },
+        'eu-west-1': { code: 'BF_S3_ACCESS_DENIED', message: 'access denied; PutObject', transient: false, details: {} },
+      });
+    }
+  });
+
+  it('the note names every object removed, keeps the code and the transient flag', () => {
+    const noted = replacementNote(failed, [replaced]);
+    assert.equal(noted.code, 'BF_REGIONS_FAILED');
+    assert.equal(noted.transient, true);
+    assert.ok(noted.message.endsWith('this job had removed 2 objects: s3://amis/os/v1/os-v1.manifest.xml, s3://amis/os/v1/os-v1.part.0'), noted.message);
+    assert.equal(replacementNote(failed, []), failed, 'nothing removed: the failure as it was');
+  });
+});
