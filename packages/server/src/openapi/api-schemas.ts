@@ -82,6 +82,7 @@ const resultSchema = z.object({
   seconds: z.number(),
   regions: z.record(z.string(), regionResultSchema),
   uploadRetries: z.number(),
+  repeated: z.literal(true).optional().describe('the job had completed before (a retry of a completed job); metrics did not count it again'),
 });
 
 export const bundleStatusSchema = z
