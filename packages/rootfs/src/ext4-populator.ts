@@ -98,9 +98,21 @@ export class Ext4Populator {
         await this.session.send(`symlink ${q} ${quote(entry.target ?? '')}`, what);
         break;
       case 'char':
-      case 'block':
-        await this.session.send(`mknod ${q} ${entry.type === 'char' ? 'c' : 'b'} ${entry.major ?? 0} ${entry.minor ?? 0}`, what, 'allocates');
+      case 'block': {
+        const major = entry.major ?? 0;
+        const minor = entry.minor ?? 0;
+        const kind = entry.type === 'char' ? 'c' : 'b';
+        if (major <= 0xffff && minor <= 0xffff) {
+          await this.session.send(`mknod ${q} ${kind} ${major} ${minor}`, what, 'allocates');
+        } else {
+          // debugfs takes at most 65535 for each; Linux has 12-bit majors and 20-bit minors, which
+          // ext4 keeps in i_block[1] in the kernel's "new" encoding
+          await this.session.send(`mknod ${q} ${kind} 0 0`, what, 'allocates');
+          const encoded = ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
+          await this.session.send(`sif ${q} block[1] ${encoded}`, what);
+        }
         break;
+      }
       case 'fifo':
         await this.session.send(`mknod ${q} p`, what, 'allocates');
         break;
