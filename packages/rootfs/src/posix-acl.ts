@@ -50,6 +50,14 @@ export function aclTextToXattr(path: string, text: string, names?: IdNames): Buf
   return buf;
 }
 
+/**
+ * An access ACL of only owner, group and other entries says nothing the mode does not; the kernel
+ * never stores one (GNU tar still writes it out in text form for every file).
+ */
+export function isMinimalAcl(text: string): boolean {
+  return entries(text).every((e) => e.qualifier === '' && /^(u|user|g|group|o|other)$/.test(e.tag));
+}
+
 /** name → id from passwd/group file content (name:x:id:…). */
 export function parseIdFile(text: string): Map<string, number> {
   const map = new Map<string, number>();

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { FileUnreadableError } from '@bundlefarm/errors';
 import { TarballInvalidError, ToolMissingError } from './rootfs-errors.js';
@@ -119,9 +119,12 @@ export async function openTarball(path: string, stdin: Readable = process.stdin)
     child.stdin!.end();
   })();
   pump.catch(() => child.stdin!.destroy());
+  // piped at once: Node resumes (and so discards) the output of an exited child nobody has read yet
+  const output = new PassThrough({ highWaterMark: 1 << 20 });
+  child.stdout!.pipe(output);
   return {
     ...base,
-    stream: wrapErrors(child.stdout!, compression),
+    stream: wrapErrors(output, compression),
     finish: async (aborted) => {
       if (aborted) kill(child);
       await pump.catch(() => {});

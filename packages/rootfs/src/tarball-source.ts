@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { FileUnwritableError } from '@bundlefarm/errors';
 import { ByteReader } from './byte-reader.js';
 import { ExclusionReport, looksLikePrivateKey, type ExclusionClassId, type ExclusionPolicy } from './exclusion-policy.js';
-import { aclTextToXattr, aclUsesNames, parseIdFile } from './posix-acl.js';
+import { aclTextToXattr, aclUsesNames, isMinimalAcl, parseIdFile } from './posix-acl.js';
 import type { RootfsEntry } from './rootfs-entry.js';
 import { readTarEntries } from './rootfs-tar-reader.js';
 import { storableXattr } from './xattr-reader.js';
@@ -102,6 +102,7 @@ export class TarballSource {
       }
       for (const [kind, text] of Object.entries(t.aclText) as Array<['access' | 'default', string]>) {
         const name = `system.posix_acl_${kind}`;
+        if (kind === 'access' && isMinimalAcl(text)) continue;
         if (aclUsesNames(text)) this.pendingAcls.push({ path: t.path, name, text });
         else entry.xattrs.push([name, aclTextToXattr(t.path, text)]);
       }
