@@ -29,7 +29,7 @@ export function partitionOverhead(scheme: PartitionScheme): { head: number; tail
 }
 
 export const LINUX_GPT_TYPE = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
-export const BIOS_BOOT_GPT_TYPE = '21686148-6453-6F6E-744E-656564454649';
+export const BIOS_BOOT_GPT_TYPE = '21686148-6449-6E6F-744E-656564454649';
 
 /** Makes `path` (a filesystem of `fsBytes`) a partitioned disk; returns the disk's size. */
 export async function partitionImage(path: string, fsBytes: number, scheme: Exclude<PartitionScheme, 'none'>, signal?: AbortSignal): Promise<number> {
