@@ -24,7 +24,7 @@ import { ExclusionPolicy, ExclusionReport, type ExclusionClassId, type Exclusion
 import { Ext4Populator } from './ext4-populator.js';
 import { generatedFstab } from './fstab.js';
 import { partitionImage, partitionOverhead, type PartitionScheme } from './partition-table.js';
-import { FilesystemFullError } from './rootfs-errors.js';
+import { FilesystemFullError, TreeUnreadableError } from './rootfs-errors.js';
 import { bytePath, type RootfsEntry } from './rootfs-entry.js';
 import { assertFreeSpace, createScratch, removeStaleScratch } from './scratch-space.js';
 import { TarballSource } from './tarball-source.js';
@@ -148,7 +148,10 @@ async function build(options: BuildRootfsOptions, dir: string, partition: Partit
   let totalFileBytes = 0;
 
   if ('tree' in options.source) {
-    const root = (await realpath(options.source.tree)).replace(/\/+$/, '') || '/';
+    const tree = options.source.tree;
+    const root = (await realpath(tree).catch((err: unknown) => {
+      throw new TreeUnreadableError(tree, err);
+    })).replace(/\/+$/, '') || '/';
     const inVolume = (p: string): string => {
       const abs = p.startsWith('/') ? p : '/' + p;
       return root !== '/' && (abs === root || abs.startsWith(root + '/')) ? abs.slice(root.length) : abs;
