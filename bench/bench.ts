@@ -4,7 +4,7 @@
  * image. Prints a table and writes JSON (bench-results/).
  *
  *   npm run bench -- [--rounds 3] [--images rootfs,random,sparse-4g,sparse-10g] [--levels 1,4,5,6,9]
- *                    [--no-threads] [--scaling-rounds 5] [--no-rootfs-build] [--dir CACHE_DIR]
+ *                    [--no-threads] [--scaling-rounds 5] [--no-rootfs-build] [--rootfs-only] [--dir CACHE_DIR]
  *
  * With the rootfs image, also tree → bundle (bundle-vol) and tarball → bundle (bundle-tar) of the
  * debootstrapped tree, against what a root user does without bundlefarm: (tar -x of the tarball,)
@@ -39,6 +39,8 @@ interface Args {
   /** Rounds of the scaling comparison (default 5). */
   scalingRounds: number;
   rootfsBuild: boolean;
+  /** Only the bundle-vol/bundle-tar rows (skip the image's own rows). */
+  rootfsOnly: boolean;
   dir: string;
 }
 
@@ -50,6 +52,7 @@ function parseArgs(argv: string[]): Args {
     threads: true,
     scalingRounds: 5,
     rootfsBuild: true,
+    rootfsOnly: false,
     dir: process.env.BUNDLEFARM_BENCH_DIR ?? join(homedir(), '.cache', 'bundlefarm', 'bench'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -61,6 +64,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--no-threads') args.threads = false;
     else if (a === '--scaling-rounds') args.scalingRounds = Math.max(1, Number(next()));
     else if (a === '--no-rootfs-build') args.rootfsBuild = false;
+    else if (a === '--rootfs-only') args.rootfsOnly = true;
     else if (a === '--dir') args.dir = next();
     else throw new Error(`unknown argument ${a}`);
   }
@@ -318,15 +322,19 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   let scaling: Scaling | undefined;
   for (const image of images) {
-    log(`${image.id}: reference vs bundlefarm, ${args.rounds} rounds`);
-    const [ref, bf] = await alternate(
-      args.rounds,
-      () => reference(image, work),
-      () => bundlefarm(image, work, id, []),
-    );
-    const r = row(image, 'reference (tar -S, gzip -9, openssl enc)', ref);
-    rows.push(r, row(image, `bundlefarm (level ${DEFAULT_LEVEL}, ${threads} threads)`, bf, r));
-    if (image.id === 'rootfs' && args.threads && threads > 1) {
+    if (args.rootfsOnly && image.id !== 'rootfs') continue;
+    let r: Row | undefined;
+    if (!args.rootfsOnly) {
+      log(`${image.id}: reference vs bundlefarm, ${args.rounds} rounds`);
+      const [ref, bf] = await alternate(
+        args.rounds,
+        () => reference(image, work),
+        () => bundlefarm(image, work, id, []),
+      );
+      r = row(image, 'reference (tar -S, gzip -9, openssl enc)', ref);
+      rows.push(r, row(image, `bundlefarm (level ${DEFAULT_LEVEL}, ${threads} threads)`, bf, r));
+    }
+    if (image.id === 'rootfs' && r && args.threads && threads > 1) {
       // Each round runs all six, in an order rotated from round to round: --threads 1 and N; the whole
       // process on 1 core (taskset: --threads 1 still leaves the serial stages — tar SHA-1, AES,
       // reading — a second core) and on all; and the machine's own ceiling. Ratios are taken within a
@@ -388,7 +396,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (image.id === 'rootfs') {
+    if (image.id === 'rootfs' && r) {
       for (const level of args.levels) {
         log(`rootfs: level ${level}`);
         const runs: Run[] = [];
