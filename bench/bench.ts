@@ -4,7 +4,11 @@
  * image. Prints a table and writes JSON (bench-results/).
  *
  *   npm run bench -- [--rounds 3] [--images rootfs,random,sparse-4g,sparse-10g] [--levels 1,4,5,6,9]
- *                    [--no-threads] [--scaling-rounds 5] [--dir CACHE_DIR]
+ *                    [--no-threads] [--scaling-rounds 5] [--no-rootfs-build] [--rootfs-only] [--dir CACHE_DIR]
+ *
+ * With the rootfs image, also tree → bundle (bundle-vol) and tarball → bundle (bundle-tar) of the
+ * debootstrapped tree, against what a root user does without bundlefarm: (tar -x of the tarball,)
+ * `mkfs.ext4 -d` into a 2 GiB image, then the reference pipeline.
  *
  * Reference = exactly what ec2-bundle-image 1.5.3 runs (bundle.rb:84-101):
  *   tar -c -h -S --owner 0 --group 0 -C DIR NAME | tee >(openssl sha1) | gzip -9 | openssl enc -e -aes-128-cbc -K … -iv …
@@ -21,7 +25,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_LEVEL, engineBackends, formatBackends } from '@bundlefarm/engine';
 import { generateSelfSignedIdentity, parseManifest } from '@bundlefarm/format';
-import { prepareImages, sha256Cached, type BenchImage } from './images.js';
+import { prepareImages, rootfsSources, sha256Cached, type BenchImage } from './images.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(REPO, 'apps', 'cli', 'bin', 'bundlefarm.js');
@@ -33,6 +37,9 @@ interface Args {
   threads: boolean;
   /** Rounds of the scaling comparison (default 5). */
   scalingRounds: number;
+  rootfsBuild: boolean;
+  /** Only the bundle-vol/bundle-tar rows (skip the image's own rows). */
+  rootfsOnly: boolean;
   dir: string;
 }
 
@@ -43,6 +50,8 @@ function parseArgs(argv: string[]): Args {
     levels: [],
     threads: true,
     scalingRounds: 5,
+    rootfsBuild: true,
+    rootfsOnly: false,
     dir: process.env.BUNDLEFARM_BENCH_DIR ?? join(homedir(), '.cache', 'bundlefarm', 'bench'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -53,6 +62,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--levels') args.levels = next().split(',').map(Number).filter((n) => n >= 1 && n <= 9);
     else if (a === '--no-threads') args.threads = false;
     else if (a === '--scaling-rounds') args.scalingRounds = Math.max(1, Number(next()));
+    else if (a === '--no-rootfs-build') args.rootfsBuild = false;
+    else if (a === '--rootfs-only') args.rootfsOnly = true;
     else if (a === '--dir') args.dir = next();
     else throw new Error(`unknown argument ${a}`);
   }
@@ -100,6 +111,49 @@ async function reference(image: BenchImage, work: string): Promise<Run> {
 interface Identity {
   key: string;
   cert: string;
+}
+
+/**
+ * What root does without bundlefarm (ec2-bundle-vol minus its mount and rsync): extract the tarball if
+ * there is one, `mkfs.ext4 -d` the tree into a 2 GiB image, then the reference pipeline.
+ */
+async function referenceFromRoot(source: { tree?: string; tarball?: string }, work: string): Promise<Run> {
+  const img = join(work, 'ref-rootfs.img');
+  const x = join(work, 'ref-extracted');
+  const out = join(work, 'ref-rootfs.enc');
+  const key = randomBytes(16).toString('hex');
+  const iv = randomBytes(16).toString('hex');
+  const tree = source.tree ?? x;
+  const script = [
+    `rm -rf '${x}' '${img}'`,
+    ...(source.tarball ? [`mkdir '${x}'`, `tar -x -p --numeric-owner --xattrs --xattrs-include='*' --acls -f '${source.tarball}' -C '${x}'`] : []),
+    `truncate -s ${2 * 1024 ** 3} '${img}'`,
+    `mkfs.ext4 -q -F -d '${tree}' '${img}'`,
+    `tar -c -h -S --owner 0 --group 0 -C '${work}' ref-rootfs.img | tee >(openssl sha1 > /dev/null) | gzip -9 | openssl enc -e -aes-128-cbc -K ${key} -iv ${iv} > '${out}'`,
+  ].join(' && ');
+  const t = await timed('bash', ['-c', script]);
+  const outputBytes = (await stat(out)).size;
+  await rm(out, { force: true });
+  await rm(img, { force: true });
+  await rm(x, { recursive: true, force: true });
+  return { ...t, outputBytes };
+}
+
+/** bundlefarm bundle-vol / bundle-tar (the real CLI); the bundle is unbundled and must pass e2fsck. */
+async function bundlefarmRootfs(source: { tree?: string; tarball?: string }, work: string, id: Identity): Promise<Run> {
+  const out = join(work, 'bf-rootfs');
+  await rm(out, { recursive: true, force: true });
+  const input = source.tree ? ['bundle-vol', '-v', source.tree] : ['bundle-tar', '-f', source.tarball!];
+  const t = await timed(process.execPath, [CLI, '--quiet', ...input, '-c', id.cert, '-k', id.key, '-u', '123456789012', '-r', 'x86_64', '-d', out]);
+  const manifestPath = join(out, 'image.manifest.xml');
+  const { manifest } = parseManifest(readFileSync(manifestPath));
+  const back = join(work, 'back-rootfs');
+  await rm(back, { recursive: true, force: true });
+  await timed(process.execPath, [CLI, '--quiet', 'unbundle', '-m', manifestPath, '-k', id.key, '-d', back]);
+  await timed('e2fsck', ['-fn', join(back, 'image')]);
+  await rm(back, { recursive: true, force: true });
+  await rm(out, { recursive: true, force: true });
+  return { ...t, outputBytes: manifest.image.bundledSize };
 }
 
 /** `pin`: run on the first core only (taskset), to compare one core with all of them. */
@@ -268,15 +322,19 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   let scaling: Scaling | undefined;
   for (const image of images) {
-    log(`${image.id}: reference vs bundlefarm, ${args.rounds} rounds`);
-    const [ref, bf] = await alternate(
-      args.rounds,
-      () => reference(image, work),
-      () => bundlefarm(image, work, id, []),
-    );
-    const r = row(image, 'reference (tar -S, gzip -9, openssl enc)', ref);
-    rows.push(r, row(image, `bundlefarm (level ${DEFAULT_LEVEL}, ${threads} threads)`, bf, r));
-    if (image.id === 'rootfs' && args.threads && threads > 1) {
+    if (args.rootfsOnly && image.id !== 'rootfs') continue;
+    let r: Row | undefined;
+    if (!args.rootfsOnly) {
+      log(`${image.id}: reference vs bundlefarm, ${args.rounds} rounds`);
+      const [ref, bf] = await alternate(
+        args.rounds,
+        () => reference(image, work),
+        () => bundlefarm(image, work, id, []),
+      );
+      r = row(image, 'reference (tar -S, gzip -9, openssl enc)', ref);
+      rows.push(r, row(image, `bundlefarm (level ${DEFAULT_LEVEL}, ${threads} threads)`, bf, r));
+    }
+    if (image.id === 'rootfs' && r && args.threads && threads > 1) {
       // Each round runs all six, in an order rotated from round to round: --threads 1 and N; the whole
       // process on 1 core (taskset: --threads 1 still leaves the serial stages — tar SHA-1, AES,
       // reading — a second core) and on all; and the machine's own ceiling. Ratios are taken within a
@@ -318,7 +376,27 @@ async function main(): Promise<void> {
       ];
       for (const [label, rs] of scaled) rows.push(row(image, label, rs, r));
     }
-    if (image.id === 'rootfs') {
+    if (image.id === 'rootfs' && args.rootfsBuild) {
+      const sources = await rootfsSources(args.dir);
+      if (!sources) log('rootfs: no debootstrapped tree (the image came from /usr): no bundle-vol/bundle-tar rows');
+      else {
+        for (const [label, src] of [
+          ['tree', { tree: sources.tree }],
+          ['tarball', { tarball: sources.tarball }],
+        ] as const) {
+          log(`rootfs ${label} → bundle: mkfs.ext4 -d + reference vs bundlefarm ${src.tree ? 'bundle-vol' : 'bundle-tar'}, ${args.rounds} rounds`);
+          const [rr, rb] = await alternate(
+            args.rounds,
+            () => referenceFromRoot(src, work),
+            () => bundlefarmRootfs(src, work, id),
+          );
+          const asImage: BenchImage = { ...image, id: `rootfs ${label}`, size: sources.fileBytes };
+          const ref = row(asImage, src.tree ? 'mkfs.ext4 -d, then reference' : 'tar -x, mkfs.ext4 -d, then reference', rr);
+          rows.push(ref, row(asImage, src.tree ? 'bundlefarm bundle-vol' : 'bundlefarm bundle-tar', rb, ref));
+        }
+      }
+    }
+    if (image.id === 'rootfs' && r) {
       for (const level of args.levels) {
         log(`rootfs: level ${level}`);
         const runs: Run[] = [];

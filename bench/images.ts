@@ -165,3 +165,20 @@ export async function prepareImages(dir: string, ids: readonly string[], log: (s
 }
 
 export { sha256Cached };
+
+/**
+ * The debootstrapped root tree the rootfs image is made from (bundle-vol rows), and a tarball of it made
+ * as a CI job would (`tar --numeric-owner --xattrs --acls`, bundle-tar rows). Undefined when the image
+ * was made from /usr instead (no debootstrap or not root).
+ */
+export async function rootfsSources(dir: string): Promise<{ tree: string; tarball: string; fileBytes: number } | undefined> {
+  const tree = join(dir, 'rootfs-tree');
+  if (!existsSync(join(tree, 'etc', 'debian_version'))) return undefined;
+  const tarball = join(dir, 'rootfs-tree.tar');
+  if (!existsSync(tarball)) {
+    sh('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '--acls', '-C', tree, '-cf', `${tarball}.tmp`, '.'], 'tar of the rootfs tree');
+    await rename(`${tarball}.tmp`, tarball);
+  }
+  const du = spawnSync('du', ['-s', '-b', '--apparent-size', tree], { encoding: 'utf8' });
+  return { tree, tarball, fileBytes: Number(du.stdout.split(/\s/)[0]) };
+}

@@ -2,6 +2,8 @@ import { Command, CommanderError } from 'commander';
 import { closeSharedWorkerPool } from '@bundlefarm/engine';
 import type { CliIo, GlobalFlags } from './cli-io.js';
 import { registerBundle } from './commands/bundle-command.js';
+import { registerBundleTar } from './commands/bundle-tar-command.js';
+import { registerBundleVol } from './commands/bundle-vol-command.js';
 import { registerDemo } from './commands/demo-command.js';
 import { registerEnqueue } from './commands/enqueue-command.js';
 import { registerHashToken } from './commands/hash-token-command.js';
@@ -28,6 +30,8 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   registerBundle(program, io, flags);
+  registerBundleVol(program, io, flags);
+  registerBundleTar(program, io, flags);
   registerUnbundle(program, io, flags);
   registerVerify(program, io, flags);
   registerDemo(program, io);

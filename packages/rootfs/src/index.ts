@@ -1,0 +1,12 @@
+export * from './rootfs-errors.js';
+export * from './rootfs-entry.js';
+export * from './exclusion-policy.js';
+export * from './build-rootfs-image.js';
+export * from './scratch-space.js';
+export * from './partition-table.js';
+export * from './tools.js';
+export { type OwnerMapping, type TreeScan, scanTree, readTree } from './tree-source.js';
+export { readTarEntries, type TarEntry } from './rootfs-tar-reader.js';
+export { ByteReader } from './byte-reader.js';
+export { openTarball, detectCompression, type Compression } from './tarball-input.js';
+export { generatedFstab } from './fstab.js';
