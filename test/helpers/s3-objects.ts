@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import type { S3FrontBucketOptions } from './s3-front/index.js';
 import type { S3TestServer } from './s3-server.js';
 
 /** What a bucket holds, as a test sees it through its own client. */
@@ -21,9 +22,9 @@ export async function getObject(client: S3Client, bucket: string, key: string): 
   return Buffer.from(await out.Body!.transformToByteArray());
 }
 
-/** Creates a bucket named `label-<8 hex digits>` on the test server. */
-export async function createFreshBucket(s3: S3TestServer, label: string): Promise<string> {
+/** Creates a bucket named `label-<8 hex digits>` on the test server (in us-east-1 unless `options.region`). */
+export async function createFreshBucket(s3: S3TestServer, label: string, options: S3FrontBucketOptions = {}): Promise<string> {
   const name = `${label}-${randomBytes(4).toString('hex')}`;
-  await s3.createBucket(name);
+  await s3.createBucket(name, options);
   return name;
 }

@@ -73,9 +73,9 @@ describe('preflightTarget', () => {
     assert.equal(normalizeBucketLocation(null), 'us-east-1');
     assert.equal(normalizeBucketLocation(undefined), 'us-east-1');
     assert.equal(normalizeBucketLocation('ap-south-1'), 'ap-south-1');
-    const proxy = await testProxy();
+    const bucket = await freshBucket('b', { region: 'eu-west-1' });
+    const proxy = await testProxy({ region: 'eu-west-1' });
     const client = await testClient({ endpoint: proxy.endpoint, region: 'eu-west-1' });
-    const bucket = await freshBucket();
     proxy.addFault({ action: { type: 'respond', status: 200, body: location('EU') }, match: s3Requests.bucketLocation });
     assert.equal((await preflightTarget(client, { region: 'eu-west-1', bucket })).bucketRegion, 'eu-west-1');
   });
