@@ -210,6 +210,8 @@ describe('retry policy', () => {
     assert.equal(isRetryableS3Error(withStatus(429)), true);
     assert.equal(isRetryableS3Error(withStatus(400, 'RequestTimeout')), true);
     assert.equal(isRetryableS3Error(withStatus(400, 'BadDigest')), true);
+    assert.equal(isRetryableS3Error(withStatus(400, 'XAmzContentSHA256Mismatch')), true);
+    assert.equal(isRetryableS3Error(withStatus(400, 'InvalidDigest')), false);
     assert.equal(isRetryableS3Error(withStatus(501, 'NotImplemented')), false);
     assert.equal(isRetryableS3Error(withStatus(404, 'NoSuchBucket')), false);
     assert.equal(isRetryableS3Error(withStatus(403, 'AccessDenied')), false);
