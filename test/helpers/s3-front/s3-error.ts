@@ -21,8 +21,9 @@ export class S3FrontError extends Error {
   }
 }
 
+/** Escapes text for XML element content (quotes stay as they are, as in S3's own error bodies). */
 export function xmlEscape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return text.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!);
 }
 
 /** The XML body of an error answer. */

@@ -616,6 +616,8 @@ export class S3Front {
     }
     if (isOwner) return;
     const op = target.operation;
+    // another account asking for a name that is taken: answered 409 BucketAlreadyExists
+    if (op === 'CreateBucket' && principal !== undefined) return;
     if (READ_OPERATIONS.has(op)) {
       if (bucket.public) return;
       const object = target.key !== undefined ? this.objectAcls.get(bucket.name)?.get(target.key) : undefined;
