@@ -445,7 +445,16 @@ export class S3Front {
     const bucket = target.bucket !== undefined ? this.buckets.get(target.bucket) : undefined;
     if (bucket && bucket.region !== x.endpointRegion && target.operation !== 'GetBucketLocation') throw this.wrongEndpoint(bucket);
 
-    const regions = bucket ? (target.operation === 'GetBucketLocation' ? [bucket.region, 'us-east-1'] : [bucket.region]) : [x.endpointRegion];
+    // the credential scope must name the bucket's region (GetBucketLocation: or us-east-1's, where
+    // clients ask when they do not know it); without a bucket, the endpoint's — except for a bucket
+    // that does not exist, which is NoSuchBucket whatever the scope
+    const regions = bucket
+      ? target.operation === 'GetBucketLocation'
+        ? [bucket.region, 'us-east-1']
+        : [bucket.region]
+      : target.bucket === undefined || target.operation === 'CreateBucket'
+        ? [x.endpointRegion]
+        : [];
     x.principal = await this.authenticate(x, regions, bucket?.region ?? x.endpointRegion);
     this.authorize(x, bucket);
 
@@ -827,7 +836,20 @@ export class S3Front {
   // ---------------------------------------------------------------------------------------------
   // The store behind the front
 
-  private backendRequest(o: { method: string; path: string; query?: string; headers: Record<string, string>; body: Buffer }): Promise<BackendResponse> {
+  /**
+   * One request to the store. A kept-alive connection the store closed just as it was reused fails
+   * with ECONNRESET before the store read anything (Node's documented keep-alive race): sent again once.
+   */
+  private async backendRequest(o: { method: string; path: string; query?: string; headers: Record<string, string>; body: Buffer }): Promise<BackendResponse> {
+    try {
+      return await this.backendRequestOnce(o);
+    } catch (err) {
+      if ((err as { reusedSocket?: boolean }).reusedSocket && (err as { code?: unknown }).code === 'ECONNRESET') return this.backendRequestOnce(o);
+      throw err;
+    }
+  }
+
+  private backendRequestOnce(o: { method: string; path: string; query?: string; headers: Record<string, string>; body: Buffer }): Promise<BackendResponse> {
     return new Promise((resolve, reject) => {
       const req = httpRequest(
         {
@@ -840,7 +862,7 @@ export class S3Front {
         },
         (message) => resolve({ status: message.statusCode ?? 502, headers: message.headers as Record<string, string | string[]>, message }),
       );
-      req.on('error', reject);
+      req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(o.method === 'GET' || o.method === 'HEAD' ? undefined : o.body);
     });
   }
