@@ -176,6 +176,7 @@ export function isPlainFileName(name: string): boolean {
     name !== '..' &&
     !/[/\\\0]/.test(name) &&
     // no control characters
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     !/[\x00-\x1f\x7f]/.test(name)
   );
 }

@@ -29,6 +29,7 @@ export const keyPrefixSchema = z
   .max(900)
   .refine((s) => !s.startsWith('/'), 'must not start with "/"')
   .refine((s) => !s.split('/').some((seg) => seg === '..' || seg === '.'), 'must not contain "." or ".." segments')
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   .refine((s) => !/[\x00-\x1f\x7f\\]/.test(s), 'must not contain control characters or "\\"');
 
 export const KNOWN_REGIONS: readonly string[] = [...AWS_REGIONS, 'us-gov-west-1', 'cn-north-1'];
@@ -72,6 +73,7 @@ export const imageRefSchema = z
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) problem('only s3:// URLs and paths relative to the image root are supported');
     else if (s.startsWith('/')) problem('must be a path relative to the image root (no leading "/"), or s3://bucket/key');
     if (s.split('/').includes('..')) problem('must not leave the image root ("..")');
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     if (/[\x00-\x1f\x7f]/.test(s)) problem('must not contain control characters');
   });
 

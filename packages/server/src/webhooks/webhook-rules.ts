@@ -116,7 +116,7 @@ export class WebhookRules {
         name: rule.name,
         provider: rule.provider,
         events: new Set(rule.events),
-        conditions: Object.entries(rule.when).map(([k, g]) => [k as Placeholder, compileGlobs(g as string | string[])]),
+        conditions: Object.entries(rule.when).map(([k, g]) => [k as Placeholder, compileGlobs(g)]),
         spec: rule.spec,
       })),
     );
