@@ -137,7 +137,7 @@ export function watchManifests(endpointFor: (region: string) => string, places: 
             }
             const after = await read(key);
             const why = isBundlefarmError(err) ? `${err.code}: ${err.message}` : String(err);
-            if (after !== undefined && after.equals(before)) report.violations.push(`s3://${bucket}/${key} was visible while ${why}`);
+            if (after?.equals(before)) report.violations.push(`s3://${bucket}/${key} was visible while ${why}`);
           }
         }
       }

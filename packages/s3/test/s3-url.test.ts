@@ -167,7 +167,7 @@ describe('S3 settings', () => {
     for (const settings of bad) {
       assert.throws(
         () => createS3Client(settings),
-        (err: Error) => err instanceof InvalidOptionError && !err.message.includes(secret) && !JSON.stringify((err as InvalidOptionError).toJSON()).includes(secret),
+        (err: Error) => err instanceof InvalidOptionError && !err.message.includes(secret) && !JSON.stringify((err).toJSON()).includes(secret),
         JSON.stringify(settings.endpoint ?? settings.region),
       );
     }

@@ -88,7 +88,7 @@ export function granted(grants: readonly Grant[], principal: S3Account | undefin
   return grants.some((g) => {
     if (g.permission !== permission && g.permission !== 'FULL_CONTROL') return false;
     if (g.grantee.type === 'Group') return g.grantee.uri === ALL_USERS || (g.grantee.uri === AUTHENTICATED_USERS && principal !== undefined);
-    return principal !== undefined && g.grantee.id === principal.canonicalId;
+    return g.grantee.id === principal?.canonicalId;
   });
 }
 

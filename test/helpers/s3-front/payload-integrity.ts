@@ -49,7 +49,7 @@ export function checkPayloadHash(declared: string | undefined, body: Buffer): vo
 export function checkContentMd5(header: string | undefined, body: Buffer): void {
   if (header === undefined) return;
   const digest = base64Bytes(header.trim());
-  if (!digest || digest.length !== 16) throw new S3FrontError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.', { 'Content-MD5': header });
+  if (digest?.length !== 16) throw new S3FrontError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.', { 'Content-MD5': header });
   const computed = md5Base64(body);
   if (computed !== digest.toString('base64')) {
     throw new S3FrontError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', { ExpectedDigest: header, CalculatedDigest: computed });
@@ -78,7 +78,7 @@ export async function checkFlexibleChecksum(
     throw s3Errors.invalidRequest(`Value for x-amz-sdk-checksum-algorithm header is invalid: ${declaredAlgorithm} does not name the ${name} sent.`);
   }
   const expected = base64Bytes(value);
-  if (!expected || expected.length !== algorithm.bytes) throw s3Errors.invalidRequest(`Value for ${name} header is invalid.`);
+  if (expected?.length !== algorithm.bytes) throw s3Errors.invalidRequest(`Value for ${name} header is invalid.`);
   const hash = algorithm.make();
   hash.update(body);
   const computed = Buffer.from(await hash.digest());

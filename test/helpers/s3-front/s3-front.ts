@@ -37,7 +37,7 @@ import { awsS3Host, isRegionName, NO_REDIRECT_REGIONS, SIGV2_REGIONS } from './a
 import { accountNamed, accountOf, CredentialStore, DEFAULT_ACCOUNT, type S3Account, type S3FrontCredentials } from './credentials.js';
 import { checkContentMd5, checkFlexibleChecksum, checkPayloadHash, CHECKSUM_HEADERS, md5Base64 } from './payload-integrity.js';
 import { RequestLog, type AuthKind, type RecordedS3Request } from './request-log.js';
-import { encodedPath, hasQuery, parseTarget, queryValue, type RequestTarget } from './request-target.js';
+import { encodedPath, parseTarget, queryValue, type RequestTarget } from './request-target.js';
 import { errorXml, S3FrontError, s3Errors } from './s3-error.js';
 import { sigV2Kind, verifySigV2 } from './signature-v2.js';
 import {
@@ -617,7 +617,7 @@ export class S3Front {
   /** Whether the caller may do what it asks (S3's answer when not: 403 AccessDenied). */
   private authorize(x: Exchange, bucket: BucketRecord | undefined): void {
     const { principal, target } = x;
-    const isOwner = bucket !== undefined && principal !== undefined && principal.account.canonicalId === bucket.owner.canonicalId;
+    const isOwner = bucket !== undefined && principal?.account.canonicalId === bucket.owner.canonicalId;
     if (target.bucket === undefined || !bucket) {
       // ListBuckets, CreateBucket, and requests for buckets that do not exist (NoSuchBucket follows)
       if (principal === undefined && (target.bucket === undefined || target.operation === 'CreateBucket')) throw s3Errors.accessDenied();
