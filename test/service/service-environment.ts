@@ -6,7 +6,6 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { GeneratedIdentity } from '@bundlefarm/format';
 import { BUNDLE_QUEUE, type BundleJobData, type BundleJobResult } from '@bundlefarm/queue';
-import { createS3Client } from '@bundlefarm/s3';
 import { buildServer, type ServerConfig } from '@bundlefarm/server';
 import { apiRequest } from '../helpers/api-request.js';
 import { EC2_CERTIFICATE_FILES, GOV_REGION, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '../helpers/environment-setup.js';
@@ -14,8 +13,8 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { testIdentity, writeIdentity } from '../helpers/identity.js';
 import { until as poll } from '../helpers/poll.js';
 import { startRedis, type RedisServerOptions, type TestRedis } from '../helpers/redis-server.js';
-import { createFreshBucket } from '../helpers/s3-objects.js';
-import { S3RVER_CREDENTIALS, s3rverClientSettings, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { createFreshBucket, regionClients } from '../helpers/s3-objects.js';
+import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { spawnNodeScript, WORKER_BIN, workerStarted, type SpawnedProcess } from '../helpers/spawned-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -106,16 +105,8 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     govProxy.clearFaults();
   };
   const apiS3Proxy = await startFaultProxy({ target: s3.endpoint });
-  const client = createS3Client(s3rverClientSettings(s3.endpoint));
-  const regionClients = new Map<string, S3Client>([['us-east-1', client]]);
-  const clientFor = (region: string): S3Client => {
-    let c = regionClients.get(region);
-    if (!c) {
-      c = createS3Client(s3rverClientSettings(s3.endpointFor(region), region));
-      regionClients.set(region, c);
-    }
-    return c;
-  };
+  const clients = regionClients(s3);
+  const client = clients.clientFor('us-east-1');
   const workers: WorkerProcess[] = [];
   let app: FastifyInstance | undefined;
   let queue: Queue<BundleJobData, BundleJobResult> | undefined;
@@ -123,7 +114,7 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await app?.close();
     await queue?.close();
-    for (const c of regionClients.values()) c.destroy();
+    clients.destroy();
     await govProxy.close();
     await eastProxy.close();
     await apiS3Proxy.close();
@@ -194,8 +185,8 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     eastProxy,
     apiS3Proxy,
     client,
-    clientFor,
-    clientOf: (bucket) => clientFor(s3.front.bucketRegion(bucket) ?? 'us-east-1'),
+    clientFor: clients.clientFor,
+    clientOf: clients.clientOf,
     dir,
     imageRoot,
     image,

@@ -5,13 +5,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Queue, QueueEvents } from 'bullmq';
 import type { GeneratedIdentity } from '@bundlefarm/format';
 import { BUNDLE_QUEUE, DEFAULT_PREFIX, type BundleJobData, type BundleJobProgress, type BundleJobResult } from '@bundlefarm/queue';
-import { createS3Client } from '@bundlefarm/s3';
 import { EC2_CERTIFICATE_FILES, GOV_REGION, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '../../../test/helpers/environment-setup.js';
 import { startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-proxy.js';
 import { testIdentity, writeIdentity } from '../../../test/helpers/identity.js';
 import { startRedis, type TestRedis } from '../../../test/helpers/redis-server.js';
-import { createFreshBucket } from '../../../test/helpers/s3-objects.js';
-import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
+import { createFreshBucket, regionClients } from '../../../test/helpers/s3-objects.js';
+import { startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
 import { workerStarted } from '../../../test/helpers/spawned-process.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 import { registerS3Credentials, spawnWorker, writeJson, type WorkerProcess } from './worker-fixture.js';
@@ -65,16 +64,8 @@ export async function workerEnvironment(config: Record<string, unknown> = {}): P
   const redis = await startRedis();
   const s3 = await startS3Server({ regions: [GOV_REGION] });
   const govProxy = await startFaultProxy({ target: s3.endpointFor(GOV_REGION) });
-  const client = createS3Client(s3rverClientSettings(s3.endpoint));
-  const regionClients = new Map<string, S3Client>([['us-east-1', client]]);
-  const clientFor = (region: string): S3Client => {
-    let c = regionClients.get(region);
-    if (!c) {
-      c = createS3Client(s3rverClientSettings(s3.endpointFor(region), region));
-      regionClients.set(region, c);
-    }
-    return c;
-  };
+  const clients = regionClients(s3);
+  const client = clients.clientFor('us-east-1');
   const workers: WorkerProcess[] = [];
   let queue: Queue | undefined;
   let events: QueueEvents | undefined;
@@ -82,7 +73,7 @@ export async function workerEnvironment(config: Record<string, unknown> = {}): P
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await events?.close();
     await queue?.close();
-    for (const c of regionClients.values()) c.destroy();
+    clients.destroy();
     await govProxy.close();
     await s3.stop();
     await redis.dispose();
@@ -134,8 +125,8 @@ export async function workerEnvironment(config: Record<string, unknown> = {}): P
     s3,
     govProxy,
     client,
-    clientFor,
-    clientOf: (bucket) => clientFor(s3.front.bucketRegion(bucket) ?? 'us-east-1'),
+    clientFor: clients.clientFor,
+    clientOf: clients.clientOf,
     credentials,
     dir,
     imageRoot,

@@ -25,12 +25,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { XMLParser } from 'fast-xml-parser';
 import { accessControlPolicyXml, cannedAclOf, cannedGrants, granted, type CannedAcl, type Grant } from './access-control.js';
 import { decodeAwsChunked, type ChunkedMode } from './aws-chunked.js';
 import { awsS3Host, isRegionName, NO_REDIRECT_REGIONS, SIGV2_REGIONS } from './aws-regions.js';
@@ -39,6 +37,8 @@ import { checkContentMd5, checkFlexibleChecksum, checkPayloadHash, CHECKSUM_HEAD
 import { RequestLog, type AuthKind, type RecordedS3Request } from './request-log.js';
 import { encodedPath, parseTarget, queryValue, type RequestTarget } from './request-target.js';
 import { errorXml, S3FrontError, s3Errors } from './s3-error.js';
+import { deletedKeys, deleteRequestKeys, locationConstraint, uploadIdOf } from './s3-xml.js';
+import { readAll, S3rverStore } from './s3rver-store.js';
 import { sigV2Kind, verifySigV2 } from './signature-v2.js';
 import {
   credentialScopeOf,
@@ -137,12 +137,6 @@ interface Exchange {
   requestId: string;
 }
 
-interface BackendResponse {
-  status: number;
-  headers: Record<string, string | string[]>;
-  message: IncomingMessage;
-}
-
 /** Headers that describe one connection, not the request: never passed on. */
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'expect', 'te', 'trailer', 'host']);
 /** Request headers that belong to authentication, chunked framing or conditions the front settles itself. */
@@ -178,16 +172,6 @@ const UNRECORDED_HEADERS = new Set(['authorization', 'x-amz-security-token', 'co
 const READ_OPERATIONS = new Set(['GetObject', 'HeadObject']);
 const BUCKET_READ_OPERATIONS = new Set(['ListObjects', 'ListObjectsV2', 'HeadBucket', 'GetBucketLocation', 'ListObjectVersions', 'ListMultipartUploads']);
 
-const xml = new XMLParser({ parseTagValue: false, processEntities: true, ignoreAttributes: true, isArray: (name) => ['Object', 'Deleted'].includes(name) });
-
-/** The subset of s3rver 3.x the front drives (it ships no type declarations). */
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-  store: { deleteObject(bucket: string, key: string): Promise<void> };
-}
-type S3rverConstructor = new (options: { address: string; port: number; silent: boolean; directory: string; vhostBuckets: boolean }) => S3rverInstance;
-
 export class S3Front {
   /** Every request answered, in order. */
   readonly requests = new RequestLog();
@@ -207,14 +191,13 @@ export class S3Front {
   private readonly keyLocks = new Map<string, Promise<void>>();
   private readonly credentials: CredentialStore;
   private readonly aliases: Readonly<Record<string, CannedAcl>>;
-  private readonly agent = new Agent({ keepAlive: true });
   private readonly now: () => Date;
   private readonly maxBodyBytes: number;
   private closed = false;
 
   private constructor(
     private readonly options: S3FrontOptions,
-    private readonly backend: { endpoint: URL; server: S3rverInstance },
+    private readonly store: S3rverStore,
     directory: string,
     private readonly ownsDirectory: boolean,
   ) {
@@ -233,21 +216,14 @@ export class S3Front {
     }
     const ownsDirectory = options.directory === undefined;
     const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'bundlefarm-s3-front-')));
-    const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
-    const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
-    withoutDirectoryRace(server.store);
     let front: S3Front | undefined;
     try {
-      const address = await server.run();
-      front = new S3Front(options, { endpoint: new URL(`http://127.0.0.1:${address.port}`), server }, directory, ownsDirectory);
+      front = new S3Front(options, await S3rverStore.start(directory), directory, ownsDirectory);
       await Promise.all([front.defaultRegion, ...(options.regions ?? [])].map((r) => front!.openRegion(r)));
       return front;
     } catch (err) {
       if (front) await front.close();
-      else {
-        await server.close().catch(() => {});
-        if (ownsDirectory) await rm(directory, { recursive: true, force: true });
-      }
+      else if (ownsDirectory) await rm(directory, { recursive: true, force: true });
       throw err;
     }
   }
@@ -292,9 +268,7 @@ export class S3Front {
     if (this.buckets.has(name)) throw new Error(`S3 front: bucket ${name} exists already`);
     const region = options.region ?? this.defaultRegion;
     await this.openRegion(region);
-    const response = await this.backendRequest({ method: 'PUT', path: encodedPath(name), headers: {}, body: Buffer.alloc(0) });
-    const text = await readAll(response.message);
-    if (response.status !== 200) throw new Error(`S3 front: the store refused bucket ${name}: ${response.status} ${text.toString().slice(0, 200)}`);
+    await this.store.createBucket(name);
     this.registerBucket(name, { ...options, region });
   }
 
@@ -314,8 +288,7 @@ export class S3Front {
     for (const s of this.sockets) s.destroy();
     await Promise.all([...this.opening.values()].map((p) => p.catch(() => undefined)));
     await Promise.all([...this.servers.values()].map(({ server }) => new Promise<void>((resolve) => server.close(() => resolve()))));
-    this.agent.destroy();
-    await this.backend.server.close().catch(() => {});
+    await this.store.close();
     if (this.ownsDirectory) await rm(this.directory, { recursive: true, force: true });
   }
 
@@ -702,7 +675,7 @@ export class S3Front {
   }
 
   private async getObjectAcl(x: Exchange, bucket: BucketRecord): Promise<void> {
-    const head = await this.headBackend(bucket.name, x.target.key!);
+    const head = await this.store.head(bucket.name, x.target.key!);
     if (!head) throw s3Errors.noSuchKey(x.target.key!);
     const acl = this.objectAcls.get(bucket.name)?.get(x.target.key!) ?? this.objectRecord('private', bucket, bucket.owner);
     this.answerXml(x, accessControlPolicyXml(acl.owner, acl.grants));
@@ -713,7 +686,7 @@ export class S3Front {
     const acl = cannedAclOf(x.effective['x-amz-acl'], 'object', this.aliases);
     if (acl === undefined) throw new S3FrontError(400, 'MissingSecurityHeader', 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' });
     if (bucket.objectOwnership === 'BucketOwnerEnforced' && acl !== 'bucket-owner-full-control') throw aclsDisabled();
-    if (!(await this.headBackend(bucket.name, x.target.key!))) throw s3Errors.noSuchKey(x.target.key!);
+    if (!(await this.store.head(bucket.name, x.target.key!))) throw s3Errors.noSuchKey(x.target.key!);
     const previous = this.objectAcls.get(bucket.name)?.get(x.target.key!);
     this.objectAcls.get(bucket.name)!.set(x.target.key!, this.objectRecord(acl, bucket, previous?.owner ?? bucket.owner));
     x.record.acl = acl;
@@ -742,7 +715,7 @@ export class S3Front {
     const h = x.headers;
     const conditional = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'].some((n) => h[n] !== undefined);
     if (conditional) {
-      const head = await this.headBackend(x.target.bucket!, x.target.key!);
+      const head = await this.store.head(x.target.bucket!, x.target.key!);
       if (!head) throw s3Errors.noSuchKey(x.target.key!);
       const etag = String(head.etag ?? '');
       const modified = Date.parse(String(head['last-modified'] ?? ''));
@@ -768,7 +741,7 @@ export class S3Front {
     const ifMatch = x.headers['if-match'];
     if (ifNoneMatch !== undefined || ifMatch !== undefined) {
       if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') throw s3Errors.notImplemented('If-None-Match other than * on a write');
-      const head = await this.headBackend(bucket.name, key);
+      const head = await this.store.head(bucket.name, key);
       if (ifNoneMatch !== undefined && head) throw preconditionFailed('If-None-Match');
       if (ifMatch !== undefined) {
         if (!head) throw s3Errors.noSuchKey(key);
@@ -795,16 +768,15 @@ export class S3Front {
     x.record.deleteKeys = keys;
     const out = await this.forwardAndAnswer(x, { keepBody: true });
     if (x.record.status !== 200 || !out) return;
-    const deleted = (xml.parse(out.toString('utf8')) as { DeleteResult?: { Deleted?: Array<{ Key?: unknown }> } }).DeleteResult?.Deleted ?? [];
-    for (const d of deleted) if (typeof d.Key === 'string') this.objectAcls.get(bucket.name)?.delete(d.Key);
+    for (const key of deletedKeys(out)) this.objectAcls.get(bucket.name)?.delete(key);
   }
 
   private async createMultipartUpload(x: Exchange, bucket: BucketRecord): Promise<void> {
     const acl = this.aclForWrite(x, bucket);
     const out = await this.forwardAndAnswer(x, { keepBody: true });
     if (x.record.status !== 200 || !out) return;
-    const uploadId = (xml.parse(out.toString('utf8')) as { InitiateMultipartUploadResult?: { UploadId?: unknown } }).InitiateMultipartUploadResult?.UploadId;
-    if (typeof uploadId === 'string') this.pendingUploads.set(uploadId, acl);
+    const uploadId = uploadIdOf(out);
+    if (uploadId !== undefined) this.pendingUploads.set(uploadId, acl);
   }
 
   private async completeMultipartUpload(x: Exchange, bucket: BucketRecord): Promise<void> {
@@ -837,46 +809,6 @@ export class S3Front {
   // The store behind the front
 
   /**
-   * One request to the store. A kept-alive connection the store closed just as it was reused fails
-   * with ECONNRESET before the store read anything (Node's documented keep-alive race): sent again once.
-   */
-  private async backendRequest(o: { method: string; path: string; query?: string; headers: Record<string, string>; body: Buffer }): Promise<BackendResponse> {
-    try {
-      return await this.backendRequestOnce(o);
-    } catch (err) {
-      if ((err as { reusedSocket?: boolean }).reusedSocket && (err as { code?: unknown }).code === 'ECONNRESET') return this.backendRequestOnce(o);
-      throw err;
-    }
-  }
-
-  private backendRequestOnce(o: { method: string; path: string; query?: string; headers: Record<string, string>; body: Buffer }): Promise<BackendResponse> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(
-        {
-          host: this.backend.endpoint.hostname,
-          port: this.backend.endpoint.port,
-          method: o.method,
-          path: o.path + (o.query ? `?${o.query}` : ''),
-          headers: { ...o.headers, 'content-length': String(o.body.length) },
-          agent: this.agent,
-        },
-        (message) => resolve({ status: message.statusCode ?? 502, headers: message.headers as Record<string, string | string[]>, message }),
-      );
-      req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
-      req.end(o.method === 'GET' || o.method === 'HEAD' ? undefined : o.body);
-    });
-  }
-
-  /** HEAD of an object at the store: its headers, or undefined when it does not exist. */
-  private async headBackend(bucket: string, key: string): Promise<Record<string, string | string[]> | undefined> {
-    const r = await this.backendRequest({ method: 'HEAD', path: encodedPath(bucket, key), headers: {}, body: Buffer.alloc(0) });
-    r.message.resume();
-    if (r.status === 404) return undefined;
-    if (r.status !== 200) throw new S3FrontError(500, 'InternalError', `the store answered HEAD with ${r.status}`);
-    return r.headers;
-  }
-
-  /**
    * Passes the request on to the store and its answer back. With `stream`, a successful body is piped
    * (object reads); otherwise the answer is read whole, and returned when `keepBody`.
    */
@@ -902,7 +834,7 @@ export class S3Front {
       .filter(([name]) => !AUTH_QUERY.has(name) && !name.toLowerCase().startsWith('x-amz-'))
       .map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
       .join('&');
-    const response = await this.backendRequest({
+    const response = await this.store.request({
       method: x.target.method,
       path: x.target.bucket === undefined ? '/' : encodedPath(x.target.bucket, x.target.key),
       query,
@@ -984,15 +916,6 @@ function hostId(requestId: string): string {
   return Buffer.from(`bundlefarm-s3-front/${requestId}`).toString('base64');
 }
 
-function readAll(stream: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
-    stream.on('error', reject);
-  });
-}
-
 function unquote(etag: string): string {
   return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
@@ -1016,47 +939,4 @@ function checkBucketName(name: string): void {
     !name.endsWith('-s3alias') &&
     !name.endsWith('--ol-s3');
   if (!ok) throw new S3FrontError(400, 'InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
-}
-
-/** The LocationConstraint of a CreateBucket body; undefined when there is none (us-east-1). */
-function locationConstraint(body: Buffer): string | undefined {
-  if (body.length === 0) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = xml.parse(body.toString('utf8'), true);
-  } catch {
-    throw new S3FrontError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
-  }
-  const constraint = (parsed as { CreateBucketConfiguration?: { LocationConstraint?: unknown } }).CreateBucketConfiguration?.LocationConstraint;
-  return typeof constraint === 'string' && constraint !== '' ? constraint : undefined;
-}
-
-/** The keys a DeleteObjects body names. */
-function deleteRequestKeys(body: Buffer): string[] {
-  let parsed: unknown;
-  try {
-    parsed = xml.parse(body.toString('utf8'), true);
-  } catch {
-    throw new S3FrontError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
-  }
-  const objects = (parsed as { Delete?: { Object?: Array<{ Key?: unknown }> } }).Delete?.Object ?? [];
-  return objects.flatMap((o) => (typeof o.Key === 'string' ? [o.Key] : []));
-}
-
-/**
- * s3rver keeps `a/b/key` as files in directory `a/b/`, and a delete removes the directories it left
- * empty (readdir, then rmdir): two deletes in one directory at once race, and the loser answers 500
- * (ENOENT, or ENOTEMPTY when a PUT refilled it) although its object is gone. S3 has no directories and
- * no such failure, so the directory cleanup's own errors are ignored.
- */
-function withoutDirectoryRace(store: S3rverInstance['store']): void {
-  const deleteObject = store.deleteObject.bind(store);
-  store.deleteObject = async (bucket, key) => {
-    try {
-      await deleteObject(bucket, key);
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw err;
-    }
-  };
 }
