@@ -262,6 +262,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     body: Buffer,
     record: RecordedRequest,
     action: FaultAction | undefined,
+    again = false,
   ): Promise<void> =>
     new Promise<void>((resolve) => {
       const headers: Record<string, string | string[]> = {};
@@ -341,7 +342,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           }
         },
       );
-      upstream.on('error', () => {
+      upstream.on('error', (err: NodeJS.ErrnoException) => {
+        // a kept-alive connection the server closed just as it was reused (Node's keep-alive race):
+        // the request never reached the server, so it is sent again — a fault must hit the server
+        if (!again && upstream.reusedSocket && err.code === 'ECONNRESET' && !res.headersSent) {
+          void forward(req, res, info, body, record, action, true).then(resolve);
+          return;
+        }
         if (!res.headersSent) sendError(res, record, 502, 'BadGateway', 'the fault proxy could not reach the server');
         else res.socket?.destroy();
         resolve();

@@ -301,6 +301,10 @@ export class S3Front {
         else res.destroy();
       });
     });
+    // idle kept-alive connections stay open for a minute, as clients expect of S3 (Node's default of
+    // 5 s closes them under clients that reuse them a moment later, which then see ECONNRESET)
+    server.keepAliveTimeout = 60_000;
+    server.headersTimeout = 65_000;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
