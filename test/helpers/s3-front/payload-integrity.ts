@@ -30,14 +30,40 @@ function base64Bytes(text: string): Buffer | undefined {
   return Buffer.from(text, 'base64');
 }
 
-export function md5Base64(data: Buffer): string {
-  return createHash('md5').update(data).digest('base64');
+/** A body's MD5 (base64, as Content-MD5) and SHA-256 (hex, as x-amz-content-sha256). */
+export interface BodyDigests {
+  md5: string;
+  sha256: string;
+}
+
+/**
+ * Digests a body piece by piece as it arrives: a 10 MiB part hashed in one go would hold the event
+ * loop (shared with whatever else runs in the process, an API under test say) for tens of milliseconds.
+ */
+export class BodyDigester {
+  private readonly md5 = createHash('md5');
+  private readonly sha256 = createHash('sha256');
+
+  update(piece: Buffer): void {
+    this.md5.update(piece);
+    this.sha256.update(piece);
+  }
+
+  digests(): BodyDigests {
+    return { md5: this.md5.digest('base64'), sha256: this.sha256.digest('hex') };
+  }
+}
+
+export function digestsOf(data: Buffer): BodyDigests {
+  const d = new BodyDigester();
+  d.update(data);
+  return d.digests();
 }
 
 /** The hex SHA-256 the request declared must be the body's (when it declared one). */
-export function checkPayloadHash(declared: string | undefined, body: Buffer): void {
+export function checkPayloadHash(declared: string | undefined, body: BodyDigests): void {
   if (declared === undefined || !/^[0-9a-f]{64}$/.test(declared)) return;
-  const computed = createHash('sha256').update(body).digest('hex');
+  const computed = body.sha256;
   if (computed !== declared) {
     throw new S3FrontError(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", {
       ClientComputedContentSHA256: declared,
@@ -46,11 +72,11 @@ export function checkPayloadHash(declared: string | undefined, body: Buffer): vo
   }
 }
 
-export function checkContentMd5(header: string | undefined, body: Buffer): void {
+export function checkContentMd5(header: string | undefined, body: BodyDigests): void {
   if (header === undefined) return;
   const digest = base64Bytes(header.trim());
   if (digest?.length !== 16) throw new S3FrontError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.', { 'Content-MD5': header });
-  const computed = md5Base64(body);
+  const computed = body.md5;
   if (computed !== digest.toString('base64')) {
     throw new S3FrontError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', { ExpectedDigest: header, CalculatedDigest: computed });
   }

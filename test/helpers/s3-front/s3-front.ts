@@ -33,7 +33,7 @@ import { accessControlPolicyXml, cannedAclOf, cannedGrants, granted, type Canned
 import { decodeAwsChunked, type ChunkedMode } from './aws-chunked.js';
 import { awsS3Host, isRegionName, NO_REDIRECT_REGIONS, SIGV2_REGIONS } from './aws-regions.js';
 import { accountNamed, accountOf, CredentialStore, DEFAULT_ACCOUNT, type S3Account, type S3FrontCredentials } from './credentials.js';
-import { checkContentMd5, checkFlexibleChecksum, checkPayloadHash, CHECKSUM_HEADERS, md5Base64 } from './payload-integrity.js';
+import { BodyDigester, checkContentMd5, checkFlexibleChecksum, checkPayloadHash, CHECKSUM_HEADERS, digestsOf, type BodyDigests } from './payload-integrity.js';
 import { RequestLog, type AuthKind, type RecordedS3Request } from './request-log.js';
 import { encodedPath, parseTarget, queryValue, type RequestTarget } from './request-target.js';
 import { errorXml, S3FrontError, s3Errors } from './s3-error.js';
@@ -132,6 +132,8 @@ interface Exchange {
   effective: Record<string, string>;
   record: RecordedS3Request;
   body: Buffer;
+  /** MD5 and SHA-256 of `body` (of the decoded data for aws-chunked bodies). */
+  digests: BodyDigests;
   trailers: Map<string, string>;
   principal: Principal | undefined;
   requestId: string;
@@ -382,17 +384,18 @@ export class S3Front {
       deleteKeys: undefined,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
     });
-    const x: Exchange = { req, res, endpointRegion, target, headers, effective, record, body: Buffer.alloc(0), trailers: new Map(), principal: undefined, requestId };
-    const body = await this.readBody(req);
-    if (body === 'gone') return;
-    if (body === 'too-large') {
+    const x: Exchange = { req, res, endpointRegion, target, headers, effective, record, body: Buffer.alloc(0), digests: digestsOf(Buffer.alloc(0)), trailers: new Map(), principal: undefined, requestId };
+    const received = await this.readBody(req);
+    if (received === 'gone') return;
+    if (received === 'too-large') {
       this.fail(x, new S3FrontError(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', { MaxSizeAllowed: String(this.maxBodyBytes) }));
       res.on('finish', () => req.socket.destroy());
       return;
     }
-    x.body = body;
-    x.record.bodyBytes = body.length;
-    x.record.bodyMd5 = md5Base64(body);
+    x.body = received.body;
+    x.digests = received.digests;
+    x.record.bodyBytes = received.body.length;
+    x.record.bodyMd5 = received.digests.md5;
     try {
       await this.process(x);
     } catch (err) {
@@ -401,17 +404,21 @@ export class S3Front {
     }
   }
 
-  private readBody(req: IncomingMessage): Promise<Buffer | 'gone' | 'too-large'> {
+  /** The whole body, digested as it arrives. */
+  private readBody(req: IncomingMessage): Promise<{ body: Buffer; digests: BodyDigests } | 'gone' | 'too-large'> {
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
+      const digester = new BodyDigester();
       let size = 0;
       let tooLarge = false;
       req.on('data', (c: Buffer) => {
         size += c.length;
         if (size > this.maxBodyBytes) tooLarge = true;
-        else chunks.push(c);
+        if (tooLarge) return;
+        chunks.push(c);
+        digester.update(c);
       });
-      req.on('end', () => resolve(tooLarge ? 'too-large' : Buffer.concat(chunks, size)));
+      req.on('end', () => resolve(tooLarge ? 'too-large' : { body: Buffer.concat(chunks, size), digests: digester.digests() }));
       req.on('error', () => resolve('gone'));
       req.on('aborted', () => resolve('gone'));
     });
@@ -435,8 +442,8 @@ export class S3Front {
     x.principal = await this.authenticate(x, regions, bucket?.region ?? x.endpointRegion);
     this.authorize(x, bucket);
 
-    checkPayloadHash(x.headers['x-amz-content-sha256'], x.body);
-    checkContentMd5(x.headers['content-md5'], x.body);
+    checkPayloadHash(x.headers['x-amz-content-sha256'], x.digests);
+    checkContentMd5(x.headers['content-md5'], x.digests);
     await checkFlexibleChecksum(x.headers, x.trailers, x.body);
 
     if (target.bucket === undefined) {
@@ -588,7 +595,8 @@ export class S3Front {
     x.body = decoded.data;
     x.trailers = decoded.trailers;
     x.record.bodyBytes = decoded.data.length;
-    x.record.bodyMd5 = md5Base64(decoded.data);
+    x.digests = digestsOf(decoded.data);
+    x.record.bodyMd5 = x.digests.md5;
   }
 
   /** Whether the caller may do what it asks (S3's answer when not: 403 AccessDenied). */
