@@ -271,7 +271,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       }
       if (body.length > 0 || req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
       const upstream = httpRequest(
-        { host: target.hostname, port: target.port, method: info.method, path: req.url, headers, agent },
+        { host: target.hostname, port: target.port, method: info.method, path: req.url, headers, agent: again ? false : agent },
         (up) => {
           counters.forwarded++;
           if (action?.type === 'lose-response') {

@@ -1,12 +1,11 @@
 /*
- * The store behind the S3 front: s3rver (file-backed) on a private loopback port, spoken to without
- * signatures (it takes unsigned requests as anonymous and enforces nothing), after the front has
- * checked what S3 checks. s3rver keeps bytes, listings, ranges, multipart uploads and copies as S3
- * does; one flaw of its own is mended here (see `withoutDirectoryRace`).
+ * The store behind the S3 front: s3rver (file-backed) on a private loopback port, on a thread of its
+ * own (s3rver-thread.mjs), spoken to without signatures (it takes unsigned requests as anonymous and
+ * enforces nothing) after the front has checked what S3 checks. s3rver keeps bytes, listings, ranges,
+ * multipart uploads and copies as S3 does.
  */
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { encodedPath } from './request-target.js';
 
 export interface StoreRequest {
@@ -25,40 +24,44 @@ export interface StoreResponse {
   message: IncomingMessage;
 }
 
-/** The subset of s3rver 3.x used (it ships no type declarations). */
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-  store: { deleteObject(bucket: string, key: string): Promise<void> };
-}
-type S3rverConstructor = new (options: { address: string; port: number; silent: boolean; directory: string; vhostBuckets: boolean }) => S3rverInstance;
-
 export class S3rverStore {
   private readonly agent = new Agent({ keepAlive: true });
 
   private constructor(
-    private readonly server: S3rverInstance,
+    private readonly thread: Worker,
     private readonly endpoint: URL,
   ) {}
 
-  /** Starts s3rver on a free loopback port, keeping its files in `directory`. */
+  /** Starts s3rver on a free loopback port, on a thread of its own, keeping its files in `directory`. */
   static async start(directory: string): Promise<S3rverStore> {
-    const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
-    const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
-    withoutDirectoryRace(server.store);
-    const address = await server.run();
-    return new S3rverStore(server, new URL(`http://127.0.0.1:${address.port}`));
+    const thread = new Worker(new URL('./s3rver-thread.mjs', import.meta.url), { workerData: { directory } });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        thread.once('message', (m: { port: number }) => resolve(m.port));
+        thread.once('error', reject);
+        thread.once('exit', (code) => reject(new Error(`the s3rver thread exited (${code}) before listening`)));
+      });
+      thread.removeAllListeners('error');
+      thread.removeAllListeners('exit');
+      // a crash of the store is a bug to see, not a reason to take the test process down silently
+      thread.on('error', (err) => console.error('S3 front: the s3rver thread failed', err));
+      return new S3rverStore(thread, new URL(`http://127.0.0.1:${port}`));
+    } catch (err) {
+      await thread.terminate();
+      throw err;
+    }
   }
 
   /**
    * One request. A kept-alive connection the store closed just as it was reused fails with
-   * ECONNRESET before the store read anything (Node's documented keep-alive race): sent again once.
+   * ECONNRESET before the store read anything (Node's documented keep-alive race): sent again, on a
+   * new connection (the pool may hold more connections closed alike).
    */
   async request(o: StoreRequest): Promise<StoreResponse> {
     try {
-      return await this.requestOnce(o);
+      return await this.requestOnce(o, this.agent);
     } catch (err) {
-      if ((err as { reusedSocket?: boolean }).reusedSocket && (err as { code?: unknown }).code === 'ECONNRESET') return this.requestOnce(o);
+      if ((err as { reusedSocket?: boolean }).reusedSocket && (err as { code?: unknown }).code === 'ECONNRESET') return this.requestOnce(o, false);
       throw err;
     }
   }
@@ -80,10 +83,16 @@ export class S3rverStore {
 
   async close(): Promise<void> {
     this.agent.destroy();
-    await this.server.close().catch(() => {});
+    const closed = new Promise<void>((resolve) => {
+      this.thread.once('message', () => resolve());
+      this.thread.once('exit', () => resolve());
+    });
+    this.thread.postMessage('close');
+    await closed;
+    await this.thread.terminate();
   }
 
-  private requestOnce(o: StoreRequest): Promise<StoreResponse> {
+  private requestOnce(o: StoreRequest, agent: Agent | false): Promise<StoreResponse> {
     return new Promise((resolve, reject) => {
       const req = httpRequest(
         {
@@ -92,7 +101,7 @@ export class S3rverStore {
           method: o.method,
           path: o.path + (o.query ? `?${o.query}` : ''),
           headers: { ...o.headers, 'content-length': String(o.body.length) },
-          agent: this.agent,
+          agent,
         },
         (message) => resolve({ status: message.statusCode ?? 502, headers: message.headers as Record<string, string | string[]>, message }),
       );
@@ -109,22 +118,4 @@ export function readAll(stream: IncomingMessage): Promise<Buffer> {
     stream.on('end', () => resolve(Buffer.concat(chunks)));
     stream.on('error', reject);
   });
-}
-
-/**
- * s3rver keeps `a/b/key` as files in directory `a/b/`, and a delete removes the directories it left
- * empty (readdir, then rmdir): two deletes in one directory at once race, and the loser answers 500
- * (ENOENT, or ENOTEMPTY when a PUT refilled it) although its object is gone. S3 has no directories and
- * no such failure, so the directory cleanup's own errors are ignored.
- */
-function withoutDirectoryRace(store: S3rverInstance['store']): void {
-  const deleteObject = store.deleteObject.bind(store);
-  store.deleteObject = async (bucket, key) => {
-    try {
-      await deleteObject(bucket, key);
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw err;
-    }
-  };
 }
