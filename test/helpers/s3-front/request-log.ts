@@ -1,9 +1,11 @@
 /*
  * Every request the S3 front answered, in order, for tests to count and order what a client did:
  * "no DELETE happened", "the manifest went up after every part", "worker A's last write was answered
- * before worker B's first". Each record has the request's arrival order (`id`) and the order its answer
- * went out (`answeredOrder`): a write has taken effect at the store once it is answered, so comparing
- * `answeredOrder` of one client's last write with `id` of another's first says which came first.
+ * before worker B's first arrived". Each record has its arrival order (`id`), the order its answer
+ * went out (`answeredOrder`), and both events' places in one sequence of arrivals and answers
+ * (`receivedSeq`, `answeredSeq`): a write has taken effect at the store once it is answered, so
+ * `a.answeredSeq < b.receivedSeq` says that `a` had landed before `b` reached S3. (Tell clients apart
+ * by key pair: `registerS3Credentials()` per worker, then `accessKeyId`.)
  */
 import { EventEmitter } from 'node:events';
 
@@ -14,6 +16,9 @@ export interface RecordedS3Request {
   id: number;
   /** Order in which answers went out, from 1; 0 while unanswered (or when the client went away first). */
   answeredOrder: number;
+  /** Place of the arrival, and of the answer (0 until answered), in one sequence of arrivals and answers. */
+  receivedSeq: number;
+  answeredSeq: number;
   /** `performance.now()` at arrival and answer (0 until answered). */
   receivedAt: number;
   answeredAt: number;
@@ -75,6 +80,7 @@ export class RequestLog {
   private records: RecordedS3Request[] = [];
   private nextId = 1;
   private nextAnswer = 1;
+  private nextSeq = 1;
   private readonly events = new EventEmitter();
 
   /** Every request since the start (or `clear`), in arrival order. */
@@ -123,8 +129,16 @@ export class RequestLog {
   }
 
   /** @internal the front's side */
-  begin(fields: Omit<RecordedS3Request, 'id' | 'answeredOrder' | 'receivedAt' | 'answeredAt'>): RecordedS3Request {
-    const record: RecordedS3Request = { ...fields, id: this.nextId++, answeredOrder: 0, receivedAt: performance.now(), answeredAt: 0 };
+  begin(fields: Omit<RecordedS3Request, 'id' | 'answeredOrder' | 'receivedSeq' | 'answeredSeq' | 'receivedAt' | 'answeredAt'>): RecordedS3Request {
+    const record: RecordedS3Request = {
+      ...fields,
+      id: this.nextId++,
+      answeredOrder: 0,
+      receivedSeq: this.nextSeq++,
+      answeredSeq: 0,
+      receivedAt: performance.now(),
+      answeredAt: 0,
+    };
     this.records.push(record);
     return record;
   }
@@ -133,6 +147,7 @@ export class RequestLog {
   answered(record: RecordedS3Request): void {
     if (record.answeredOrder > 0) return;
     record.answeredOrder = this.nextAnswer++;
+    record.answeredSeq = this.nextSeq++;
     record.answeredAt = performance.now();
     this.events.emit('answered', record);
   }
