@@ -24,7 +24,7 @@ let mounted = false;
 before(async () => {
   small = await mkdtemp(join(tmpdir(), 'bundlefarm-small-fs-'));
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', small]);
-  assert.equal(r.status, 0, `a 24 MiB tmpfs is needed for disk-full tests (run as root): ${r.stderr}`);
+  assert.equal(r.status, 0, `a 24 MiB tmpfs is needed for disk-full tests (run as root): ${r.stderr.toString()}`);
   mounted = true;
 });
 

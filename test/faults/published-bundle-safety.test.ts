@@ -260,7 +260,7 @@ describe('two jobs for the same place at once', SLOW, () => {
     const second = await env.startWorker();
     // the first job's parts answer slowly: it is surely still uploading when the others come
     proxy.addFault({ match: (r) => r.method === 'PUT' && bundleKey(bucket)(r) && r.path.includes('.part.'), action: { type: 'delay', ms: 1_000 }, times: 3 });
-    const watch = watchManifests(env.s3.endpoint, [{ bucket, prefix: PREFIX }], env.user.certificate);
+    const watch = watchManifests((region) => env.s3.endpointFor(region), [{ bucket, prefix: PREFIX }], env.user.certificate);
     try {
       const add = (s: Record<string, unknown>) => env.queue.add(NAME, { spec: s as unknown as BundleJobData['spec'], source: 'test' }, jobOptions({ attempts: 3, backoffMs: 200 }));
       const first = await add(spec(bucket));

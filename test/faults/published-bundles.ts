@@ -75,6 +75,8 @@ export interface WatchedPlace {
   bucket: string;
   /** Key prefix the job publishes under ('' or `dir/`). */
   prefix: string;
+  /** The bucket's region (default us-east-1): read at that region's endpoint. */
+  region?: string;
 }
 
 export interface WatchReport {
@@ -94,22 +96,28 @@ export interface ManifestWatch {
 }
 
 /**
- * Watches places in the S3 server at `endpoint` while jobs run: over and over, every manifest visible
+ * Watches places in the S3 server (each at its region's endpoint, `endpointFor`) while jobs run: over and over, every manifest visible
  * there is read and its bundle verified (parts in order: the first are the first a retry overwrites).
  * A failed check is a violation only if the very same manifest is still there after it — a manifest
  * withdrawn or replaced meanwhile was not visible while its parts changed. A check whose reads fail
- * (s3rver rewrites objects in place, so reading one while it is rewritten can break off) concludes
+ * (the store behind the S3 front, s3rver, rewrites objects in place, so reading one while it is rewritten can break off) concludes
  * nothing; its own client gives up on a read after a few seconds, so the watch keeps looking.
  */
-export function watchManifests(endpoint: string, places: readonly WatchedPlace[], certificate: CertificateMaterial): ManifestWatch {
-  const client = createS3Client({ ...s3rverClientSettings(endpoint), maxAttempts: 1, requestTimeoutMs: 3_000, socketTimeoutMs: 3_000 });
+export function watchManifests(endpointFor: (region: string) => string, places: readonly WatchedPlace[], certificate: CertificateMaterial): ManifestWatch {
+  const clients = new Map<string, S3Client>();
+  for (const { region = 'us-east-1' } of places) {
+    if (!clients.has(region)) {
+      clients.set(region, createS3Client({ ...s3rverClientSettings(endpointFor(region), region), maxAttempts: 1, requestTimeoutMs: 3_000, socketTimeoutMs: 3_000 }));
+    }
+  }
   const report: WatchReport = { rounds: 0, verified: 0, inconclusive: 0, violations: [] };
   let stopping = false;
-  const read = (bucket: string, key: string): Promise<Buffer | undefined> => getObject(client, bucket, key).catch(() => undefined);
   const loop = (async () => {
     while (!stopping) {
-      for (const { bucket, prefix } of places) {
-        // a listing that fails (s3rver slow under load: the client gives up after 3 s) concludes nothing either
+      for (const { bucket, prefix, region = 'us-east-1' } of places) {
+        const client = clients.get(region)!;
+        const read = (key: string): Promise<Buffer | undefined> => getObject(client, bucket, key).catch(() => undefined);
+        // a listing that fails (the store slow under load: the client gives up after 3 s) concludes nothing either
         const listed = await listKeys(client, bucket, prefix).catch(() => undefined);
         if (listed === undefined) {
           report.inconclusive++;
@@ -117,7 +125,7 @@ export function watchManifests(endpoint: string, places: readonly WatchedPlace[]
         }
         const manifests = listed.filter((k) => k.endsWith('.manifest.xml'));
         for (const key of manifests) {
-          const before = await read(bucket, key);
+          const before = await read(key);
           if (before === undefined) continue;
           try {
             await verifyPublished(client, bucket, key, certificate, before);
@@ -127,9 +135,9 @@ export function watchManifests(endpoint: string, places: readonly WatchedPlace[]
               report.inconclusive++;
               continue;
             }
-            const after = await read(bucket, key);
+            const after = await read(key);
             const why = isBundlefarmError(err) ? `${err.code}: ${err.message}` : String(err);
-            if (after !== undefined && after.equals(before)) report.violations.push(`s3://${bucket}/${key} was visible while ${why}`);
+            if (after?.equals(before)) report.violations.push(`s3://${bucket}/${key} was visible while ${why}`);
           }
         }
       }
@@ -137,7 +145,9 @@ export function watchManifests(endpoint: string, places: readonly WatchedPlace[]
       await new Promise((r) => setTimeout(r, 20));
     }
     return report;
-  })().finally(() => client.destroy());
+  })().finally(() => {
+    for (const c of clients.values()) c.destroy();
+  });
   // rejections surface through stop(); until then they must not count as unhandled
   loop.catch(() => {});
   return {

@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import type { BundleJobProgress } from '@bundlefarm/queue';
 import { BUNDLE_QUEUE } from '@bundlefarm/queue';
+import { GOV_REGION } from '../helpers/environment-setup.js';
 import { s3Requests } from '../helpers/fault-proxy.js';
 import { apiRequest } from '../helpers/api-request.js';
 import { startApiProcess, type ApiProcess } from '../helpers/service-processes.js';
@@ -12,7 +13,7 @@ import { assertSoleBundle, unbundleWithCli } from './published-bundles.js';
 /**
  * Redis killed (SIGKILL) and started again on the same port under running jobs, everything a real
  * process: Redis with AOF (as a deployment must run it — docs/service.md), the API process
- * (apps/api/bin/bundlefarm-api.js), two worker processes, s3rver. Five jobs are queued, two of them
+ * (apps/api/bin/bundlefarm-api.js), two worker processes, the S3 front. Five jobs are queued, two of them
  * uploading when Redis dies. While it is away the API answers 503 at once (and enqueues nothing); the
  * workers keep their jobs. Then, without anyone restarting anything else: the API and the workers
  * reconnect by themselves, every job accepted is still there and completes exactly once (one
@@ -126,20 +127,20 @@ describe('Redis restarted under running jobs', SLOW, () => {
     await until('the API to be ready again', async () => (await fetch(`${api.url}/readyz`).then((r) => r.status)) === 200 || undefined, 60_000);
     const afterwards = [await submit(api, 'restart-6')];
     // and one to cancel while it runs (its GovCloud parts answer slowly): the workers' cancel subscription is back too
-    const cancelTarget = await env.bucket('restart-cancel');
+    const cancelTarget = await env.bucket('restart-cancel', GOV_REGION);
     env.govProxy.addFault({ match: (q) => s3Requests.putObject(q) && s3Requests.inBucket(cancelTarget)(q), action: { type: 'delay', ms: 1_500 } });
     try {
       const spec = specFor([{ region: 'us-gov-west-1', bucket: cancelTarget, prefix: '' }], { name: 'restart-cancel', level: 1 });
       const c = await call(api, 'POST', '/v1/bundles', spec);
       assert.equal(c.status, 202, JSON.stringify(c.json));
       const cancelId: string = c.json.id;
-      await until('the job to cancel to upload', async () => (await listKeys(env.client, cancelTarget)).some((k) => k.includes('.part.')) || undefined, 120_000);
+      await until('the job to cancel to upload', async () => (await listKeys(env.clientFor(GOV_REGION), cancelTarget)).some((k) => k.includes('.part.')) || undefined, 120_000);
       const d = await call(api, 'DELETE', `/v1/bundles/${cancelId}`);
       assert.equal(d.status, 202, JSON.stringify(d.json));
       const cancelled = await finished(api, cancelId);
       assert.equal(cancelled.state, 'failed');
       assert.equal(cancelled.error.code, 'BF_CANCELLED');
-      await until('the cancelled job’s uploads to be removed', async () => (await listKeys(env.client, cancelTarget)).length === 0 || undefined, 30_000);
+      await until('the cancelled job’s uploads to be removed', async () => (await listKeys(env.clientFor(GOV_REGION), cancelTarget)).length === 0 || undefined, 30_000);
     } finally {
       env.resetFaults();
     }

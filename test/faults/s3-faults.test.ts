@@ -12,7 +12,7 @@ import { assertSoleBundle, unbundleWithCli } from './published-bundles.js';
 
 /**
  * S3 faults seen by the service, everything real: the API (jobs get 2 attempts, 200 ms apart), a worker
- * process, Redis, s3rver. The worker reaches us-gov-west-1 through the environment's fault proxy, which
+ * process, Redis, the S3 front. The worker reaches us-gov-west-1 through the environment's fault proxy, which
  * answers 500/503, holds answers back, or drops connections — before the request body is in (nothing
  * stored) or after the write landed (stored, but the worker never hears so). The worker's S3 settings
  * are the environment's: the SDK does not retry (maxAttempts 1), the sink tries each request 3 times
@@ -76,12 +76,12 @@ async function assertFailedCleanly(status: any, bucket: string): Promise<void> {
   assert.equal(status.regions[0].stage, 'failed');
   assert.equal(status.regions[0].error.code, 'BF_S3_UNAVAILABLE');
   assert.equal(status.result, null);
-  assert.deepEqual(await listKeys(env.client, bucket), [], `no manifest, no part, no probe left; the proxy saw:\n${trail(bucket)}`);
+  assert.deepEqual(await listKeys(env.clientFor(GOV), bucket), [], `no manifest, no part, no probe left; the proxy saw:\n${trail(bucket)}`);
 }
 
-describe('S3 faults under the service (real worker process, Redis, s3rver behind a fault proxy)', SLOW, () => {
+describe('S3 faults under the service (real worker process, Redis, the S3 front behind a fault proxy)', SLOW, () => {
   it('500/503, slow answers and connections dropped on both sides of a share of uploads: retried, and the bundle is intact', SLOW, async () => {
-    const bucket = await env.bucket('flaky');
+    const bucket = await env.bucket('flaky', GOV);
     const upload = uploadTo(bucket);
     // Faults hit first tries only, so each object fails at most once and the 3 tries always suffice:
     // the job must complete on its first attempt whatever the draw. The first four first tries (parts:
@@ -121,15 +121,15 @@ describe('S3 faults under the service (real worker process, Redis, s3rver behind
       // exactly the bundle (no probe, nothing twice), signed, and it gives the image back byte for byte
       const region = status.regions[0];
       assert.equal(region.stage, 'published');
-      await assertSoleBundle(env.client, bucket, 'os/', 'flaky', env.user.certificate);
-      assert.equal(await unbundleWithCli(env.client, bucket, region.manifestKey, { key: env.userKey, cert: env.userCert }), env.image.sha256);
+      await assertSoleBundle(env.clientFor(GOV), bucket, 'os/', 'flaky', env.user.certificate);
+      assert.equal(await unbundleWithCli(env.clientFor(GOV), bucket, region.manifestKey, { key: env.userKey, cert: env.userCert }), env.image.sha256);
     } finally {
       env.resetFaults();
     }
   });
 
   it('S3 down (the first write stored but never answered, every PUT after it 503 SlowDown): BF_S3_UNAVAILABLE after the attempts, nothing left', SLOW, async () => {
-    const bucket = await env.bucket('down');
+    const bucket = await env.bucket('down', GOV);
     const put = (r: RequestInfo): boolean => s3Requests.putObject(r) && s3Requests.inBucket(bucket)(r);
     proxy.resetRecords();
     proxy.addFault({ match: put, times: 1, action: { type: 'lose-response' } });
@@ -148,7 +148,7 @@ describe('S3 faults under the service (real worker process, Redis, s3rver behind
   });
 
   it('S3 going down mid-upload (connections dropped before or after the write lands): what landed is deleted, no manifest or part is left', SLOW, async () => {
-    const bucket = await env.bucket('outage');
+    const bucket = await env.bucket('outage', GOV);
     const upload = uploadTo(bucket);
     proxy.resetRecords();
     // the first part goes up; every upload after it loses its connection — once each way for sure,

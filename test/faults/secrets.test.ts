@@ -16,7 +16,7 @@ import { getObject, listKeys } from '../service/service-environment.js';
 
 /**
  * Secrets never leave the process that holds them. A full run of the service, every part a real
- * process (redis-server, the API, two workers; s3rver in this process): a job enqueued through
+ * process (redis-server, the API, two workers; the S3 front in this process): a job enqueued through
  * POST /v1/bundles that completes, one enqueued by a signed GitHub webhook that completes, one that
  * FAILS after bundling (its second region's bucket is missing: the first region is published, then
  * the job fails), and one CANCELLED (DELETE /v1/bundles/:id) while its parts are being uploaded.
@@ -81,7 +81,7 @@ const env = await serviceProcesses({
 });
 await env.s3.createBucket(HOOK_BUCKET);
 
-// The workers reach s3rver through a fault proxy, so the cancelled job's part uploads can be slowed
+// The workers reach the S3 front through a fault proxy, so the cancelled job's part uploads can be slowed
 // down: the cancel then lands while the job is uploading, with its AES key in use.
 const proxy = await startFaultProxy({ target: env.s3.endpoint });
 const workerConfig = JSON.parse(await readFile(env.workerEnv.BUNDLEFARM_CONFIG!, 'utf8')) as { s3: Record<string, unknown> };

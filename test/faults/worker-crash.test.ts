@@ -3,12 +3,13 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { after, describe, it } from 'node:test';
 import { Job, QueueEvents } from 'bullmq';
 import { BUNDLE_QUEUE, jobOptions, type BundleJobData, type BundleJobResult } from '@bundlefarm/queue';
+import { GOV_REGION as GOV } from '../helpers/environment-setup.js';
 import { s3Requests, type RequestInfo } from '../helpers/fault-proxy.js';
 import { PREFIX, listKeys, serviceEnvironment, specFor, until, type WorkerProcess } from '../service/service-environment.js';
 import { assertSoleBundle, unbundleWithCli, watchManifests } from './published-bundles.js';
 
 /**
- * A worker process killed (SIGKILL) in the middle of a job, everything real: Redis, s3rver (us-east-1
+ * A worker process killed (SIGKILL) in the middle of a job, everything real: Redis, the S3 front (us-east-1
  * and us-gov-west-1 through fault proxies), worker processes with a 3 s job lock. The job's lock runs
  * out, another worker process takes the job over and finishes it; the job completes exactly once, and
  * each region ends up with exactly one consistent bundle (byte for byte the image, through the CLI).
@@ -56,10 +57,10 @@ async function ownerOf(job: BundleJob, workers: readonly WorkerProcess[]): Promi
 /** Watches the manifests of both regions' places (see watchManifests). */
 function watchBoth(east: string, gov: string): ReturnType<typeof watchManifests> {
   return watchManifests(
-    env.s3.endpoint,
+    (region) => env.s3.endpointFor(region),
     [
       { bucket: east, prefix: 'os/' },
-      { bucket: gov, prefix: '' },
+      { bucket: gov, prefix: '', region: GOV },
     ],
     env.user.certificate,
   );
@@ -92,16 +93,16 @@ async function assertCompletedOnceBy(done: BundleJob, survivor: WorkerProcess, k
 
 /** Every region's bundle gives the image back, byte for byte, through the CLI. */
 async function assertRoundTrips(done: BundleJob): Promise<void> {
-  const regions = Object.values(done.returnvalue.regions);
+  const regions = Object.entries(done.returnvalue.regions);
   assert.equal(regions.length, 2);
-  const images = await Promise.all(regions.map((r) => unbundleWithCli(env.client, r.bucket, r.manifestKey!, userFiles)));
+  const images = await Promise.all(regions.map(([region, r]) => unbundleWithCli(env.clientFor(region), r.bucket, r.manifestKey!, userFiles)));
   assert.deepEqual(images, [env.image.sha256, env.image.sha256]);
 }
 
 describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
   it('another worker takes the job over after the lock expires and finishes it: one consistent bundle per region', SLOW, async () => {
     const east = await env.bucket('crash-east');
-    const gov = await env.bucket('crash-gov');
+    const gov = await env.bucket('crash-gov', GOV);
     // GovCloud part uploads answer slowly: the job is surely mid-upload when its worker dies, and the
     // takeover's upload lasts long enough for the watch to look at the buckets throughout
     env.govProxy.addFault({ match: partPutIn(gov), action: { type: 'delay', ms: 700 } });
@@ -121,7 +122,7 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
 
       await assertCompletedOnceBy(done, survivor, owner);
       await assertSoleBundle(env.client, east, 'os/', 'crash-mid-upload', env.user.certificate);
-      await assertSoleBundle(env.client, gov, '', 'crash-mid-upload', env.user.certificate);
+      await assertSoleBundle(env.clientFor(GOV), gov, '', 'crash-mid-upload', env.user.certificate);
       await assertRoundTrips(done);
       await survivor.stop('SIGTERM');
     } finally {
@@ -133,7 +134,7 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
 
   it('killed between publishing a manifest and recording it: the retry withdraws it before overwriting its parts', SLOW, async () => {
     const east = await env.bucket('window-east');
-    const gov = await env.bucket('window-gov');
+    const gov = await env.bucket('window-gov', GOV);
     const manifestKey = 'os/window.manifest.xml';
     // the first us-east-1 manifest PUT reaches S3 but its answer is held back: the worker dies while
     // its manifest is visible and the job does not yet say the region was published
@@ -160,13 +161,15 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
       // x-amz-meta-bundlefarm-job, as the worker marks what a job writes
       const own = { 'bundlefarm-job': `${job.id}@${job.timestamp}` };
       const planted = [
-        [east, `os/${extra}`, own],
-        [east, 'os/.bundlefarm-preflight-00112233aabbccdd', own],
-        [gov, extra, own],
-        [east, `elsewhere/${extra}`, own],
-        [east, foreign, {}],
+        ['us-east-1', east, `os/${extra}`, own],
+        ['us-east-1', east, 'os/.bundlefarm-preflight-00112233aabbccdd', own],
+        [GOV, gov, extra, own],
+        ['us-east-1', east, `elsewhere/${extra}`, own],
+        ['us-east-1', east, foreign, {}],
       ] as const;
-      for (const [bucket, key, metadata] of planted) await env.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'left over', Metadata: metadata }));
+      for (const [region, bucket, key, metadata] of planted) {
+        await env.clientFor(region).send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'left over', Metadata: metadata }));
+      }
 
       const watch = watchBoth(east, gov);
       const done = await finished(job);
@@ -178,7 +181,7 @@ describe('a worker process killed mid-job (SIGKILL)', SLOW, () => {
       assert.ok((await listKeys(env.client, east, 'os/')).includes(foreign), 'another writer’s object named like a part is left alone');
       await env.client.send(new DeleteObjectCommand({ Bucket: east, Key: foreign }));
       await assertSoleBundle(env.client, east, 'os/', 'window', env.user.certificate);
-      await assertSoleBundle(env.client, gov, '', 'window', env.user.certificate);
+      await assertSoleBundle(env.clientFor(GOV), gov, '', 'window', env.user.certificate);
       assert.deepEqual(await listKeys(env.client, east, 'elsewhere/'), [`elsewhere/${extra}`], 'keys of another prefix are not touched');
       assert.equal(logLines(done, [survivor], 'removed leftovers of earlier attempts').length, 2, 'one cleanup per region');
       await assertRoundTrips(done);

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateSelfSignedIdentity, type GeneratedIdentity } from '@bundlefarm/format';
 import { sha256File } from './file-hash.js';
-import { s3Requests, type FaultProxy } from './fault-proxy.js';
+import type { FaultProxy } from './fault-proxy.js';
 import { writeRandomFile } from './images.js';
 
 /**
@@ -11,20 +11,17 @@ import { writeRandomFile } from './images.js';
  * them (timings, retries, regions, log level, queue prefix) each environment still says itself.
  */
 
+/** The region the service tests bundle into besides us-east-1 (a partition of its own: another EC2 certificate). */
+export const GOV_REGION = 'us-gov-west-1';
+
 /**
- * Clears the proxy's faults and has it answer GetBucketLocation with us-gov-west-1, which s3rver cannot
- * (it reports every bucket in us-east-1): the proxy stands for that region's endpoint.
+ * Takes every fault a test added off the proxy. (It used to also fake GetBucketLocation's answer as
+ * us-gov-west-1, which s3rver could not give; the S3 front answers with each bucket's real region, so
+ * gov buckets are created in us-gov-west-1 and reached at its endpoint instead.)
+ * @deprecated use `proxy.clearFaults()`.
  */
 export function answerAsGovWest(proxy: FaultProxy): void {
   proxy.clearFaults();
-  proxy.addFault({
-    match: s3Requests.bucketLocation,
-    action: {
-      type: 'respond',
-      status: 200,
-      body: '<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">us-gov-west-1</LocationConstraint>',
-    },
-  });
 }
 
 /** `imageRoot` (`images` under `dir`, created) with one image of random bytes at `path`, and its SHA-256. */
@@ -49,7 +46,7 @@ export async function writeEc2Certificates(dir: string): Promise<{ aws: Generate
   return ec2;
 }
 
-/** The worker configuration's `s3` section for s3rver at `endpoint` (path style), the credentials read from the variables `workerProcessEnv` sets, then `more`. */
+/** The worker configuration's `s3` section for the S3 front at `endpoint` (path style), the credentials read from the variables `workerProcessEnv` sets, then `more`. */
 export function workerS3Section(endpoint: string, more: Record<string, unknown>): Record<string, unknown> {
   return { endpoint, forcePathStyle: true, accessKeyIdEnv: 'TEST_S3_KEY_ID', secretAccessKeyEnv: 'TEST_S3_SECRET', ...more };
 }

@@ -13,8 +13,9 @@ import { mulberry32 } from './prng.js';
  * body arrives or after part of the response body, lose the answer of a request that took effect, or
  * answer with a canned response (e.g. a GetBucketLocation naming another region).
  *
- * It also does what s3rver does not: with `verifyContentMd5` (default on) a request whose body does
- * not match its Content-MD5 header is refused with 400 BadDigest, as S3 does.
+ * The S3 server behind it (the S3 front) checks bodies as S3 does; with `verifyContentMd5` the proxy
+ * also refuses a body that does not match its Content-MD5 with 400 BadDigest itself, before the server
+ * sees it (off by default: then what a damaged body gets is the server's answer, as from S3).
  */
 export type FaultAction =
   /** Answer with this status and an S3 XML error (`code` defaults from the status), without forwarding. */
@@ -101,7 +102,7 @@ export interface FaultProxyCounters {
 export interface FaultProxyOptions {
   /** Base URL of the server to forward to, e.g. `http://127.0.0.1:4568`. */
   target: string;
-  /** Refuse bodies that do not match their Content-MD5 with 400 BadDigest (default true). */
+  /** Refuse bodies that do not match their Content-MD5 with 400 BadDigest, before forwarding (default false: the server behind decides). */
   verifyContentMd5?: boolean;
   /** Seed of the generator behind `share` (default 1): the same seed gives the same faults. */
   seed?: number;
@@ -148,7 +149,7 @@ export const s3Requests = {
 
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target);
-  const verifyMd5 = options.verifyContentMd5 ?? true;
+  const verifyMd5 = options.verifyContentMd5 ?? false;
   const random = mulberry32(options.seed ?? 1);
   const agent = new Agent({ keepAlive: true });
   const rules: Array<FaultRule & { used: number }> = [];
@@ -261,6 +262,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     body: Buffer,
     record: RecordedRequest,
     action: FaultAction | undefined,
+    again = false,
   ): Promise<void> =>
     new Promise<void>((resolve) => {
       const headers: Record<string, string | string[]> = {};
@@ -269,7 +271,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       }
       if (body.length > 0 || req.headers['content-length'] !== undefined) headers['content-length'] = String(body.length);
       const upstream = httpRequest(
-        { host: target.hostname, port: target.port, method: info.method, path: req.url, headers, agent },
+        { host: target.hostname, port: target.port, method: info.method, path: req.url, headers, agent: again ? false : agent },
         (up) => {
           counters.forwarded++;
           if (action?.type === 'lose-response') {
@@ -340,7 +342,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           }
         },
       );
-      upstream.on('error', () => {
+      upstream.on('error', (err: NodeJS.ErrnoException) => {
+        // a kept-alive connection the server closed just as it was reused (Node's keep-alive race):
+        // the request never reached the server, so it is sent again — a fault must hit the server
+        if (!again && upstream.reusedSocket && err.code === 'ECONNRESET' && !res.headersSent) {
+          void forward(req, res, info, body, record, action, true).then(resolve);
+          return;
+        }
         if (!res.headersSent) sendError(res, record, 502, 'BadGateway', 'the fault proxy could not reach the server');
         else res.socket?.destroy();
         resolve();

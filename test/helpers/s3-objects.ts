@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import type { S3TestServer } from './s3-server.js';
+import { createS3Client } from '@bundlefarm/s3';
+import type { S3FrontBucketOptions } from './s3-front/index.js';
+import { s3rverClientSettings, type S3TestServer } from './s3-server.js';
 
 /** What a bucket holds, as a test sees it through its own client. */
 
@@ -21,9 +23,31 @@ export async function getObject(client: S3Client, bucket: string, key: string): 
   return Buffer.from(await out.Body!.transformToByteArray());
 }
 
-/** Creates a bucket named `label-<8 hex digits>` on the test server. */
-export async function createFreshBucket(s3: S3TestServer, label: string): Promise<string> {
+/** Creates a bucket named `label-<8 hex digits>` on the test server (in us-east-1 unless `options.region`). */
+export async function createFreshBucket(s3: S3TestServer, label: string, options: S3FrontBucketOptions = {}): Promise<string> {
   const name = `${label}-${randomBytes(4).toString('hex')}`;
-  await s3.createBucket(name);
+  await s3.createBucket(name, options);
   return name;
+}
+
+/**
+ * The test's own S3 clients, one per region, each for that region's endpoint of `s3` and signing for
+ * it (a bucket is reached only so, as at S3): `clientFor(region)`, `clientOf(bucket)` for the region
+ * the bucket is in, `destroy()` when done.
+ */
+export function regionClients(s3: S3TestServer): { clientFor: (region: string) => S3Client; clientOf: (bucket: string) => S3Client; destroy: () => void } {
+  const clients = new Map<string, S3Client>();
+  const clientFor = (region: string): S3Client => {
+    let c = clients.get(region);
+    if (!c) {
+      c = createS3Client(s3rverClientSettings(s3.endpointFor(region), region));
+      clients.set(region, c);
+    }
+    return c;
+  };
+  return {
+    clientFor,
+    clientOf: (bucket) => clientFor(s3.front.bucketRegion(bucket) ?? 'us-east-1'),
+    destroy: () => clients.forEach((c) => c.destroy()),
+  };
 }

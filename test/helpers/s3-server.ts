@@ -1,119 +1,91 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { removeOnExit } from './exit-cleanup.js';
+import {
+  registerProcessCredentials,
+  S3Front,
+  type RequestLog,
+  type S3FrontBucketOptions,
+  type S3FrontCredentials,
+  type S3FrontOptions,
+} from './s3-front/index.js';
 
-/**
- * A real S3 server (s3rver, file-backed) on a free loopback port, for tests that must speak real HTTP
- * to a real S3 API. Clients use `s3rverClientSettings(endpoint)`: path-style addressing, the dummy
- * credentials s3rver accepts, and us-east-1 (s3rver reports every bucket there).
+/*
+ * The S3 server of the tests: the S3 front (test/helpers/s3-front/), which checks every request as
+ * Amazon S3 does — signatures (SigV4, presigned, chunked; SigV2), regions (a bucket lives in one; one
+ * endpoint per region; 301/400 for the wrong one), Content-MD5 and checksums, ACLs, anonymous access —
+ * with s3rver behind it keeping the bytes. Clients use `s3rverClientSettings(endpoint, region)`:
+ * path-style addressing and the test key pair every front of the process accepts.
  *
- * What s3rver does NOT do (so tests must not rely on it): enforce ACLs, verify Content-MD5, honour
- * If-Match, or report a bucket location other than us-east-1. test/helpers/fault-proxy.ts fills those
- * gaps where a test needs them. One flaw of its own is mended here: see `withoutDirectoryRace`.
+ * A bucket is created in the default region (us-east-1) unless told otherwise:
+ * `s3.createBucket(name, { region: 'us-gov-west-1' })`, then reach it at `s3.endpointFor(region)` with
+ * a client of that region. `s3.requests` records every request (see RequestLog).
  */
 export interface S3TestServer {
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT`: the default region's (us-east-1's) endpoint. */
   endpoint: string;
   port: number;
-  /** Where s3rver keeps the buckets (removed by `stop`). */
+  /** Where the store keeps the buckets (removed by `stop`). */
   directory: string;
-  createBucket(name: string): Promise<void>;
+  /** The front itself: endpoints per region, credentials, object ACLs. */
+  front: S3Front;
+  /** Every request answered, in order (also `front.requests`). */
+  requests: RequestLog;
+  /** The endpoint of `region` (open at start via `regions`, or opened by creating a bucket there). */
+  endpointFor(region: string): string;
+  /** Creates a bucket (default: in us-east-1, owned by the test account, ACLs enabled, private). */
+  createBucket(name: string, options?: S3FrontBucketOptions): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** The subset of s3rver 3.x this helper uses (it ships no type declarations). */
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-  store: { putBucket(name: string): Promise<unknown>; deleteObject(bucket: string, key: string): Promise<void> };
-}
-type S3rverConstructor = new (options: {
-  address: string;
-  port: number;
-  silent: boolean;
-  directory: string;
-  /** Path-style only: the tests never use virtual-hosted bucket names. */
-  vhostBuckets: boolean;
-}) => S3rverInstance;
-
+/** The key pair of the tests (the name is s3rver's, which the tests used before the front). */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+registerProcessCredentials(S3RVER_CREDENTIALS);
 
-/** Settings for `createS3Client` (from @bundlefarm/s3) pointing at a test server or proxy. */
-export function s3rverClientSettings(endpoint: string): {
+/** Settings for `createS3Client` (from @bundlefarm/s3) pointing at a test server or proxy: path style, the tests' key pair. */
+export function s3rverClientSettings(
+  endpoint: string,
+  region = 'us-east-1',
+): {
   region: string;
   endpoint: string;
   forcePathStyle: true;
   credentials: { accessKeyId: string; secretAccessKey: string };
 } {
-  return { region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { ...S3RVER_CREDENTIALS } };
+  return { region, endpoint, forcePathStyle: true, credentials: { ...S3RVER_CREDENTIALS } };
 }
 
 /**
- * Registers a fresh access key pair with s3rver (which checks only that the key exists), for tests that
- * scan for the secret: s3rver's default pair is too short and too common a string to search for. Every
- * s3rver of this process accepts it (the account is module state).
+ * Registers a fresh access key pair that every S3 front of this process accepts, for tests that scan
+ * for the secret (the default pair is too short and too common a string to search for) or that tell
+ * callers apart by key. `account` defaults to the account that owns the tests' buckets.
  */
-export function registerS3Credentials(): { accessKeyId: string; secretAccessKey: string } {
-  const { DUMMY_ACCOUNT } = createRequire(import.meta.url)('s3rver/lib/models/account.js') as {
-    DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
+export function registerS3Credentials(options: { account?: string } = {}): { accessKeyId: string; secretAccessKey: string } {
+  const credentials: S3FrontCredentials = {
+    accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
+    secretAccessKey: randomBytes(30).toString('base64url'),
+    ...(options.account !== undefined ? { account: options.account } : {}),
   };
-  const accessKeyId = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
-  const secretAccessKey = randomBytes(30).toString('base64url');
-  DUMMY_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey);
-  return { accessKeyId, secretAccessKey };
+  registerProcessCredentials(credentials);
+  return { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey };
 }
 
-/**
- * s3rver keeps `a/b/key` as files in directory `a/b/`, and a delete removes the directories it left
- * empty (readdir, then rmdir): two deletes in one directory at once race, and the loser answers 500
- * (ENOENT, or ENOTEMPTY when a PUT refilled it) although its object is gone. S3 has no directories and
- * no such failure; a test that deletes a bundle's parts in parallel would see spurious 5xx (and, with
- * few retries, parts that could not be deleted). So the directory cleanup's own errors are ignored.
- */
-function withoutDirectoryRace(store: S3rverInstance['store']): void {
-  const deleteObject = store.deleteObject.bind(store);
-  store.deleteObject = async (bucket, key) => {
-    try {
-      await deleteObject(bucket, key);
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code !== 'ENOENT' && code !== 'ENOTEMPTY') throw err;
-    }
-  };
-}
-
-export async function startS3Server(): Promise<S3TestServer> {
-  const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
-  const directory = await mkdtemp(join(tmpdir(), 'bundlefarm-s3rver-'));
-  removeOnExit(directory); // even when the test file crashes before its after hooks
-  // port 0: the kernel picks a free port, so parallel test files never collide
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
-  withoutDirectoryRace(server.store);
-  let address: AddressInfo;
-  try {
-    address = await server.run();
-  } catch (err) {
-    await rm(directory, { recursive: true, force: true });
-    throw err;
-  }
-  const port = address.port;
+export async function startS3Server(options: S3FrontOptions = {}): Promise<S3TestServer> {
+  const front = await S3Front.start(options);
+  removeOnExit(front.directory); // even when the test file crashes before its after hooks
   let stopped = false;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
-    port,
-    directory,
-    async createBucket(name: string) {
-      await server.store.putBucket(name);
-    },
+    endpoint: front.endpoint,
+    port: Number(new URL(front.endpoint).port) satisfies AddressInfo['port'],
+    directory: front.directory,
+    front,
+    requests: front.requests,
+    endpointFor: (region) => front.endpointFor(region),
+    createBucket: (name, bucketOptions) => front.createBucket(name, bucketOptions),
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.close();
-      await rm(directory, { recursive: true, force: true });
+      await front.close();
     },
   };
 }

@@ -17,8 +17,8 @@ import type { GeneratedIdentity } from '@bundlefarm/format';
 /**
  * The service as it is deployed, every part a real process of its own: redis-server, the API
  * (apps/api/bin/bundlefarm-api.js, configured through BUNDLEFARM_* variables) and worker processes
- * (apps/worker/bin/bundlefarm-worker.js). s3rver runs in the test process (it has to: its accounts are
- * module state), with an access key pair of the test's own. Secrets (API token, webhook secret, admin
+ * (apps/worker/bin/bundlefarm-worker.js). The S3 front runs in the test process (the key pairs it
+ * accepts are registered there), with an access key pair of the test's own. Secrets (API token, webhook secret, admin
  * password, S3 secret) are random per run, so a scan for them cannot hit by coincidence.
  *
  * Everything is stopped, and its directories removed, when the test file ends.

@@ -68,8 +68,8 @@ export function spawnNodeScript(script: string, env: Record<string, string>, opt
     partial = { ...partial, [stream]: '' };
     if (rest !== '') addLine(rest);
   };
-  child.stdout!.on('data', onData('stdout')).on('end', onEnd('stdout'));
-  child.stderr!.on('data', onData('stderr')).on('end', onEnd('stderr'));
+  child.stdout.on('data', onData('stdout')).on('end', onEnd('stdout'));
+  child.stderr.on('data', onData('stderr')).on('end', onEnd('stderr'));
   const exited = new Promise<ProcessExit>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const running = (): boolean => child.exitCode === null && child.signalCode === null;
   return {

@@ -2,7 +2,7 @@
  * Samples GET /healthz of the API continuously, one request after the other, until the parent (the
  * load test, over IPC) says 'stop'; then sends back every sample and exits.
  *
- * A process of its own, because the test process is busy itself — s3rver runs there and takes every
+ * A process of its own, because the test process is busy itself — the S3 front runs there and takes every
  * part the workers upload — and a latency measured from a busy event loop is the measurer's, not the
  * API's. This process does nothing but the requests, so what it measures is the API's answer time
  * (plus the loopback round trip).

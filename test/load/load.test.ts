@@ -15,7 +15,7 @@ import type { HealthzSample, SamplerMessage } from './healthz-sampler.js';
 
 /**
  * Load: many small bundle jobs enqueued through the API at once, three worker processes, everything
- * a real process (API, workers, redis-server; s3rver in this process). Checked afterwards:
+ * a real process (API, workers, redis-server; the S3 front in this process). Checked afterwards:
  *
  * - every job completed, exactly once: one 'job started' and one 'job completed' log line per job
  *   across the three workers, at attempt 1; one 'active' and one 'completed' event per job in the

@@ -8,7 +8,7 @@ import { parseManifest, unwrapWithKey, verifyManifestText } from '@bundlefarm/fo
 import { BUNDLE_QUEUE, type BundleJobProgress } from '@bundlefarm/queue';
 import { bundlefarm } from '../helpers/cli.js';
 import { s3Requests } from '../helpers/fault-proxy.js';
-import { answerAsGovWest } from '../helpers/environment-setup.js';
+import { GOV_REGION as GOV } from '../helpers/environment-setup.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import {
   IMAGE_SIZE,
@@ -25,7 +25,7 @@ import {
 
 /**
  * The service end to end, everything real: the API (in-process, on a port), two worker processes, Redis,
- * s3rver. A 60 MiB image is bundled through POST /v1/bundles into us-east-1 and us-gov-west-1; what
+ * the S3 front. A 60 MiB image is bundled through POST /v1/bundles into us-east-1 and us-gov-west-1; what
  * lands in each bucket is checked as EC2 would (signature, the partition's EC2 key) and unbundled with
  * the real CLI. Then the CLI's enqueue/status, cancelling a running job and retrying a failed one.
  */
@@ -54,9 +54,9 @@ function signedText(xml: string): string {
   return mc + image;
 }
 
-async function download(bucket: string, keys: string[], dir: string): Promise<void> {
+async function download(region: string, bucket: string, keys: string[], dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
-  for (const key of keys) await writeFile(join(dir, key.split('/').pop()!), await getObject(env.client, bucket, key));
+  for (const key of keys) await writeFile(join(dir, key.split('/').pop()!), await getObject(env.clientFor(region), bucket, key));
 }
 
 function assertMonotonic(label: string, percents: number[]): void {
@@ -71,7 +71,7 @@ describe('bundlefarm service end to end', () => {
 
   it('bundles 60 MiB through POST /v1/bundles into us-east-1 and us-gov-west-1', async () => {
     const use1 = await env.bucket('amis-use1');
-    const gov = await env.bucket('amis-gov');
+    const gov = await env.bucket('amis-gov', GOV);
     const r = await env.api(
       'POST',
       '/v1/bundles',
@@ -130,12 +130,12 @@ describe('bundlefarm service end to end', () => {
       assert.equal(rs.manifestKey, `${prefix}os-60m.manifest.xml`);
       assert.equal(rs.partKeys.length, result.parts);
       // every part and the manifest landed, and nothing else
-      const keys = await listKeys(env.client, bucket);
+      const keys = await listKeys(env.clientFor(region), bucket);
       assert.deepEqual(keys, [...rs.partKeys, rs.manifestKey].sort(), `${region}: objects in the bucket`);
 
       const dir = await tempDir(`bundlefarm-e2e-${region}-`);
-      await download(bucket, keys, dir);
-      const xml = (await getObject(env.client, bucket, rs.manifestKey)).toString('utf8');
+      await download(region, bucket, keys, dir);
+      const xml = (await getObject(env.clientFor(region), bucket, rs.manifestKey)).toString('utf8');
       const { manifest } = parseManifest(xml);
       assert.equal(manifest.image.digest, result.digest);
       assert.equal(manifest.image.user, '123456789012');
@@ -234,7 +234,7 @@ describe('bundlefarm service end to end', () => {
 
   it('cancels a running job: the worker stops and removes what it uploaded', async () => {
     const use1 = await env.bucket('cancel-use1');
-    const gov = await env.bucket('cancel-gov');
+    const gov = await env.bucket('cancel-gov', GOV);
     // slow the gov uploads down so the job is still running when the cancel comes
     env.govProxy.addFault({ match: (q) => s3Requests.putObject(q) && s3Requests.inBucket(gov)(q), action: { type: 'delay', ms: 1500 } });
     try {
@@ -264,7 +264,7 @@ describe('bundlefarm service end to end', () => {
         await until(
           'uploads to be removed',
           async () => {
-            left = [...(await listKeys(env.client, use1)).map((k) => `${use1}/${k}`), ...(await listKeys(env.client, gov)).map((k) => `${gov}/${k}`)];
+            left = [...(await listKeys(env.client, use1)).map((k) => `${use1}/${k}`), ...(await listKeys(env.clientFor(GOV), gov)).map((k) => `${gov}/${k}`)];
             return left.length === 0 || undefined;
           },
           30_000,
@@ -277,7 +277,7 @@ describe('bundlefarm service end to end', () => {
       const again = await env.api('DELETE', `/v1/bundles/${id}`);
       assert.equal(again.status, 409);
     } finally {
-      answerAsGovWest(env.govProxy);
+      env.govProxy.clearFaults();
     }
   });
 
@@ -285,7 +285,7 @@ describe('bundlefarm service end to end', () => {
     'cancelling during preflight leaves no probe object behind',
     async () => {
       const use1 = await env.bucket('probe-use1');
-      const gov = await env.bucket('probe-gov');
+      const gov = await env.bucket('probe-gov', GOV);
       // held before it reaches S3: a client that gives up on it and deletes at once would delete first,
       // and the probe would land 1.5 s later and stay
       env.govProxy.addFault({ match: (q) => s3Requests.putObject(q) && s3Requests.inBucket(gov)(q), action: { type: 'hold-request', ms: 1500 } });
@@ -297,14 +297,14 @@ describe('bundlefarm service end to end', () => {
         await until('the job to stop', async () => (await env.api('GET', `/v1/bundles/${id}`)).json.finished || undefined);
         const probes = () => env.govProxy.requests.filter((q) => q.path.startsWith(`/${gov}/.bundlefarm-preflight-`));
         await until('the held probe PUT to reach S3', () => probes().find((q) => q.method === 'PUT' && q.status !== undefined));
-        assert.deepEqual(await listKeys(env.client, gov), []);
+        assert.deepEqual(await listKeys(env.clientFor(GOV), gov), []);
         assert.deepEqual(
           probes().map((q) => `${q.method} ${q.status}`),
           ['PUT 200', 'DELETE 204'],
           'the probe PUT was let finish, then the probe deleted',
         );
       } finally {
-        answerAsGovWest(env.govProxy);
+        env.govProxy.clearFaults();
       }
     },
   );
@@ -334,7 +334,7 @@ describe('bundlefarm service end to end', () => {
     assert.equal(west.error.code, 'BF_S3_BUCKET_NOT_FOUND');
     const published = await listKeys(env.client, use1);
 
-    await env.s3.createBucket(gov);
+    await env.s3.createBucket(gov, { region: GOV });
     const retry = await env.api('POST', `/v1/bundles/${id}/retry`);
     assert.equal(retry.status, 202, JSON.stringify(retry.json));
     assert.deepEqual(retry.json.keptRegions, ['us-east-1']);
@@ -348,7 +348,7 @@ describe('bundlefarm service end to end', () => {
       ['published', 'published'],
     );
     assert.deepEqual(await listKeys(env.client, use1), published, 'us-east-1 untouched');
-    assert.ok((await listKeys(env.client, gov)).includes('os-60m.img.manifest.xml'));
+    assert.ok((await listKeys(env.clientFor(GOV), gov)).includes('os-60m.img.manifest.xml'));
     const skippedLog = workers.flatMap((w) => w.output().split('\n')).find((l) => l.includes(`"jobId":"${id}"`) && l.includes('"msg":"job started"') && l.includes('"skipped":["us-east-1"]'));
     assert.ok(skippedLog, 'the retry skipped us-east-1');
     const again = await env.api('POST', `/v1/bundles/${id}/retry`);

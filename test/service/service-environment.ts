@@ -6,16 +6,15 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { GeneratedIdentity } from '@bundlefarm/format';
 import { BUNDLE_QUEUE, type BundleJobData, type BundleJobResult } from '@bundlefarm/queue';
-import { createS3Client } from '@bundlefarm/s3';
 import { buildServer, type ServerConfig } from '@bundlefarm/server';
 import { apiRequest } from '../helpers/api-request.js';
-import { answerAsGovWest, EC2_CERTIFICATE_FILES, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '../helpers/environment-setup.js';
+import { EC2_CERTIFICATE_FILES, GOV_REGION, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '../helpers/environment-setup.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { testIdentity, writeIdentity } from '../helpers/identity.js';
 import { until as poll } from '../helpers/poll.js';
 import { startRedis, type RedisServerOptions, type TestRedis } from '../helpers/redis-server.js';
-import { createFreshBucket } from '../helpers/s3-objects.js';
-import { S3RVER_CREDENTIALS, s3rverClientSettings, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { createFreshBucket, regionClients } from '../helpers/s3-objects.js';
+import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { spawnNodeScript, WORKER_BIN, workerStarted, type SpawnedProcess } from '../helpers/spawned-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -24,8 +23,8 @@ export { sha256File } from '../helpers/file-hash.js';
 export { getObject, listKeys } from '../helpers/s3-objects.js';
 
 /**
- * The whole service, real, for end-to-end tests: a redis-server, an s3rver (with a proxy in front of
- * it for us-gov-west-1 that answers GetBucketLocation with that region, which s3rver cannot), an image
+ * The whole service, real, for end-to-end tests: a redis-server, the S3 front (endpoints for us-east-1
+ * and us-gov-west-1, with a fault proxy in front of the latter's; gov buckets live in us-gov-west-1), an image
  * root with a 60 MiB image, the user identity, test EC2 certificates per partition (their private keys
  * stay here, to check which one each manifest was encrypted for), a worker configuration, webhook rules,
  * the API (buildServer, listening on a free port) and worker processes spawned from
@@ -46,12 +45,18 @@ export type WorkerProcess = SpawnedProcess;
 export interface ServiceEnvironment {
   redis: TestRedis;
   s3: S3TestServer;
+  /** In front of the S3 front's us-gov-west-1 endpoint: how the workers reach that region. */
   govProxy: FaultProxy;
-  /** In front of s3rver for us-east-1 — used by the workers only with `proxyEast` (no faults until a test adds some). */
+  /** In front of the us-east-1 endpoint — used by the workers only with `proxyEast` (no faults until a test adds some). */
   eastProxy: FaultProxy;
   /** The API's own S3 endpoint for size checks (a proxy, so a test can fake a HeadObject). */
   apiS3Proxy: FaultProxy;
+  /** A us-east-1 client of the test itself (the tests' key pair). */
   client: S3Client;
+  /** A client of the test itself for `region`'s endpoint (us-east-1's is `client`). */
+  clientFor(region: string): S3Client;
+  /** A client of the test itself for the region `bucket` is in. */
+  clientOf(bucket: string): S3Client;
   dir: string;
   imageRoot: string;
   image: { path: string; size: number; sha256: string };
@@ -66,8 +71,9 @@ export interface ServiceEnvironment {
   url: string;
   /** An independent BullMQ view of the queue (not the API's producer). */
   queue: Queue<BundleJobData, BundleJobResult>;
-  bucket(label: string): Promise<string>;
-  /** Takes every fault a test added off the proxies (the gov proxy keeps answering GetBucketLocation with us-gov-west-1). */
+  /** Creates a bucket with a fresh name, in us-east-1 unless `region`. */
+  bucket(label: string, region?: string): Promise<string>;
+  /** Takes every fault a test added off the proxies. */
   resetFaults(): void;
   /** A worker process (the environment's worker env, plus `extraEnv`), once it logged "worker started". */
   startWorker(extraEnv?: Record<string, string>): Promise<WorkerProcess>;
@@ -91,16 +97,16 @@ export interface ServiceOptions {
 
 export async function serviceEnvironment(options: ServiceOptions = {}): Promise<ServiceEnvironment> {
   const redis = await startRedis(options.redis);
-  const s3 = await startS3Server();
-  const govProxy = await startFaultProxy({ target: s3.endpoint });
+  const s3 = await startS3Server({ regions: [GOV_REGION] });
+  const govProxy = await startFaultProxy({ target: s3.endpointFor(GOV_REGION) });
   const eastProxy = await startFaultProxy({ target: s3.endpoint });
   const resetFaults = (): void => {
     eastProxy.clearFaults();
-    answerAsGovWest(govProxy);
+    govProxy.clearFaults();
   };
-  resetFaults();
   const apiS3Proxy = await startFaultProxy({ target: s3.endpoint });
-  const client = createS3Client(s3rverClientSettings(s3.endpoint));
+  const clients = regionClients(s3);
+  const client = clients.clientFor('us-east-1');
   const workers: WorkerProcess[] = [];
   let app: FastifyInstance | undefined;
   let queue: Queue<BundleJobData, BundleJobResult> | undefined;
@@ -108,7 +114,7 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await app?.close();
     await queue?.close();
-    client.destroy();
+    clients.destroy();
     await govProxy.close();
     await eastProxy.close();
     await apiS3Proxy.close();
@@ -179,6 +185,8 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     eastProxy,
     apiS3Proxy,
     client,
+    clientFor: clients.clientFor,
+    clientOf: clients.clientOf,
     dir,
     imageRoot,
     image,
@@ -191,7 +199,7 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     app,
     url,
     queue: q,
-    bucket: (label) => createFreshBucket(s3, label),
+    bucket: (label, region) => createFreshBucket(s3, label, region !== undefined ? { region } : {}),
     resetFaults,
     startWorker: (extraEnv = {}) => workerStarted(spawnWorker({ ...workerEnv, ...extraEnv }), workers),
     async api(method, path, body, headers) {

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { isBundlefarmError } from '@bundlefarm/errors';
 
 /** Exit codes: 1 for an error bundlefarm names (bad input, tampered part ...), 2 for usage, 70 for a bug. */
@@ -25,7 +26,8 @@ function writeDebug(err: unknown, write: (s: string) => void): void {
   let current: unknown = err;
   let depth = 0;
   while (current && depth < 5) {
-    write(`${depth === 0 ? '' : 'caused by: '}${current instanceof Error ? current.stack ?? current.message : String(current)}\n`);
+    // a thrown non-Error (an object, say) is shown as what it is, not as "[object Object]"
+    write(`${depth === 0 ? '' : 'caused by: '}${current instanceof Error ? (current.stack ?? current.message) : inspect(current, { depth: 2, breakLength: Infinity })}\n`);
     current = current instanceof Error ? current.cause : undefined;
     depth++;
   }

@@ -259,7 +259,7 @@ class BundleRun {
       const length = i === this.blockCount - 1 ? this.lastBlockLength : this.blockSize;
       let buf = this.freeBlocks.pop();
       // shared, not transferred: see transfer-list.ts
-      if (!buf || buf.length !== length) buf = new Uint8Array(new SharedArrayBuffer(length));
+      if (buf?.length !== length) buf = new Uint8Array(new SharedArrayBuffer(length));
       await this.reader.readTar(start, buf);
       this.tarHash.update(buf);
       const task = {

@@ -90,7 +90,7 @@ export class DirectorySink implements PartSink {
     let handle: FileHandle | undefined;
     try {
       try {
-        handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT!, 0o666);
+        handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o666);
         await writeRange(handle, data, 0, bulk, true);
       } catch (err) {
         handle = await discard(handle, path);

@@ -29,7 +29,7 @@ function forgeKeyOf(key: KeyObject): forge.pki.rsa.PrivateKey {
   let fk = forgeKeys.get(key);
   if (!fk) {
     // Node 20 refuses PKCS#1 v1.5 private decryption (CVE-2023-46809); node-forge does it in JS.
-    fk = nodeForge().pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey;
+    fk = nodeForge().pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }) as string);
     forgeKeys.set(key, fk);
   }
   return fk;

@@ -75,7 +75,7 @@ describe('manifest parse and serialize', () => {
     // a signature of the wrong length is named as such
     assert.throws(
       () => verifyManifestText(xml, manifest.signature!.slice(2), cert.publicKey, cert.source),
-      (e: unknown) => e instanceof SignatureInvalidError && /255 bytes/.test(String((e as SignatureInvalidError).details.reason)),
+      (e: unknown) => e instanceof SignatureInvalidError && /255 bytes/.test(String((e).details.reason)),
     );
   });
 

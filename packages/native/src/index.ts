@@ -51,30 +51,30 @@ export interface DeflateBlocks {
   endBit: number;
 }
 
-/** The addon's core: present whenever the addon is built. */
+/** The addon's core: present whenever the addon is built. Plain N-API functions: they use no `this` and may be taken off the object. */
 export interface NativeBinding {
   /** Walks a complete raw deflate stream without inflating it; throws if it is malformed. */
-  walkBlocks(raw: Uint8Array): DeflateBlocks;
+  walkBlocks: (raw: Uint8Array) => DeflateBlocks;
   /**
    * Data runs of an open file as [offset, length, ...]; throws (with `errno`) when the filesystem cannot
    * tell, a RangeError for a negative or non-integer fd or size.
    */
-  dataRuns(fd: number, size: number): number[];
+  dataRuns: (fd: number, size: number) => number[];
   /**
    * AES-128-CBC of `buf` in place (length a multiple of 16, no padding), chained from `iv`, which is
    * replaced by the last ciphertext block so that calls chain as one stream. Uses the OpenSSL inside
    * Node; throws when it cannot be found (see aesCbcAvailable), and a TypeError when `key` or `iv`
    * share memory with `buf`.
    */
-  aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, buf: Uint8Array): void;
+  aesCbcEncrypt: (key: Uint8Array, iv: Uint8Array, buf: Uint8Array) => void;
   /** Whether aesCbcEncrypt can run (Node's OpenSSL functions were found in the process). */
-  aesCbcAvailable(): boolean;
+  aesCbcAvailable: () => boolean;
   /**
    * Bytes from the start of `view` to the first memory address that is a multiple of `alignment` (a
    * power of two): 0 when the view is aligned. For buffers handed to O_DIRECT writes, which need aligned
    * memory. The address of an ArrayBuffer does not change when it is transferred to another thread.
    */
-  alignedOffset(view: Uint8Array, alignment: number): number;
+  alignedOffset: (view: Uint8Array, alignment: number) => number;
   /** libdeflate's version (e.g. "1.14") when the addon was built with it, else null. */
   readonly libdeflate: string | null;
 }
@@ -86,11 +86,11 @@ export interface LibdeflateBinding {
    * result has no final block and ends with `00 00 ff ff`, so more pieces can follow it.
    * Throws TypeError / RangeError on bad arguments (code ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE).
    */
-  deflatePiece(input: Uint8Array, level: number, final: boolean): Buffer;
+  deflatePiece: (input: Uint8Array, level: number, final: boolean) => Buffer;
   /** CRC-32 (gzip's) of `input`, continuing from `initial` (default 0), like zlib.crc32. */
-  crc32(input: Uint8Array, initial?: number): number;
+  crc32: (input: Uint8Array, initial?: number) => number;
   /** libdeflate's version, e.g. "1.14". */
-  version(): string;
+  version: () => string;
 }
 
 export type LoadResult = { binding: NativeBinding } | { binding: null; reason: string };

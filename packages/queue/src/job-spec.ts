@@ -89,6 +89,7 @@ export const imageRefSchema = z
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) problem('only s3:// URLs and paths relative to the image root are supported');
     else if (s.startsWith('/')) problem('must be a path relative to the image root (no leading "/"), or s3://bucket/key');
     if (s.split('/').includes('..')) problem('must not leave the image root ("..")');
+    // eslint-disable-next-line no-control-regex -- matching control characters is the point
     if (/[\x00-\x1f\x7f]/.test(s)) problem('must not contain control characters');
   });
 

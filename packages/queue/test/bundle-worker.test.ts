@@ -9,6 +9,7 @@ import { WrongKeyError } from '@bundlefarm/errors';
 import { parseManifest, unwrapWithKey, verifyManifestText, type ParsedManifest } from '@bundlefarm/format';
 import { cancelChannel, DEFAULT_PREFIX, jobOptions, type BundleJobData, type BundleJobProgress, type BundleJobResult, type JobSpecInput } from '@bundlefarm/queue';
 import { S3PartSource } from '@bundlefarm/s3';
+import { GOV_REGION } from '../../../test/helpers/environment-setup.js';
 import { writeRandomFile } from '../../../test/helpers/images.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 import { sha256File, workerEnvironment } from './worker-environment.js';
@@ -16,7 +17,7 @@ import { dumpRedis, findSecrets, getObject, headObject, listKeys, pemForms, secr
 
 /**
  * The bundle worker end to end: a real worker process (apps/worker/bin) on a real Redis, uploading to
- * a real S3 server (s3rver; us-gov-west-1 through a proxy that answers GetBucketLocation for it), jobs
+ * the S3 front (us-gov-west-1 at its own endpoint, reached through a fault proxy), jobs
  * added with BullMQ's own Queue. Tests run in order on one worker process; the last one scans Redis
  * and the worker's whole output for secrets.
  */
@@ -69,11 +70,11 @@ async function finished(job: Job<BundleJobData, BundleJobResult>): Promise<Job<B
 }
 
 async function readManifest(bucket: string, key: string): Promise<ParsedManifest> {
-  return parseManifest(await getObject(env.client, bucket, key));
+  return parseManifest(await getObject(env.clientOf(bucket), bucket, key));
 }
 
 function sourceFor(bucket: string, manifestKey: string): S3PartSource {
-  return new S3PartSource({ client: env.client, bucket, prefix: manifestKey.slice(0, manifestKey.lastIndexOf('/') + 1) });
+  return new S3PartSource({ client: env.clientOf(bucket), bucket, prefix: manifestKey.slice(0, manifestKey.lastIndexOf('/') + 1) });
 }
 
 const STAGES = ['queued', 'preflight', 'bundling', 'uploading', 'publishing', 'done'];
@@ -91,10 +92,10 @@ function assertProgressSane(events: BundleJobProgress[]): void {
   assert.equal(last.percent, 100);
 }
 
-describe('bundle worker (real worker process, Redis, s3rver)', SLOW_TEST, () => {
+describe('bundle worker (real worker process, Redis, the S3 front)', SLOW_TEST, () => {
   it('bundles once into two regions: parts and a signed manifest per region, each encrypted for its partition', SLOW_TEST, async () => {
     const east = await env.bucket('east');
-    const gov = await env.bucket('gov');
+    const gov = await env.bucket('gov', GOV_REGION);
     const job = await add(spec(east, gov));
     const done = await finished(job);
     assert.equal(await done.getState(), 'completed', done.failedReason);
@@ -118,7 +119,7 @@ describe('bundle worker (real worker process, Redis, s3rver)', SLOW_TEST, () => 
       assert.equal(r.bucket, bucket);
       assert.equal(r.partKeys!.length, result.parts);
       // exactly the bundle: parts and manifest, no preflight probe, nothing else
-      assert.deepEqual(await listKeys(env.client, bucket), [...r.partKeys!, r.manifestKey!].sort());
+      assert.deepEqual(await listKeys(env.clientOf(bucket), bucket), [...r.partKeys!, r.manifestKey!].sort());
 
       const parsed = await readManifest(bucket, r.manifestKey!);
       const { manifest, xml } = parsed;
@@ -187,20 +188,20 @@ describe('bundle worker (real worker process, Redis, s3rver)', SLOW_TEST, () => 
     for (const [label, make, code] of cases) {
       it(label, SLOW_TEST, async () => {
         const east = await env.bucket('east');
-        const gov = await env.bucket('gov');
+        const gov = await env.bucket('gov', GOV_REGION);
         const done = await finished(await add(make(east, gov), 5));
         assert.equal(await done.getState(), 'failed');
         assert.equal(done.attemptsMade, 1, 'no retry of a permanent failure');
         assert.match(done.failedReason, new RegExp(`^${code}: `));
         assert.deepEqual(await listKeys(env.client, east), []);
-        assert.deepEqual(await listKeys(env.client, gov), []);
+        assert.deepEqual(await listKeys(env.clientOf(gov), gov), []);
         assert.equal(done.data.completedRegions, undefined);
       });
     }
 
     it('while a symlink that stays inside the root is followed', SLOW_TEST, async () => {
       const east = await env.bucket('east');
-      const gov = await env.bucket('gov');
+      const gov = await env.bucket('gov', GOV_REGION);
       const done = await finished(await add({ ...spec(east, gov), name: undefined, image: 'inside-link.img', regions: [spec(east, gov).regions[0]] }));
       assert.equal(await done.getState(), 'completed', done.failedReason);
       // named after the link (what the job asked for), not its target
@@ -224,15 +225,15 @@ describe('bundle worker (real worker process, Redis, s3rver)', SLOW_TEST, () => 
     assert.deepEqual(Object.keys(recorded), ['us-east-1']);
     assert.equal(recorded['us-east-1']!.manifestKey, 'bundles/web/web.manifest.xml');
     const eastKeys = await listKeys(env.client, east);
-    assert.deepEqual(eastKeys, [...recorded['us-east-1']!.partKeys!, recorded['us-east-1']!.manifestKey!].sort());
-    const eastManifest = await getObject(env.client, east, recorded['us-east-1']!.manifestKey!);
+    assert.deepEqual(eastKeys, [...recorded['us-east-1']!.partKeys!, recorded['us-east-1']!.manifestKey].sort());
+    const eastManifest = await getObject(env.client, east, recorded['us-east-1']!.manifestKey);
     const eastHeads = await Promise.all(eastKeys.map((k) => headObject(env.client, east, k)));
     const lastProgress = env.progress.get(job.id!)!.at(-1)!;
     assert.equal(lastProgress.regions['us-gov-west-1']!.stage, 'failed');
     assert.equal(lastProgress.regions['us-east-1']!.stage, 'published');
 
     // the operator creates the bucket and retries the job
-    await env.s3.createBucket(gov);
+    await env.s3.createBucket(gov, { region: GOV_REGION });
     await failed.retry('failed');
     const done = await finished(job);
     assert.equal(await done.getState(), 'completed', done.failedReason);
@@ -241,11 +242,11 @@ describe('bundle worker (real worker process, Redis, s3rver)', SLOW_TEST, () => 
     assert.deepEqual(result.regions['us-east-1'], recorded['us-east-1'], 'the earlier region is reported as it was');
     // us-east-1 untouched: same objects, same manifest bytes (a new bundle would have a new AES key)
     assert.deepEqual(await listKeys(env.client, east), eastKeys);
-    assert.deepEqual(await getObject(env.client, east, recorded['us-east-1']!.manifestKey!), eastManifest);
+    assert.deepEqual(await getObject(env.client, east, recorded['us-east-1']!.manifestKey), eastManifest);
     assert.deepEqual(await Promise.all(eastKeys.map((k) => headObject(env.client, east, k))), eastHeads);
     // us-gov-west-1 published now, complete and consistent
     const gr = result.regions['us-gov-west-1']!;
-    assert.deepEqual(await listKeys(env.client, gov), [...gr.partKeys!, gr.manifestKey!].sort());
+    assert.deepEqual(await listKeys(env.clientOf(gov), gov), [...gr.partKeys!, gr.manifestKey!].sort());
     const parsed = await readManifest(gov, gr.manifestKey!);
     await verifyBundle({ manifest: parsed, source: sourceFor(gov, gr.manifestKey!), certificate: env.user.certificate });
     assert.deepEqual(unwrapWithKey(parsed.manifest.image.ec2EncryptedKey, env.ec2.gov.privateKey, 'key'), unwrapWithKey(parsed.manifest.image.userEncryptedKey, env.user.privateKey, 'key'));
@@ -260,7 +261,7 @@ describe('bundle worker (real worker process, Redis, s3rver)', SLOW_TEST, () => 
 
   it('a cancel on the cancel channel during the upload stops the job and removes everything it uploaded', SLOW_TEST, async () => {
     const east = await env.bucket('east');
-    const gov = await env.bucket('gov');
+    const gov = await env.bucket('gov', GOV_REGION);
     // GovCloud part uploads answer slowly: the job is caught mid-upload
     env.govProxy.addFault({ match: (r) => r.method === 'PUT' && r.path.includes('.part.'), action: { type: 'delay', ms: 1500 } });
     env.govProxy.resetRecords();
@@ -280,7 +281,7 @@ describe('bundle worker (real worker process, Redis, s3rver)', SLOW_TEST, () => 
       assert.equal(done.attemptsMade, 1, 'a cancelled job is not retried');
       assert.equal(done.data.completedRegions, undefined);
       assert.deepEqual(await listKeys(env.client, east), []);
-      assert.deepEqual(await listKeys(env.client, gov), []);
+      assert.deepEqual(await listKeys(env.clientOf(gov), gov), []);
       await worker.waitForLog(new RegExp(`"jobId":"${job.id}".*"msg":"cancel requested`));
     } finally {
       env.resetFaults();

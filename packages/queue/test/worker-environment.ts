@@ -5,13 +5,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Queue, QueueEvents } from 'bullmq';
 import type { GeneratedIdentity } from '@bundlefarm/format';
 import { BUNDLE_QUEUE, DEFAULT_PREFIX, type BundleJobData, type BundleJobProgress, type BundleJobResult } from '@bundlefarm/queue';
-import { createS3Client } from '@bundlefarm/s3';
-import { answerAsGovWest, EC2_CERTIFICATE_FILES, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '../../../test/helpers/environment-setup.js';
+import { EC2_CERTIFICATE_FILES, GOV_REGION, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '../../../test/helpers/environment-setup.js';
 import { startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-proxy.js';
 import { testIdentity, writeIdentity } from '../../../test/helpers/identity.js';
 import { startRedis, type TestRedis } from '../../../test/helpers/redis-server.js';
-import { createFreshBucket } from '../../../test/helpers/s3-objects.js';
-import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
+import { createFreshBucket, regionClients } from '../../../test/helpers/s3-objects.js';
+import { startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
 import { workerStarted } from '../../../test/helpers/spawned-process.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 import { registerS3Credentials, spawnWorker, writeJson, type WorkerProcess } from './worker-fixture.js';
@@ -19,8 +18,8 @@ import { registerS3Credentials, spawnWorker, writeJson, type WorkerProcess } fro
 export { sha256File } from '../../../test/helpers/file-hash.js';
 
 /**
- * Everything an end-to-end worker test needs, real: a redis-server, an s3rver, a fault proxy in front
- * of it for us-gov-west-1 (answering GetBucketLocation with that region, which s3rver cannot), an image
+ * Everything an end-to-end worker test needs, real: a redis-server, the S3 front (endpoints for
+ * us-east-1 and us-gov-west-1; a fault proxy in front of the latter's, which the workers use), an image
  * root with a 30 MiB image, the user identity, test EC2 certificates per partition (their private keys
  * stay here, to check which one a manifest was encrypted for), a worker configuration file, a BullMQ
  * Queue (as producer) and QueueEvents. Torn down when the test file ends.
@@ -28,10 +27,14 @@ export { sha256File } from '../../../test/helpers/file-hash.js';
 export interface WorkerEnvironment {
   redis: TestRedis;
   s3: S3TestServer;
-  /** In front of s3rver for us-gov-west-1. */
+  /** In front of the S3 front's us-gov-west-1 endpoint. */
   govProxy: FaultProxy;
-  /** A client of the test itself (s3rver's default credentials). */
+  /** A us-east-1 client of the test itself (the tests' default key pair). */
   client: S3Client;
+  /** A client of the test itself for `region`'s endpoint (us-east-1's is `client`). */
+  clientFor(region: string): S3Client;
+  /** A client of the test itself for the region `bucket` is in. */
+  clientOf(bucket: string): S3Client;
   credentials: { accessKeyId: string; secretAccessKey: string };
   dir: string;
   imageRoot: string;
@@ -48,9 +51,9 @@ export interface WorkerEnvironment {
   events: QueueEvents;
   /** Progress events per job id, in arrival order. */
   progress: Map<string, BundleJobProgress[]>;
-  /** Creates a bucket with a fresh name. */
-  bucket(label: string): Promise<string>;
-  /** Resets the proxy's faults to just the GetBucketLocation answer. */
+  /** Creates a bucket with a fresh name, in us-east-1 unless `region`. */
+  bucket(label: string, region?: string): Promise<string>;
+  /** Takes every fault a test added off the proxy. */
   resetFaults(): void;
   startWorker(extraEnv?: Record<string, string>): Promise<WorkerProcess>;
 }
@@ -59,9 +62,10 @@ export const IMAGE_SIZE = 30 * 1024 * 1024;
 
 export async function workerEnvironment(config: Record<string, unknown> = {}): Promise<WorkerEnvironment> {
   const redis = await startRedis();
-  const s3 = await startS3Server();
-  const govProxy = await startFaultProxy({ target: s3.endpoint });
-  const client = createS3Client(s3rverClientSettings(s3.endpoint));
+  const s3 = await startS3Server({ regions: [GOV_REGION] });
+  const govProxy = await startFaultProxy({ target: s3.endpointFor(GOV_REGION) });
+  const clients = regionClients(s3);
+  const client = clients.clientFor('us-east-1');
   const workers: WorkerProcess[] = [];
   let queue: Queue | undefined;
   let events: QueueEvents | undefined;
@@ -69,14 +73,13 @@ export async function workerEnvironment(config: Record<string, unknown> = {}): P
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await events?.close();
     await queue?.close();
-    client.destroy();
+    clients.destroy();
     await govProxy.close();
     await s3.stop();
     await redis.dispose();
   });
 
-  const resetFaults = (): void => answerAsGovWest(govProxy);
-  resetFaults();
+  const resetFaults = (): void => govProxy.clearFaults();
 
   const credentials = registerS3Credentials();
   const dir = await tempDir('bundlefarm-worker-test-');
@@ -122,6 +125,8 @@ export async function workerEnvironment(config: Record<string, unknown> = {}): P
     s3,
     govProxy,
     client,
+    clientFor: clients.clientFor,
+    clientOf: clients.clientOf,
     credentials,
     dir,
     imageRoot,
@@ -134,7 +139,7 @@ export async function workerEnvironment(config: Record<string, unknown> = {}): P
     queue: queue as Queue<BundleJobData, BundleJobResult>,
     events,
     progress,
-    bucket: (label) => createFreshBucket(s3, label),
+    bucket: (label, region) => createFreshBucket(s3, label, region !== undefined ? { region } : {}),
     resetFaults,
     startWorker: (extraEnv = {}) => workerStarted(spawnWorker({ ...workerEnv, ...extraEnv }), workers),
   };

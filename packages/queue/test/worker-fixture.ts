@@ -4,7 +4,7 @@ import { until as poll } from '../../../test/helpers/poll.js';
 import { listKeys } from '../../../test/helpers/s3-objects.js';
 import { spawnNodeScript, WORKER_BIN, type SpawnedProcess } from '../../../test/helpers/spawned-process.js';
 
-// shared with the service-wide tests (test/): the secrets scan, s3rver credentials of our own, bucket listings
+// shared with the service-wide tests (test/): the secrets scan, S3 credentials of our own, bucket listings
 export { dumpRedis, findSecrets, pemForms, secretForms } from '../../../test/helpers/secret-scan.js';
 export { registerS3Credentials } from '../../../test/helpers/s3-server.js';
 export { getObject, listKeys } from '../../../test/helpers/s3-objects.js';
@@ -12,7 +12,7 @@ export { WORKER_BIN } from '../../../test/helpers/spawned-process.js';
 
 /**
  * Helpers of the worker tests: real worker processes (`apps/worker/bin/bundlefarm-worker.js`) with
- * captured output, S3 credentials of our own registered in the in-process s3rver (so a scan for them
+ * captured output, S3 credentials of our own registered with the in-process S3 front (so a scan for them
  * means something), bucket listings, and a scan of every Redis key and value.
  */
 

@@ -7,6 +7,7 @@ import { unbundle, verifyBundle } from '@bundlefarm/engine';
 import { parseManifest, unwrapWithKey } from '@bundlefarm/format';
 import { jobOptions, type BundleJobData, type BundleJobResult, type JobSpecInput } from '@bundlefarm/queue';
 import { S3PartSource } from '@bundlefarm/s3';
+import { GOV_REGION } from '../../../test/helpers/environment-setup.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 import { sha256File, workerEnvironment } from './worker-environment.js';
 import { dumpRedis, findSecrets, getObject, listKeys, pemForms, secretForms, until, writeJson, type WorkerProcess } from './worker-fixture.js';
@@ -54,10 +55,11 @@ async function finished(job: Job<BundleJobData, BundleJobResult>): Promise<Job<B
 /** The region holds exactly one bundle: its manifest and the parts it names, each intact. Returns the AES key and IV. */
 async function assertOneConsistentBundle(result: BundleJobResult, region: string): Promise<Buffer[]> {
   const r = result.regions[region]!;
-  const parsed = parseManifest(await getObject(env.client, r.bucket, r.manifestKey!));
+  const client = env.clientFor(region);
+  const parsed = parseManifest(await getObject(client, r.bucket, r.manifestKey!));
   const prefix = r.manifestKey!.slice(0, r.manifestKey!.lastIndexOf('/') + 1);
-  assert.deepEqual(await listKeys(env.client, r.bucket), [r.manifestKey!, ...parsed.manifest.image.parts.map((p) => prefix + p.filename)].sort());
-  await verifyBundle({ manifest: parsed, source: new S3PartSource({ client: env.client, bucket: r.bucket, prefix }), certificate: env.user.certificate });
+  assert.deepEqual(await listKeys(client, r.bucket), [r.manifestKey!, ...parsed.manifest.image.parts.map((p) => prefix + p.filename)].sort());
+  await verifyBundle({ manifest: parsed, source: new S3PartSource({ client, bucket: r.bucket, prefix }), certificate: env.user.certificate });
   return [
     unwrapWithKey(parsed.manifest.image.userEncryptedKey, env.user.privateKey, 'key'),
     unwrapWithKey(parsed.manifest.image.userEncryptedIv, env.user.privateKey, 'IV'),
@@ -80,7 +82,7 @@ describe('worker shutdown (real worker processes)', SLOW_TEST, () => {
 
   it('a job that finishes within the grace period completes on the worker that was stopped', SLOW_TEST, async () => {
     const east = await env.bucket('east');
-    const gov = await env.bucket('gov');
+    const gov = await env.bucket('gov', GOV_REGION);
     env.govProxy.addFault({ match: isPartPut, action: { type: 'delay', ms: 800 } });
     env.govProxy.resetRecords();
     try {
@@ -103,7 +105,7 @@ describe('worker shutdown (real worker processes)', SLOW_TEST, () => {
 
   it('SIGTERM mid-job hands the job back: a second worker process completes it, one bundle per region', SLOW_TEST, async () => {
     const east = await env.bucket('east');
-    const gov = await env.bucket('gov');
+    const gov = await env.bucket('gov', GOV_REGION);
     // GovCloud part uploads answer after 3 s: the first worker is caught mid-upload, its grace (300 ms) runs out
     env.govProxy.addFault({ match: isPartPut, action: { type: 'delay', ms: 3_000 } });
     env.govProxy.resetRecords();
@@ -123,7 +125,8 @@ describe('worker shutdown (real worker processes)', SLOW_TEST, () => {
 
     const done = await finished(job);
     assert.equal(await done.getState(), 'completed', done.failedReason);
-    assert.match(b.output(), new RegExp(`"jobId":"${job.id}".*"msg":"job completed"`));
+    // the worker logs it before the job completes, but its output may reach us after Redis's news does
+    await b.waitForLog(new RegExp(`"jobId":"${job.id}".*"msg":"job completed"`));
     // two runs, one attempt: handing back is not a failure
     assert.equal(done.attemptsStarted, 2);
     assert.equal(done.attemptsMade, 1);

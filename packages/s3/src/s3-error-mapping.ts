@@ -49,7 +49,9 @@ const RETRYABLE_CODES = new Set([
   'RequestTimeout',
   'RequestTimeoutException',
   'TimeoutError',
-  // S3 answers BadDigest when the body was damaged in transit; it is re-sent from memory, intact
+  // S3 answers these when the body was damaged in transit (its signed SHA-256 is checked before
+  // Content-MD5, so a flipped bit usually gets the first): it is re-sent from memory, intact
+  'XAmzContentSHA256Mismatch',
   'BadDigest',
   'IncompleteBody',
 ]);

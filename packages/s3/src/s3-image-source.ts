@@ -35,7 +35,7 @@ export class S3ImageSource implements ImageSource {
   private etag: string | undefined;
   private info: ImageInfo | undefined;
   private body: Readable | undefined;
-  private chunks: AsyncIterator<Buffer> | undefined;
+  private chunks: AsyncIterator<Buffer, undefined> | undefined;
   private leftover: Buffer | undefined;
   /** Object offset of the next byte the current stream delivers. */
   private streamPosition = 0;
@@ -142,7 +142,7 @@ export class S3ImageSource implements ImageSource {
       throw new S3ObjectChangedError(this.bucket, this.key);
     }
     this.body = body;
-    this.chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    this.chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer, undefined>;
     this.streamPosition = position;
   }
 
@@ -157,7 +157,7 @@ export class S3ImageSource implements ImageSource {
       // the server ended the body early without an error: reconnect from here
       throw Object.assign(new Error(`the stream ended at byte ${this.streamPosition} of ${this.size}`), { name: 'IncompleteBody' });
     }
-    return Buffer.isBuffer(value) ? value : Buffer.from(value as Uint8Array);
+    return Buffer.isBuffer(value) ? value : Buffer.from(value);
   }
 
   private disconnect(): void {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type PutObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { BundlefarmError, CancelledError, InvalidOptionError, UnsafePathError } from '@bundlefarm/errors';
+import { type BundlefarmError, CancelledError, InvalidOptionError, UnsafePathError } from '@bundlefarm/errors';
 import type { PartData, PartSink, SinkBeginInfo } from '@bundlefarm/engine';
 import { isPlainFileName, manifestName, partName } from '@bundlefarm/format';
 import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
@@ -158,8 +158,9 @@ export class S3PartSink implements PartSink {
   private aborting: Promise<void> | undefined;
 
   constructor(private readonly options: S3PartSinkOptions) {
-    const targets = options.targets;
-    if (!Array.isArray(targets) || targets.length === 0) throw new InvalidOptionError('S3 targets', 'at least one target is needed');
+    // (Array.isArray on the typed array would narrow it to any[] and switch type checks off below)
+    const targets: readonly S3Target[] = options.targets;
+    if (!Array.isArray(options.targets) || targets.length === 0) throw new InvalidOptionError('S3 targets', 'at least one target is needed');
     if (targets.length > MAX_TARGETS) throw new InvalidOptionError('S3 targets', `at most ${MAX_TARGETS} targets`);
     const seen = new Set<string>();
     this.regions = targets.map((t) => {
@@ -211,7 +212,7 @@ export class S3PartSink implements PartSink {
   /** Objects written that could not be deleted (after abort or a region's failure), as s3:// URLs. */
   leftoverObjects(): string[] {
     return this.regions
-      .filter((r) => this.aborting || r.failure)
+      .filter((r) => this.aborting !== undefined || r.failure !== undefined)
       .flatMap((r) => [...r.written].map((key) => formatS3Url(r.target.bucket, key)));
   }
 
@@ -434,7 +435,7 @@ export class S3PartSink implements PartSink {
   }
 
   private async settleFailures(): Promise<void> {
-    await Promise.all(this.regions.map((r) => r.cleanup));
+    await Promise.all(this.regions.flatMap((r) => (r.cleanup ? [r.cleanup] : [])));
   }
 
   private async verifyRegion(r: RegionState, count: number): Promise<void> {

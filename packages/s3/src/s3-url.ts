@@ -25,6 +25,7 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 /** Prefixes and suffixes S3 reserves for access points, aliases, directory and table buckets. */
 const RESERVED_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
 const RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/;
 /** Invisible format characters (U+200B…U+200F, U+202A…U+202E bidi overrides, U+FEFF …): they make a key read as another. */
 const FORMAT = /\p{Cf}/u;

@@ -12,7 +12,7 @@ import {
   preflightTarget,
 } from '@bundlefarm/s3';
 import { s3Requests } from '../../../test/helpers/fault-proxy.js';
-import { freshBucket, listKeys, testClient, testProxy } from './s3-fixture.js';
+import { freshBucket, listKeys, s3Server, testClient, testProxy } from './s3-fixture.js';
 
 const location = (constraint: string): string =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${constraint}</LocationConstraint>`;
@@ -67,15 +67,49 @@ describe('preflightTarget', () => {
     assert.deepEqual({ expected: err.details.expected, actual: err.details.actual }, { expected: 'us-east-1', actual: 'ap-southeast-2' });
   });
 
+  it('a bucket of another region, reached at the configured region’s endpoint (S3: 301 PermanentRedirect) → S3RegionMismatchError, nothing written', async () => {
+    const s3 = await s3Server();
+    const bucket = await freshBucket('b', { region: 'eu-central-1' });
+    const client = await testClient();
+    const err = await preflightTarget(client, { region: 'us-east-1', bucket }).catch((e: unknown) => e);
+    assert.ok(err instanceof S3RegionMismatchError, String(err));
+    assert.deepEqual({ expected: err.details.expected, actual: err.details.actual }, { expected: 'us-east-1', actual: 'eu-central-1' });
+    assert.deepEqual(
+      s3.requests.filter((r) => r.bucket === bucket).map((r) => [r.operation, r.status]),
+      [['HeadBucket', 301]],
+    );
+  });
+
+  it('a client signing for the wrong region at the bucket’s endpoint (S3: 400 naming the region) → S3RegionMismatchError', async () => {
+    const bucket = await freshBucket('b', { region: 'eu-central-1' });
+    const client = await testClient({ endpoint: (await s3Server()).endpointFor('eu-central-1'), region: 'us-east-1' });
+    const err = await preflightTarget(client, { region: 'us-east-1', bucket }).catch((e: unknown) => e);
+    assert.ok(err instanceof S3RegionMismatchError, String(err));
+    assert.equal(err.details.actual, 'eu-central-1');
+  });
+
+  it('a bucket with ACLs disabled (BucketOwnerEnforced, S3’s default since 2023) → S3AclNotSupportedError; a wrong secret → S3AccessDeniedError', async () => {
+    const enforced = await freshBucket('b', { objectOwnership: 'BucketOwnerEnforced' });
+    const acl = await preflightTarget(await testClient(), { region: 'us-east-1', bucket: enforced }).catch((e: unknown) => e);
+    assert.ok(acl instanceof S3AclNotSupportedError, String(acl));
+    assert.equal(acl.transient, false);
+    const bucket = await freshBucket();
+    const wrong = await testClient({ credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'not-the-secret' } });
+    const denied = await preflightTarget(wrong, { region: 'us-east-1', bucket }).catch((e: unknown) => e);
+    assert.ok(denied instanceof S3AccessDeniedError, String(denied));
+    assert.equal(denied.transient, false);
+    assert.deepEqual(await listKeys(await testClient(), bucket), []);
+  });
+
   it('legacy location constraints: EU is eu-west-1, empty is us-east-1', async () => {
     assert.equal(normalizeBucketLocation('EU'), 'eu-west-1');
     assert.equal(normalizeBucketLocation(''), 'us-east-1');
     assert.equal(normalizeBucketLocation(null), 'us-east-1');
     assert.equal(normalizeBucketLocation(undefined), 'us-east-1');
     assert.equal(normalizeBucketLocation('ap-south-1'), 'ap-south-1');
-    const proxy = await testProxy();
+    const bucket = await freshBucket('b', { region: 'eu-west-1' });
+    const proxy = await testProxy({ region: 'eu-west-1' });
     const client = await testClient({ endpoint: proxy.endpoint, region: 'eu-west-1' });
-    const bucket = await freshBucket();
     proxy.addFault({ action: { type: 'respond', status: 200, body: location('EU') }, match: s3Requests.bucketLocation });
     assert.equal((await preflightTarget(client, { region: 'eu-west-1', bucket })).bucketRegion, 'eu-west-1');
   });

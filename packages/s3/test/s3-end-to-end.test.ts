@@ -24,11 +24,16 @@ describe('bundle straight into S3 (two regions), unbundle back from each', () =>
     const image = join(dir, 'disk.img');
     await writeRandomFile(image, 25 * 1024 * 1024 + 4321, 11);
     // one region direct, the other through a proxy that throws a few faults in
-    const proxy = await testProxy({ seed: 3 });
+    const proxy = await testProxy({ seed: 3, region: 'eu-west-1' });
     proxy.addFault({ action: { type: 'status', status: 503, code: 'SlowDown' }, match: s3Requests.putObject, times: 2 });
     proxy.addFault({ action: { type: 'drop-request', afterBytes: 1024 * 1024 }, match: s3Requests.putObject, times: 1 });
     const east = { region: 'us-east-1', client: await testClient(), bucket: await freshBucket('east'), prefix: 'amis/2024' };
-    const west = { region: 'eu-west-1', client: await testClient({ endpoint: proxy.endpoint, region: 'eu-west-1' }), bucket: await freshBucket('west'), prefix: 'amis/2024' };
+    const west = {
+      region: 'eu-west-1',
+      client: await testClient({ endpoint: proxy.endpoint, region: 'eu-west-1' }),
+      bucket: await freshBucket('west', { region: 'eu-west-1' }),
+      prefix: 'amis/2024',
+    };
     const sink = new S3PartSink({ targets: [east, west], retry: quickRetry });
 
     const result = await bundleImage({ image, pool }, sink);

@@ -2,16 +2,20 @@ import { after } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, type S3Settings } from '@bundlefarm/s3';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../../test/helpers/fault-proxy.js';
+import type { S3FrontBucketOptions, S3FrontOptions } from '../../../test/helpers/s3-front/index.js';
 import { createFreshBucket, listKeys as listFullKeys } from '../../../test/helpers/s3-objects.js';
 import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
 
 export { getObject } from '../../../test/helpers/s3-objects.js';
 
 /**
- * One s3rver per test file (started lazily, stopped when the file ends), plus helpers to make fresh
- * buckets, clients (direct or through a fault proxy) and to look at what a bucket holds.
+ * One S3 front per test file (started lazily, stopped when the file ends), plus helpers to make fresh
+ * buckets, clients (direct or through a fault proxy) and to look at what a bucket holds. Buckets,
+ * clients and proxies are in us-east-1 unless given a region: a client of another region reaches that
+ * region's endpoint, and signs for it.
  */
 let server: Promise<S3TestServer> | undefined;
+const servers: Array<Promise<S3TestServer>> = [];
 const clients: S3Client[] = [];
 const proxies: FaultProxy[] = [];
 
@@ -19,30 +23,40 @@ const proxies: FaultProxy[] = [];
 after(async () => {
   for (const c of clients) c.destroy();
   await Promise.all(proxies.map((p) => p.close()));
-  await (await server)?.stop();
+  await Promise.all(servers.map(async (s) => (await s).stop()));
 });
 
 export function s3Server(): Promise<S3TestServer> {
-  server ??= startS3Server();
+  server ??= testServer();
   return server;
 }
 
-/** A new, empty bucket with a unique name. */
-export async function freshBucket(label = 'b'): Promise<string> {
-  return createFreshBucket(await s3Server(), label);
+/** Another S3 front of its own (e.g. one that takes more canned ACLs), stopped when the file ends. */
+export function testServer(options: S3FrontOptions = {}): Promise<S3TestServer> {
+  const started = startS3Server(options);
+  servers.push(started);
+  return started;
 }
 
-/** A client for the test server (or for `endpoint`, e.g. a proxy), closed when the file ends. */
-export async function testClient(options: { endpoint?: string } & Partial<S3Settings> = {}): Promise<S3Client> {
-  const srv = await s3Server();
-  const client = createS3Client({ ...s3rverClientSettings(options.endpoint ?? srv.endpoint), maxAttempts: 1, ...options });
+/** A new, empty bucket with a unique name (in us-east-1 unless `options.region`). */
+export async function freshBucket(label = 'b', options: S3FrontBucketOptions = {}): Promise<string> {
+  return createFreshBucket(await s3Server(), label, options);
+}
+
+/** A client of `region` (default us-east-1) for that region's endpoint of the test server, or for `endpoint` (e.g. a proxy); closed when the file ends. */
+export async function testClient(options: { endpoint?: string; server?: S3TestServer } & Partial<S3Settings> = {}): Promise<S3Client> {
+  const { server: srv = await s3Server(), ...settings } = options;
+  const region = settings.region ?? 'us-east-1';
+  const endpoint = settings.endpoint ?? (await srv.front.openRegion(region));
+  const client = createS3Client({ ...s3rverClientSettings(endpoint, region), maxAttempts: 1, ...settings, endpoint });
   clients.push(client);
   return client;
 }
 
-/** A fault proxy in front of the test server, closed when the file ends. */
-export async function testProxy(options: Omit<FaultProxyOptions, 'target'> = {}): Promise<FaultProxy> {
-  const proxy = await startFaultProxy({ target: (await s3Server()).endpoint, ...options });
+/** A fault proxy in front of the test server's endpoint for `region` (default us-east-1), closed when the file ends. */
+export async function testProxy(options: Omit<FaultProxyOptions, 'target'> & { region?: string; server?: S3TestServer } = {}): Promise<FaultProxy> {
+  const { region = 'us-east-1', server: srv = await s3Server(), ...proxyOptions } = options;
+  const proxy = await startFaultProxy({ target: await srv.front.openRegion(region), ...proxyOptions });
   proxies.push(proxy);
   return proxy;
 }

@@ -147,7 +147,7 @@ describe('S3ImageSource', () => {
     await source.read(0, Buffer.alloc(1024));
     await putObject(bucket, 'disk.img', pseudoRandom(2 * 1024 * 1024, 2));
     // reading elsewhere than where the stream is forces a ranged reconnect, which sees another ETag
-    // (s3rver ignores If-Match; S3 itself would answer 412, mapped to the same error)
+    // with If-Match of the ETag seen at open: S3 (here the S3 front) answers 412 PreconditionFailed
     await assert.rejects(source.read(1024 * 1024, Buffer.alloc(1024)), S3ObjectChangedError);
     await source.close();
   });

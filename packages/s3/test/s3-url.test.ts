@@ -169,7 +169,7 @@ describe('S3 settings', () => {
     for (const settings of bad) {
       assert.throws(
         () => createS3Client(settings),
-        (err: Error) => err instanceof InvalidOptionError && !err.message.includes(secret) && !JSON.stringify((err as InvalidOptionError).toJSON()).includes(secret),
+        (err: Error) => err instanceof InvalidOptionError && !err.message.includes(secret) && !JSON.stringify((err).toJSON()).includes(secret),
         JSON.stringify(settings.endpoint ?? settings.region),
       );
     }
@@ -212,6 +212,8 @@ describe('retry policy', () => {
     assert.equal(isRetryableS3Error(withStatus(429)), true);
     assert.equal(isRetryableS3Error(withStatus(400, 'RequestTimeout')), true);
     assert.equal(isRetryableS3Error(withStatus(400, 'BadDigest')), true);
+    assert.equal(isRetryableS3Error(withStatus(400, 'XAmzContentSHA256Mismatch')), true);
+    assert.equal(isRetryableS3Error(withStatus(400, 'InvalidDigest')), false);
     assert.equal(isRetryableS3Error(withStatus(501, 'NotImplemented')), false);
     assert.equal(isRetryableS3Error(withStatus(404, 'NoSuchBucket')), false);
     assert.equal(isRetryableS3Error(withStatus(403, 'AccessDenied')), false);

@@ -14,8 +14,7 @@ export function asBundlefarmError(err: unknown): BundlefarmError {
   if (err instanceof BundlefarmError) return err;
   if (isBundlefarmError(err)) {
     // a BundlefarmError from another copy of the package: keep its code and classification
-    const e = err as BundlefarmError;
-    return new BundlefarmError(e.code, e.message, e.transient, { cause: err, details: e.details });
+    return new BundlefarmError(err.code, err.message, err.transient, { cause: err, details: err.details });
   }
   if ((err as { name?: unknown } | null)?.name === 'AbortError') return new CancelledError('bundle job', { cause: err });
   const message = err instanceof Error ? err.message : String(err);

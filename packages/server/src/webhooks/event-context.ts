@@ -65,7 +65,7 @@ function shaVars(sha: string | undefined): Partial<Record<Placeholder, string>> 
 }
 
 function clean(vars: Partial<Record<Placeholder, string | undefined>>): Partial<Record<Placeholder, string>> {
-  return Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== undefined && v !== '')) as Partial<Record<Placeholder, string>>;
+  return Object.fromEntries(Object.entries(vars).filter(([, v]) => v !== undefined && v !== ''));
 }
 
 export function githubContext(event: string, delivery: string, payload: unknown): EventContext {
