@@ -1,5 +1,5 @@
 import { DelayedError, WaitingError, type Job } from 'bullmq';
-import { bundleImage, checkImageSize, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
+import { bundleImage, checkImageSize, FileImageSource, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
 import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
 import {
   buildSignedManifest,
@@ -10,14 +10,16 @@ import {
   partitionOfRegion,
   type CertificateMaterial,
 } from '@bundlefarm/format';
+import { removeStaleScratch, withRootfsImage } from '@bundlefarm/rootfs';
 import { objectOwnership, S3PartSink, type RetryEvent, type WithdrawnBundle } from '@bundlefarm/s3';
-import { jobSpecSchema, type JobSpec, type RegionTarget } from '../job-spec.js';
+import { jobSpecSchema, type FilesystemSpec, type JobSpec, type RegionTarget } from '../job-spec.js';
 import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult, ReplacedBundle } from '../job-types.js';
 import { resolveImage } from './image-resolver.js';
 import { checkJobScope } from './job-authorization.js';
 import { asBundlefarmError, toJobFailure } from './job-failure.js';
 import { preflightRegions } from './preflight-regions.js';
 import { JobProgressReporter } from './progress-reporter.js';
+import { RootfsInput } from './rootfs-source.js';
 import type { RegionClients } from './region-clients.js';
 import { removeLeftovers } from './region-leftovers.js';
 import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
@@ -129,14 +131,14 @@ class BundleJobRun {
       return await this.execute();
     } catch (err) {
       await this.reporter?.close();
-      if (err instanceof TargetBusyError) return this.waitForTarget(err);
+      if (err instanceof TargetBusyError) return await this.waitForTarget(err);
       // a bundle this job was replacing is (partly) gone: said in the failure, and recorded in the job —
       // unless the job may be another worker's by now (its data is then that worker's to write)
       this.lockLost = this.signal?.reason === LOCK_LOST_REASON || asBundlefarmError(err).code === JobLockLostError.code;
       const replaced = await this.settleReplaced(!this.lockLost);
       // an abort counts only before publishing: publishing runs to its end whatever the signal says
       const stopped = this.signal?.aborted === true && !this.publishing;
-      if (stopped && this.signal?.reason === SHUTDOWN_REASON) return this.handBack(err);
+      if (stopped && this.signal?.reason === SHUTDOWN_REASON) return await this.handBack(err);
       const failure = !stopped
         ? asBundlefarmError(err)
         : this.signal?.reason === LOCK_LOST_REASON
@@ -157,6 +159,8 @@ class BundleJobRun {
     const { job, ctx } = this;
     const { config, clients } = ctx;
 
+    // what a killed worker of this host left in the scratch space goes first, whatever this job is
+    await this.removeStaleScratch();
     const parsed = jobSpecSchema.safeParse(job.data?.spec);
     if (!parsed.success) {
       throw new InvalidJobSpecError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(spec)', message: i.message })));
@@ -205,12 +209,20 @@ class BundleJobRun {
     let healthy: RegionTarget[];
     let preflightFailed: Map<string, BundlefarmError>;
     let source: ImageSource | undefined;
+    let rootfs: RootfsInput | undefined;
     try {
-      source = await resolveImage(spec.image, { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry });
-      // opened and checked before any target is looked at (the engine reads this very open source)
-      checkImageSize(source.description, (await source.open()).size);
+      const inputOptions = { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry };
+      if (spec.filesystem) {
+        // a tree or tarball: found, opened and checked, and refused if it cannot fit the scratch space
+        rootfs = await RootfsInput.open(spec.image, spec.filesystem.from, inputOptions);
+        rootfs.checkFits(spec.filesystem, config.scratch.maxBytes);
+      } else {
+        source = await resolveImage(spec.image, inputOptions);
+        // opened and checked before any target is looked at (the engine reads this very open source)
+        checkImageSize(source.description, (await source.open()).size);
+      }
       // the name is needed before bundling, to look for a bundle of that name (the engine derives it the same way)
-      const name = checkBundleName(spec.name ?? source.defaultName);
+      const name = checkBundleName(spec.name ?? (rootfs ?? source!).defaultName);
       // no other job writes this name to these targets meanwhile (else this one waits: TargetBusyError)
       await this.claimTargets(remaining, name);
 
@@ -253,25 +265,29 @@ class BundleJobRun {
         },
       });
       this.sink = sink;
-      reporter.stage('bundling');
       const pool = ctx.pool;
-      result = await bundleImage(
-        {
-          image: source,
-          name,
-          ...(spec.level !== undefined ? { level: spec.level } : {}),
-          threads: Math.min(spec.threads ?? pool.threads, pool.threads),
-          pool,
-          signal: bundling.signal,
-          onProgress: (p) => reporter.bundle(p),
-          progressIntervalMs: ENGINE_PROGRESS_MS,
-        },
-        sink,
-      );
+      const bundle = (image: ImageSource): Promise<BundleResult> => {
+        reporter.stage('bundling');
+        return bundleImage(
+          {
+            image,
+            name,
+            ...(spec.level !== undefined ? { level: spec.level } : {}),
+            threads: Math.min(spec.threads ?? pool.threads, pool.threads),
+            pool,
+            signal: bundling.signal,
+            onProgress: (p) => reporter.bundle(p),
+            progressIntervalMs: ENGINE_PROGRESS_MS,
+          },
+          sink,
+        );
+      };
+      result = rootfs ? await this.buildFilesystem(spec.filesystem!, rootfs, name, bundling.signal, bundle) : await bundle(source!);
     } finally {
       this.signal?.removeEventListener('abort', onAbort);
       // the engine closes what it read; an attempt that stopped before that closes it here
       await source?.close();
+      await rootfs?.close();
     }
     if (bundling.signal.aborted) {
       // the abort came after the last part: nothing is published yet, so remove it all
@@ -426,6 +442,73 @@ class BundleJobRun {
         }
       }),
     );
+  }
+
+  /**
+   * Builds the job's ext4 image from its tree or tarball in the scratch space (stage
+   * "building-filesystem"), hands it to `bundle`, and deletes it however that ends. A tarball that could
+   * not be read fails the job with the read's own error (transient S3 trouble stays transient), not the
+   * builder's "corrupt tarball".
+   */
+  private async buildFilesystem(
+    fs: FilesystemSpec,
+    input: RootfsInput,
+    name: string,
+    signal: AbortSignal,
+    bundle: (image: ImageSource) => Promise<BundleResult>,
+  ): Promise<BundleResult> {
+    const reporter = this.reporter!;
+    const { scratch } = this.ctx.config;
+    let tarballRead = 0;
+    reporter.filesystem({ phase: 'scanning', entries: 0, fileBytes: 0 }, 0);
+    const started = performance.now();
+    try {
+      return await withRootfsImage(
+        {
+          source: input.buildSource((bytes) => (tarballRead = bytes)),
+          scratchDir: scratch.dir,
+          scratchLimit: scratch.maxBytes,
+          ...(fs.sizeMiB !== undefined ? { size: fs.sizeMiB * 1024 * 1024 } : {}),
+          partition: fs.partition,
+          ...(fs.label !== undefined ? { label: fs.label } : {}),
+          ...(fs.fstab === 'generate' ? { fstab: 'generate' as const } : {}),
+          signal,
+          onProgress: (p) =>
+            reporter.filesystem(
+              { phase: p.phase, entries: p.entries, fileBytes: p.fileBytes },
+              p.fraction ?? (input.size ? tarballRead / input.size : undefined),
+            ),
+          onExclusions: (summary) => {
+            if (summary.length === 0) return;
+            this.log.info({ excluded: summary.map((c) => ({ class: c.id, count: c.count, examples: c.examples })) }, 'left out of the filesystem');
+            void this.note(`left out of the filesystem: ${summary.map((c) => `${c.title} (${c.count})`).join('; ')}`);
+          },
+          onNote: (note) => this.log.debug({ note }, 'filesystem build note'),
+        },
+        async (built) => {
+          reporter.filesystem({ phase: 'done', entries: built.entries, fileBytes: built.fileBytes }, 1);
+          const seconds = round((performance.now() - started) / 1000);
+          this.log.info(
+            { from: fs.from, size: built.size, fsSize: built.fsSize, partition: built.partition, uuid: built.uuid, entries: built.entries, files: built.files, fileBytes: built.fileBytes, seconds },
+            'filesystem built',
+          );
+          await this.note(`filesystem built: ext4, ${built.size} bytes (${built.partition === 'none' ? 'no partition table' : built.partition}), UUID ${built.uuid}, ${built.entries} entries in ${seconds} s`);
+          return bundle(new FileImageSource(built.path, { description: `the filesystem built from ${input.description}`, defaultName: name }));
+        },
+      );
+    } catch (err) {
+      throw input.readError ?? err;
+    }
+  }
+
+  /** Removes scratch directories of dead processes of this host (a killed worker's); never fails the job. */
+  private async removeStaleScratch(): Promise<void> {
+    try {
+      const removed = await removeStaleScratch(this.ctx.config.scratch.dir);
+      if (removed.length > 0) this.log.info({ removed }, 'removed scratch left by a worker that died');
+    } catch (err) {
+      this.log.warn({ err }, 'could not look for stale scratch');
+    }
   }
 
   /** Takes the claim on every target (see target-claims.ts) and keeps renewing it while the attempt runs. */
