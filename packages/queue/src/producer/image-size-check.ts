@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { FileUnreadableError, ImageEmptyError, ImageTooLargeError, isBundlefarmError } from '@bundlefarm/errors';
 import { MAX_IMAGE_SIZE } from '@bundlefarm/format';
 import { objectSize, S3BucketNotFoundError, S3ObjectNotFoundError } from '@bundlefarm/s3';
-import { openBeneath, resolveBeneath } from '../image-root.js';
+import { notATree, openBeneath, resolveBeneath } from '../image-root.js';
 
 /** The S3 client type of @bundlefarm/s3 (without a direct dependency on the SDK). */
 export type S3Client = Parameters<typeof objectSize>[0];
@@ -63,7 +63,7 @@ async function checkLocalTree(image: string, imageRoot: string | undefined): Pro
   } catch (err) {
     throw new FileUnreadableError(image, err);
   }
-  if (!st.isDirectory()) throw new FileUnreadableError(image, Object.assign(new Error('not a directory (a root tree is a directory)'), { code: 'ENOTDIR' }));
+  if (!st.isDirectory()) throw notATree(image);
   return { checked: true, size: 0 };
 }
 

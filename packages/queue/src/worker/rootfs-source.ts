@@ -21,7 +21,7 @@ import type { ImageSource } from '@bundlefarm/engine';
 import { FileUnreadableError, ImageEmptyError } from '@bundlefarm/errors';
 import { ScratchLimitError, type RootfsSource } from '@bundlefarm/rootfs';
 import { S3ImageSource, type RetryEvent, type RetryOptions } from '@bundlefarm/s3';
-import { resolveBeneath } from '../image-root.js';
+import { notATree, resolveBeneath } from '../image-root.js';
 import type { FilesystemSpec } from '../job-spec.js';
 import type { RegionClients } from './region-clients.js';
 import { RootedFileImageSource } from './rooted-file-image-source.js';
@@ -67,7 +67,7 @@ export class RootfsInput {
       } catch (err) {
         throw new FileUnreadableError(image, err);
       }
-      if (!isDir) throw new FileUnreadableError(image, Object.assign(new Error('not a directory (a root tree is a directory)'), { code: 'ENOTDIR' }));
+      if (!isDir) throw notATree(image);
       return new RootfsInput(image, basename(image.replace(/\/+$/, '')), path, undefined, undefined);
     }
     let source: ImageSource;
