@@ -37,7 +37,10 @@ import type { WorkerLogger } from './worker-logger.js';
  *    principal vouches for or an unknown identity fails the job at once (UnrecoverableError, no retries).
  * 2. The image reference is resolved (s3:// or a path inside the image root — nothing outside it) and
  *    the image opened and checked (open + fstat, or HeadObject; 1 byte to 10 GiB) before any target is
- *    looked at: a missing or unusable image fails the job with nothing anywhere touched.
+ *    looked at: a missing or unusable image fails the job with nothing anywhere touched. With
+ *    `filesystem`, the image is a root tree or a rootfs tarball (rootfs-source.ts), found and checked the
+ *    same way, and a job that cannot fit the worker's scratch limit is refused here (BF_SCRATCH_LIMIT).
+ *    Every job starts by removing what killed workers of this host left in the scratch space.
  * 3. Regions published by an earlier attempt (`completedRegions`) are skipped. The job takes the claim
  *    on every other target in Redis (target-claims.ts): while another job writes a bundle of this name
  *    there, this one waits, delayed in the queue (not a failed attempt). Each such region is then
@@ -46,7 +49,9 @@ import type { WorkerLogger } from './worker-logger.js';
  *    A transient preflight failure fails the attempt at once (the retry bundles once for all regions);
  *    a permanent one leaves that region out: the job bundles for the others and fails in the end naming
  *    it (if every region fails, it fails right there).
- * 4. The image is bundled once (engine, on the process's shared pool) into one S3PartSink over all
+ * 4. (`filesystem`) The ext4 image is built in the scratch space (stage "building-filesystem"), and
+ *    deleted once bundled, however the attempt ends.
+ *    The image is bundled once (engine, on the process's shared pool) into one S3PartSink over all
  *    usable regions; a region that fails during the upload is given up and cleaned by the sink while
  *    the others go on. Every object written carries the job's mark (`x-amz-meta-bundlefarm-job`: its
  *    id and creation time, the same for every attempt of the job; see jobOwner). Just
