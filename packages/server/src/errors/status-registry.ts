@@ -33,6 +33,10 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<string, number>> = Object.free
   BF_JOB_STATE_CONFLICT: 409,
   BF_IDEMPOTENCY_CONFLICT: 409,
   BF_BUNDLE_EXISTS: 409,
+  // uploads
+  BF_UPLOAD_NOT_FOUND: 404,
+  BF_UPLOAD_INCOMPLETE: 409,
+  BF_STAGING_NOT_CONFIGURED: 501,
   // the service around
   BF_QUEUE_UNAVAILABLE: 503,
   BF_INTERNAL: 500,
