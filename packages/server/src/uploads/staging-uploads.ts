@@ -195,7 +195,7 @@ export class StagingUploads {
     const missing: number[] = [];
     for (let n = 1; n <= partCount(record); n++) {
       const s = stored.get(n);
-      if (!s || s.size !== partLength(record, n) || (given.get(n) ?? '') !== s.etag) missing.push(n);
+      if (s?.size !== partLength(record, n) || (given.get(n) ?? '') !== s.etag) missing.push(n);
     }
     if (missing.length > 0 || given.size !== partCount(record)) {
       throw new UploadIncompleteError(id, `part(s) ${summarize(missing)} are missing, of another size, or stored with another ETag than given (${partCount(record)} parts in all)`);
@@ -212,7 +212,7 @@ export class StagingUploads {
 
   private async isComplete(record: UploadRecord, id: string): Promise<boolean> {
     const head = await headStagedObject(this.client, record);
-    return head !== undefined && head.size === record.size && head.mark === id;
+    return head?.size === record.size && head.mark === id;
   }
 
   private async record(principal: Principal, id: string): Promise<UploadRecord> {
@@ -225,7 +225,7 @@ export class StagingUploads {
       record = undefined;
     }
     // another principal's upload is answered as unknown: ids cannot be probed
-    if (!record || record.v !== 1 || record.principal !== principal.name) throw new UploadNotFoundError(id);
+    if (record?.v !== 1 || record.principal !== principal.name) throw new UploadNotFoundError(id);
     return record;
   }
 
@@ -237,7 +237,7 @@ export class StagingUploads {
       const size = partLength(record, n);
       const s = byNumber.get(n);
       if (completed) parts.push({ partNumber: n, size });
-      else if (s && s.size === size) parts.push({ partNumber: n, size, etag: s.etag });
+      else if (s?.size === size) parts.push({ partNumber: n, size, etag: s.etag });
       else {
         const url =
           record.s3UploadId !== undefined ? await presignStagedPart(this.signer, object, record.s3UploadId, n, this.ttl) : await presignStagedPut(this.signer, object, id, this.ttl);
