@@ -92,6 +92,28 @@ export interface JobSpecBody {
   replace?: boolean;
 }
 
+/** One part of an upload (POST/GET /v1/uploads): stored already (`etag`), or to PUT to `url`. */
+export interface UploadPartView {
+  partNumber: number;
+  size: number;
+  etag?: string;
+  url?: string;
+}
+
+/** An upload into the staging area (see the API's /v1/uploads). */
+export interface UploadView {
+  id: string;
+  image: string;
+  filename: string;
+  size: number;
+  multipart: boolean;
+  partSize: number;
+  completed: boolean;
+  expiresAt: string;
+  parts: UploadPartView[];
+  completeUrl: string;
+}
+
 /** The API could not be reached (connection refused, DNS, timeout): transient. */
 export class ApiUnreachableError extends BundlefarmError {
   static readonly code = 'BF_API_UNREACHABLE';
@@ -145,6 +167,18 @@ export class ApiClient {
       'x-bundlefarm-source': 'cli',
       ...(idempotencyKey !== undefined ? { 'idempotency-key': idempotencyKey } : {}),
     });
+  }
+
+  createUpload(filename: string, size: number): Promise<UploadView> {
+    return this.request<UploadView>('POST', '/v1/uploads', { filename, size });
+  }
+
+  upload(id: string): Promise<UploadView> {
+    return this.request<UploadView>('GET', `/v1/uploads/${encodeURIComponent(id)}`);
+  }
+
+  completeUpload(id: string, parts: Array<{ partNumber: number; etag: string }>): Promise<{ id: string; image: string; size: number }> {
+    return this.request('POST', `/v1/uploads/${encodeURIComponent(id)}/complete`, { parts });
   }
 
   status(id: string): Promise<JobStatusView> {

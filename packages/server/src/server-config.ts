@@ -28,6 +28,11 @@ export interface ServerConfig {
   imageRoot?: string;
   /** S3 access for the enqueue-time size check of s3:// images (default: none, no check). */
   s3?: S3Settings;
+  /**
+   * The staging area of `POST /v1/uploads` (default: none; the route then answers 404 BF_NOT_FOUND):
+   * images from CI are uploaded through presigned URLs to `url`/<principal>/<uuid>/<file>.
+   */
+  staging?: StagingConfig;
   /** Redis URL (default redis://127.0.0.1:6379). */
   redisUrl?: string;
   /** Queue key prefix (default "bundlefarm"; "{bundlefarm}" with Redis Cluster). */
@@ -83,6 +88,18 @@ export interface ServerConfig {
   eventsMaxLen?: number;
 }
 
+/** Where uploads go, and how the API reaches it. */
+export interface StagingConfig {
+  /** `s3://BUCKET/PREFIX`; give the workers the same (BUNDLEFARM_STAGING). */
+  url: string;
+  /** How the API reaches the bucket (CreateMultipartUpload, ListParts, CompleteMultipartUpload, HeadObject); region = the bucket's. */
+  s3: S3Settings;
+  /** Endpoint the presigned URLs name, when clients reach S3 elsewhere than the API does (default: `s3.endpoint`). */
+  publicEndpoint?: string;
+  /** Seconds a presigned URL stays valid (default 3600, 60 to 604 800); a resume gets fresh ones. */
+  urlTtlSeconds?: number;
+}
+
 export type ResolvedServerConfig = z.output<typeof serverConfigSchema>;
 
 export const SERVER_DEFAULTS = {
@@ -111,6 +128,15 @@ export const serverConfigSchema = z
     webhookRulesFile: z.string().min(1).optional(),
     imageRoot: z.string().min(1).optional(),
     s3: z.custom<S3Settings>((v) => typeof v === 'object' && v !== null, 'must be S3 settings').optional(),
+    staging: z
+      .object({
+        url: z.string().regex(/^s3:\/\/[^/]+/, 'must be s3://BUCKET/PREFIX'),
+        s3: z.custom<S3Settings>((v) => typeof v === 'object' && v !== null, 'must be S3 settings'),
+        publicEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+        urlTtlSeconds: z.number().int().min(60).max(604_800).optional(),
+      })
+      .strict()
+      .optional(),
     redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default(SERVER_DEFAULTS.redisUrl),
     queuePrefix: z
       .string()
@@ -181,6 +207,7 @@ export const ENV = {
   webhookRulesFile: 'BUNDLEFARM_WEBHOOK_RULES',
   imageRoot: 'BUNDLEFARM_IMAGE_ROOT',
   s3: 'BUNDLEFARM_S3_*',
+  staging: 'BUNDLEFARM_STAGING',
   redisUrl: 'BUNDLEFARM_REDIS_URL',
   queuePrefix: 'BUNDLEFARM_QUEUE_PREFIX',
   bodyLimit: 'BUNDLEFARM_BODY_LIMIT',
@@ -219,6 +246,9 @@ export interface ListenConfig {
  * | BUNDLEFARM_S3_SIZE_CHECK | HeadObject s3:// images at enqueue (default: true when any BUNDLEFARM_S3_* below is set) |
  * | BUNDLEFARM_S3_REGION, BUNDLEFARM_S3_ENDPOINT, BUNDLEFARM_S3_FORCE_PATH_STYLE | where |
  * | BUNDLEFARM_S3_ACCESS_KEY_ID, BUNDLEFARM_S3_SECRET_ACCESS_KEY | credentials (default: the AWS SDK chain) |
+ * | BUNDLEFARM_STAGING | staging area of POST /v1/uploads, `s3://BUCKET/PREFIX` (reached with the BUNDLEFARM_S3_* settings) |
+ * | BUNDLEFARM_STAGING_ENDPOINT | endpoint presigned URLs name (default BUNDLEFARM_S3_ENDPOINT, else AWS) |
+ * | BUNDLEFARM_STAGING_URL_TTL | seconds presigned URLs stay valid (default 3600) |
  * | BUNDLEFARM_REDIS_URL, BUNDLEFARM_QUEUE_PREFIX | queue |
  * | BUNDLEFARM_BODY_LIMIT, BUNDLEFARM_WEBHOOK_BODY_LIMIT, BUNDLEFARM_WEBHOOK_BUFFER_BUDGET | bytes |
  * | BUNDLEFARM_WEBHOOK_BODY_TIMEOUT_MS, BUNDLEFARM_MAX_CONNECTIONS | |
@@ -302,7 +332,8 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   else if (user !== undefined || password !== undefined) problems.push('BUNDLEFARM_ADMIN_USER and BUNDLEFARM_ADMIN_PASSWORD: set both or neither');
 
   const s3Wanted = bool('BUNDLEFARM_S3_SIZE_CHECK') ?? ['BUNDLEFARM_S3_REGION', 'BUNDLEFARM_S3_ENDPOINT', 'BUNDLEFARM_S3_ACCESS_KEY_ID'].some((n) => str(n) !== undefined);
-  if (s3Wanted) {
+  const stagingUrl = str(ENV.staging);
+  const s3Settings = (): S3Settings => {
     const accessKeyId = str('BUNDLEFARM_S3_ACCESS_KEY_ID');
     const secretAccessKey = str('BUNDLEFARM_S3_SECRET_ACCESS_KEY');
     if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
@@ -310,11 +341,23 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
     }
     const endpoint = str('BUNDLEFARM_S3_ENDPOINT');
     const forcePathStyle = bool('BUNDLEFARM_S3_FORCE_PATH_STYLE');
-    config.s3 = {
+    return {
       region: str('BUNDLEFARM_S3_REGION') ?? 'us-east-1',
       ...(endpoint !== undefined ? { endpoint } : {}),
       ...(forcePathStyle !== undefined ? { forcePathStyle } : {}),
       ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    };
+  };
+  const s3 = s3Wanted || stagingUrl !== undefined ? s3Settings() : undefined;
+  if (s3Wanted && s3) config.s3 = s3;
+  if (stagingUrl !== undefined && s3) {
+    const publicEndpoint = str('BUNDLEFARM_STAGING_ENDPOINT');
+    const urlTtlSeconds = int('BUNDLEFARM_STAGING_URL_TTL');
+    config.staging = {
+      url: stagingUrl,
+      s3,
+      ...(publicEndpoint !== undefined ? { publicEndpoint } : {}),
+      ...(urlTtlSeconds !== undefined ? { urlTtlSeconds } : {}),
     };
   }
 

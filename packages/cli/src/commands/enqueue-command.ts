@@ -3,6 +3,7 @@ import { InvalidOptionError } from '@bundlefarm/errors';
 import { checkImageId, normalizeAccountId, parseArchitecture, parseBlockDeviceMapping, parseProductCodes } from '@bundlefarm/format';
 import { ApiClient, apiClientOptions, API_TOKEN_ENV, API_URL_ENV, type JobSpecBody } from '../api-client.js';
 import { out, type CliIo, type GlobalFlags } from '../cli-io.js';
+import { uploadImage } from '../image-upload.js';
 import { intOption } from '../option-parsers.js';
 import { assertSucceeded, followJob, printSummary } from './status-command.js';
 
@@ -31,6 +32,7 @@ interface EnqueueFlags {
   replace?: boolean;
   wait?: boolean;
   interval?: number;
+  upload?: boolean;
 }
 
 type Target = JobSpecBody['regions'][number];
@@ -116,7 +118,7 @@ export function registerEnqueue(program: Command, io: CliIo, flags: () => Global
   program
     .command('enqueue')
     .description('queue a bundle job on a bundlefarm service (bundle + upload to one or more regions); prints the job id')
-    .option('-i, --image <image>', 'disk image: s3://bucket/key, or a path relative to the workers\' image root (at most 10 GiB)')
+    .option('-i, --image <image>', "disk image: s3://bucket/key, or a path relative to the workers' image root (at most 10 GiB); with --upload a local file")
     .option('--rootfs <dir>', 'build an ext4 image on the worker from this root tree: a directory relative to the workers\' image root')
     .option('--tarball <url|path>', 'build an ext4 image on the worker from this rootfs tarball (.tar, .tar.gz, .tar.zst, .tar.xz): s3://bucket/key or a path relative to the image root')
     .option('--fs-size <MiB>', 'with --rootfs/--tarball: image size in MiB, 16-10240 (default: the content plus headroom)', intOption('--fs-size', 16, 10240))
@@ -146,12 +148,24 @@ export function registerEnqueue(program: Command, io: CliIo, flags: () => Global
       'replace a bundle already published at a target (its NAME.manifest.xml); without it such a target is refused (BF_BUNDLE_EXISTS) and left untouched',
       false,
     )
+    .option(
+      '--upload',
+      "send the local image -i to the service's staging area first (presigned URLs, progress bar; re-run after a cut to resume), then enqueue the job on it; the service deletes it when the job ends",
+      false,
+    )
     .option('--wait', 'follow the job until it finishes (progress bar on a terminal); exit 1 if it failed', false)
     .option('--interval <ms>', 'poll interval with --wait (default 1000)', intOption('--interval', 100, 60_000))
     .action(async (opts: EnqueueFlags) => {
       const { quiet } = flags();
       const spec = specFromFlags(opts);
-      const client = new ApiClient(apiClientOptions(opts, io.env));
+      const apiOptions = apiClientOptions(opts, io.env);
+      const client = new ApiClient(apiOptions);
+      if (opts.upload) {
+        if (opts.image === undefined) throw new InvalidOptionError('--upload', 'sends the local image given with -i IMAGE; --rootfs and --tarball are read by the workers');
+        const up = await uploadImage(opts.image, { client, apiUrl: apiOptions.url, env: io.env, progress: !quiet });
+        if (!quiet) io.stderr.write(`bundlefarm: ${up.resumed ? 'resumed upload' : 'uploaded'} ${opts.image} to ${up.image} (${up.sentParts} part(s) sent)\n`);
+        spec.image = up.image;
+      }
       const job = await client.enqueue(spec, opts.idempotencyKey);
       out(io, job.id);
       if (!job.created && !quiet) io.stderr.write(`bundlefarm: job ${job.id} already existed (same idempotency key); not enqueued again\n`);

@@ -22,6 +22,7 @@ import { JobProgressReporter } from './progress-reporter.js';
 import { RootfsInput } from './rootfs-source.js';
 import type { RegionClients } from './region-clients.js';
 import { removeLeftovers } from './region-leftovers.js';
+import { removeStagedImage } from './staged-image-cleanup.js';
 import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
 import type { WorkerConfig } from './worker-config.js';
 import { InvalidJobSpecError } from '../producer/producer-errors.js';
@@ -121,6 +122,8 @@ class BundleJobRun {
   private claimed: { targets: RegionTarget[]; name: string; renew: NodeJS.Timeout } | undefined;
   /** Another worker may own the job now: its claims and data are not this attempt's to touch. */
   private lockLost = false;
+  /** The job passed authorization (MAC, principal, scope): only then may its staged image be deleted. */
+  private authorizedImage: { image: string; principal: string | undefined } | undefined;
 
   constructor(
     private readonly ctx: BundleProcessorContext,
@@ -133,7 +136,10 @@ class BundleJobRun {
 
   async run(): Promise<BundleJobResult> {
     try {
-      return await this.execute();
+      const result = await this.execute();
+      // the job ends here: its staged image (if it was uploaded) is not needed any more
+      await this.removeStagedImage();
+      return result;
     } catch (err) {
       await this.reporter?.close();
       if (err instanceof TargetBusyError) return await this.waitForTarget(err);
@@ -154,6 +160,8 @@ class BundleJobRun {
       else this.log.warn({ err: failure, seconds, retried: failure.transient }, 'job failed');
       const reported = replacementNote(failure, replaced);
       await this.note(`failed: ${reported.code}: ${reported.message}`);
+      // failed for good (permanent, cancelled, or the last attempt): the staged image goes too
+      if (!this.lockLost && (!reported.transient || this.job.attemptsMade + 1 >= (this.job.opts.attempts ?? 1))) await this.removeStagedImage();
       throw toJobFailure(reported);
     } finally {
       await this.releaseTargets();
@@ -173,6 +181,7 @@ class BundleJobRun {
     const spec = parsed.data;
     // before the image or S3 is touched: a job is run only for a principal that may ask for it
     const principal = await checkJobScope(job, spec, config);
+    this.authorizedImage = { image: spec.image, principal: typeof job.data.principal === 'string' ? job.data.principal : undefined };
     const identity = config.identities.get(spec.identity);
     if (!identity) throw new KeyNotConfiguredError(spec.identity);
     const accountId = normalizeAccountId(spec.accountId);
@@ -562,6 +571,14 @@ class BundleJobRun {
       throw toJobFailure(busy);
     }
     throw new DelayedError(busy.message);
+  }
+
+  /** Deletes the job's staged image, if it is one (see staged-image-cleanup.ts); never throws. */
+  private async removeStagedImage(): Promise<void> {
+    const a = this.authorizedImage;
+    if (!a || this.ctx.config.staging === undefined) return;
+    const outcome = await removeStagedImage(this.ctx.config.staging, a.image, a.principal, () => this.ctx.clients.forImages(), this.log, this.ctx.config.s3.retry);
+    if (outcome === 'deleted') await this.note(`deleted the staged image ${a.image}`);
   }
 
   /** The job, as every object it writes carries it (`x-amz-meta-bundlefarm-job`: see jobOwner). */

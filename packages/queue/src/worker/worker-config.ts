@@ -15,6 +15,7 @@ import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, typ
 import { DEFAULT_PREFIX } from '../queue-settings.js';
 import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
 import { Principals } from '../scopes/principals.js';
+import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
 import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
 
 /**
@@ -36,6 +37,7 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * | `BUNDLEFARM_WORKER_METRICS_HOST` | (file's `metricsHost`; `127.0.0.1`) | address the metrics port binds to (`0.0.0.0` in a container) |
  * | `BUNDLEFARM_PRINCIPALS_FILE` | none                  | the API's principals file (scopes/principals.ts): every job must name one of them and stay in its scope |
  * | `BUNDLEFARM_JOB_MAC_KEY`  | none                     | the API's job MAC key (32+ characters): every job must carry a valid MAC |
+ * | `BUNDLEFARM_STAGING`      | (file's `staging`; none) | the API's staging area `s3://BUCKET/PREFIX`: staged images of ended jobs are deleted (see staged-image-cleanup.ts) |
  *
  * An empty variable counts as unset.
  *
@@ -100,6 +102,10 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  *   — is refused before its filesystem is built (BF_SCRATCH_LIMIT, not retried); a tarball whose
  *   content turns out larger is stopped as soon as it passes the limit. Each job slot (`concurrency`)
  *   may use `maxBytes` at once: size the directory's filesystem for `concurrency × maxBytes`.
+ * - `staging` (default: none): the staging area `s3://BUCKET/PREFIX` of uploaded images (the API's
+ *   BUNDLEFARM_STAGING; its bucket is read with the `imageRegion` client). When a job whose image was
+ *   uploaded there ends (completed, failed for good, cancelled), the worker deletes the image — only
+ *   an object of the job's own principal carrying the API's upload mark (staged-image-cleanup.ts).
  * - `metricsPort` (default: none, no metrics server): serve `GET /metrics` (Prometheus text format:
  *   jobs running, pool threads busy, bytes per stage, part upload latency, retries, build info) on this
  *   port, 0–65 535 (0: any free port, logged at start-up). `metricsHost` (default `127.0.0.1`): the
@@ -134,6 +140,8 @@ export interface WorkerConfig {
   principals: Principals | undefined;
   /** Key of the job MAC (BUNDLEFARM_JOB_MAC_KEY); undefined: MACs are not checked. Never log. */
   jobMacKey: Buffer | undefined;
+  /** The staging area of uploaded images (BUNDLEFARM_STAGING or `staging`); undefined: none, nothing is ever deleted. */
+  staging?: StagingArea | undefined;
 }
 
 /** S3 connection settings without the region (that comes with each target). */
@@ -161,6 +169,7 @@ export const WORKER_ENV = {
   metricsHost: 'BUNDLEFARM_WORKER_METRICS_HOST',
   principalsFile: 'BUNDLEFARM_PRINCIPALS_FILE',
   jobMacKey: 'BUNDLEFARM_JOB_MAC_KEY',
+  staging: 'BUNDLEFARM_STAGING',
 } as const;
 
 export const WORKER_DEFAULTS = {
@@ -242,6 +251,7 @@ const fileSchema = z
       .object({ dir: pathSchema.optional(), maxBytes: whole(MIN_SCRATCH_BYTES, Number.MAX_SAFE_INTEGER).optional() })
       .strict()
       .optional(),
+    staging: z.string().min(1).optional(),
   })
   .strict();
 
@@ -267,6 +277,7 @@ const envSchema = z.object({
   [WORKER_ENV.metricsHost]: hostSchema.optional(),
   [WORKER_ENV.principalsFile]: z.string().min(1).optional(),
   [WORKER_ENV.jobMacKey]: z.string().min(MIN_JOB_MAC_KEY_LENGTH, `must have at least ${MIN_JOB_MAC_KEY_LENGTH} characters`).optional(),
+  [WORKER_ENV.staging]: z.string().min(1).optional(),
 });
 
 function isRedisUrl(s: string): boolean {
@@ -326,6 +337,15 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   problems.push(...found.flat());
   if (principals !== undefined && 'problem' in principals) problems.push(principals.problem);
   const s3 = resolveS3(file.s3 ?? {}, env, problems);
+  const stagingUrl = envResult.data[WORKER_ENV.staging] ?? file.staging;
+  let staging: StagingArea | undefined;
+  if (stagingUrl !== undefined) {
+    try {
+      staging = parseStagingArea(stagingUrl, envResult.data[WORKER_ENV.staging] !== undefined ? WORKER_ENV.staging : 'staging');
+    } catch (err) {
+      problems.push({ path: envResult.data[WORKER_ENV.staging] !== undefined ? WORKER_ENV.staging : 'staging', message: describeError(err) });
+    }
+  }
   if (problems.length > 0) throw new WorkerConfigError(problems, configFile);
 
   const e = envResult.data;
@@ -348,6 +368,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     metrics: metricsEndpoint(e[WORKER_ENV.metricsPort] ?? file.metricsPort, e[WORKER_ENV.metricsHost] ?? file.metricsHost),
     principals: principals !== undefined && 'value' in principals ? principals.value : undefined,
     jobMacKey: macKey !== undefined ? jobMacKey(macKey) : undefined,
+    staging,
   };
 }
 
@@ -555,6 +576,7 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     scratch: config.scratch,
     principals: config.principals?.names ?? null,
     jobMac: config.jobMacKey !== undefined,
+    staging: config.staging ? stagingAreaUrl(config.staging) : null,
   };
 }
 
