@@ -59,6 +59,11 @@ export function s3Connection(opts: S3CliFlags, io: CliIo): S3Connection {
     opts.accessKey !== undefined && opts.secretKey !== undefined
       ? { accessKeyId: opts.accessKey, secretAccessKey: opts.secretKey, ...(opts.delegationToken !== undefined ? { sessionToken: opts.delegationToken } : {}) }
       : undefined;
+  // The SDK prints a 9-line notice that its releases after January 2027 need Node 22 as soon as a client is
+  // built on Node 20: on every command, it would bury the one-line result or error. Muted unless the user
+  // set the SDK's own switch (the notice concerns whoever installs bundlefarm, see README).
+  io.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= io.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
   const clients = new Map<string, S3Client>();
   return {
     clientFor(region, endpoint = opts.endpoint) {

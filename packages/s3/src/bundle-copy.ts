@@ -10,7 +10,7 @@
  */
 import { CopyObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { InvalidOptionError, PartMissingError } from '@bundlefarm/errors';
-import { isPlainFileName, type ManifestPart } from '@bundlefarm/format';
+import { isPlainFileName, parseManifest, type ManifestPart } from '@bundlefarm/format';
 import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
 import { makeRoomForManifest, putAcl, putManifest, send, stateOptions, type SendContext } from './bundle-requests.js';
 import { checkConcurrency, UPLOAD_DEFAULTS, type TransferProgress } from './bundle-upload.js';
@@ -65,7 +65,7 @@ export async function copyBundle(o: CopyBundleOptions): Promise<CopyBundleResult
   const sourceCtx: SendContext = { ...ctx, client: o.sourceClient, bucket: sourceBucket, region: undefined };
   const manifestKey = prefix + o.manifestFile;
   const manifestBody = Buffer.from(o.manifestXml, 'utf8');
-  const room = await makeRoomForManifest(ctx, manifestKey, manifestBody, o.replace ?? false);
+  const room = await makeRoomForManifest(ctx, manifestKey, parseManifest(manifestBody), o.replace ?? false);
 
   const parts = [...o.parts].sort((a, b) => a.index - b.index);
   const progress: TransferProgress = { partsDone: 0, partsTotal: parts.length, bytesDone: 0, partsSkipped: 0 };

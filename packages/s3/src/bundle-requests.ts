@@ -5,10 +5,12 @@
  */
 import { DeleteObjectCommand, PutObjectAclCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BundleExistsError } from '@bundlefarm/errors';
+import { parseManifest, type BundleManifest, type ParsedManifest } from '@bundlefarm/format';
 import { sdkAcl, type S3BundleAcl } from './bundle-acl.js';
 import { md5Hex, objectMatches, objectState } from './object-state.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 import { toS3Error } from './s3-error-mapping.js';
+import { S3PartSource } from './s3-part-source.js';
 import { formatS3Url } from './s3-url.js';
 
 export interface SendContext {
@@ -55,23 +57,49 @@ export function putAcl(ctx: SendContext, key: string): Promise<void> {
 }
 
 /**
- * Before a bundle goes to `manifestKey`: a manifest there that is not `manifestBody` belongs to another
- * bundle of the same name. Refused (BundleExistsError) unless `replace`, then deleted first — its parts
- * are about to be overwritten one by one, and it must not name a mix of two bundles meanwhile.
- * Resolves with whether the very same manifest is already there, and whether another was removed.
+ * Before a bundle goes to `manifestKey`: a manifest there that names other parts (another image, another
+ * bundling) belongs to another bundle of the same name. Refused (BundleExistsError) unless `replace`, then
+ * deleted first — its parts are about to be overwritten one by one, and it must not name a mix of two
+ * bundles meanwhile. A manifest of the same bundle (the same bytes, or the same image and parts signed or
+ * wrapped anew, as a migrated manifest is on every run) is simply replaced at the end.
+ * Resolves with whether the very same manifest is already there, and whether another bundle's was removed.
  */
 export async function makeRoomForManifest(
   ctx: SendContext,
   manifestKey: string,
-  manifestBody: Buffer,
+  manifest: ParsedManifest,
   replace: boolean,
 ): Promise<{ alreadyThere: boolean; replaced: boolean }> {
+  const body = Buffer.from(manifest.xml, 'utf8');
   const existing = await objectState(ctx.client, ctx.bucket, manifestKey, stateOptions(ctx));
   if (!existing.exists) return { alreadyThere: false, replaced: false };
-  if (objectMatches(existing, manifestBody)) return { alreadyThere: true, replaced: false };
+  if (objectMatches(existing, body)) return { alreadyThere: true, replaced: false };
+  if (await sameBundle(ctx, manifestKey, manifest)) return { alreadyThere: false, replaced: false };
   if (!replace) throw new BundleExistsError(formatS3Url(ctx.bucket, manifestKey));
   await send(ctx, 'DeleteObject', manifestKey, () => ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: manifestKey })));
   return { alreadyThere: false, replaced: true };
+}
+
+/** True when the manifest at `key` describes the same image in the same parts (false when it cannot be read or parsed). */
+async function sameBundle(ctx: SendContext, key: string, ours: ParsedManifest): Promise<boolean> {
+  const slash = key.lastIndexOf('/');
+  const source = new S3PartSource({
+    client: ctx.client,
+    bucket: ctx.bucket,
+    prefix: key.slice(0, slash + 1),
+    retry: ctx.retry,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  let theirs: BundleManifest;
+  try {
+    theirs = parseManifest(await source.readManifest(key.slice(slash + 1))).manifest;
+  } catch {
+    return false;
+  }
+  const a = ours.manifest.image;
+  const b = theirs.image;
+  const parts = (m: typeof a): string => JSON.stringify([...m.parts].sort((x, y) => x.index - y.index).map((p) => [p.index, p.filename, p.digest.toLowerCase()]));
+  return a.digest === b.digest && a.size === b.size && a.bundledSize === b.bundledSize && parts(a) === parts(b);
 }
 
 /** The manifest, last: sent, or (when the same bytes are there already) given the ACL again. */

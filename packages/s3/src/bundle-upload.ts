@@ -97,7 +97,7 @@ export async function uploadBundle(o: UploadBundleOptions): Promise<UploadBundle
   const manifestKey = prefix + o.manifestFile;
   const manifestBody = Buffer.from(o.manifest.xml, 'utf8');
 
-  const room = await makeRoomForManifest(ctx, manifestKey, manifestBody, o.replace ?? false);
+  const room = await makeRoomForManifest(ctx, manifestKey, o.manifest, o.replace ?? false);
 
   const progress: TransferProgress = { partsDone: 0, partsTotal: todo.length, bytesDone: 0, partsSkipped: 0 };
   const uploaded: string[] = [];

@@ -57,8 +57,11 @@ export function registerDeleteBundle(program: Command, io: CliIo, flags: () => G
         return;
       }
       if (!opts.yes) {
-        io.stderr.write(`bundlefarm: delete-bundle will delete from s3://${target.bucket}/${target.prefix}: ${manifestFile} and ${manifest.image.parts.length} parts\n`);
-        await confirm(io, 'delete-bundle', `Delete ${manifest.image.parts.length + 1} objects of bundle ${manifest.image.name}?`);
+        await confirm(
+          io,
+          'delete-bundle',
+          `Delete ${formatS3Url(target.bucket, target.prefix + manifestFile)} and the ${manifest.image.parts.length} parts it lists?`,
+        );
       }
       const view = createProgressView(!flags().quiet && !opts.json, 'deleting', io.stderr);
       const result = await deleteBundle({ ...base, onProgress: (done, total) => view.update(done, total, `${done}/${total} objects`) }).finally(() => view.stop());
