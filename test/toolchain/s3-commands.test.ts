@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { ec2CertificateForPartition, ec2WrapFits, generateSelfSignedIdentity, parseManifest, parsePrivateKey, unwrapWithKey } from '@bundlefarm/format';
@@ -10,7 +11,10 @@ import { s3Requests, startFaultProxy, type FaultProxy } from '../helpers/fault-p
 import { writeIdentity } from '../helpers/identity.js';
 import { pseudoRandom } from '../helpers/images.js';
 import { createFreshBucket, getObject, listKeys, regionClients } from '../helpers/s3-objects.js';
+import { s3Calls } from '../helpers/s3-front/index.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
+import { needsTools } from '../helpers/requirements.js';
+import { run } from '../helpers/run.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /*
@@ -41,10 +45,11 @@ const env = (): NodeJS.ProcessEnv => ({
   AWS_EC2_METADATA_DISABLED: 'true',
 });
 
+let bundles = 0;
 const cli = (args: string[]) => bundlefarm(args, { env: env() });
 
 async function makeBundle(name: string, size: number, extra: string[] = []): Promise<{ dir: string; manifest: string; name: string; image: string; parts: string[] }> {
-  const out = join(dir, `bundle-${name}`);
+  const out = join(dir, `bundle-${++bundles}`);
   await mkdir(out);
   const image = join(out, name);
   await writeFile(image, pseudoRandom(size, size));
@@ -134,6 +139,29 @@ describe('bundlefarm upload', () => {
   });
 });
 
+describe('bundlefarm upload: what is already there', () => {
+  it('another bundle of the same name is not overwritten unless --replace; -a/-s work and are warned about', SLOW, async () => {
+    const bucket = await createFreshBucket(s3, 'same');
+    const other = await makeBundle('web.img', 3 * 1024 * 1024 + 5);
+    const first = await cli(['upload', '-b', bucket, '-m', other.manifest, '--endpoint', s3.endpoint, '--path-style']);
+    assert.equal(first.code, 0, first.stderr);
+    s3.requests.clear();
+    const args = ['upload', '-b', bucket, '-m', bundle.manifest, '--endpoint', s3.endpoint, '--path-style'];
+    assertOneLineError(await cli(args), 'BF_BUNDLE_EXISTS', new RegExp(`s3://${bucket}/web\\.img\\.manifest\\.xml`));
+    assert.equal(s3.requests.filter((q) => s3Calls.write(q) || s3Calls.delete(q)).length, 0, 'nothing written or deleted');
+
+    const keys = { ...env(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
+    const replaced = await bundlefarm([...args, '--replace', '-a', S3RVER_CREDENTIALS.accessKeyId, '-s', S3RVER_CREDENTIALS.secretAccessKey], { env: keys });
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.match(replaced.stderr, /warning: -a\/-s put credentials in the process list/);
+    assert.match(replaced.stdout, /replaced: the manifest of another bundle/);
+    const down = await tempDir();
+    const d = await cli(['download', '-b', bucket, '-p', 'web.img', '-d', down, '-k', identity.key, '--endpoint', s3.endpoint, '--path-style']);
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(await sha256File(join(down, 'web.img')), await sha256File(bundle.image));
+  });
+});
+
 describe('bundlefarm download', () => {
   it('a tampered part fails naming the part, and no manifest is written', async () => {
     const bucket = await createFreshBucket(s3, 'dl');
@@ -180,7 +208,7 @@ describe('bundlefarm delete-bundle', () => {
 });
 
 describe('bundlefarm migrate-manifest and migrate-bundle', () => {
-  it('the migrated manifest verifies with the user certificate, Amazon’s tools accept it, its EC2 key is wrapped for the target partition', async () => {
+  it('the migrated manifest verifies with the user certificate, its EC2 key is wrapped for the target partition', async () => {
     const work = await tempDir();
     const out = join(bundle.dir, 'cn.manifest.xml');
     const r = await cli(['migrate-manifest', '-m', bundle.manifest, '-k', identity.key, '-c', identity.cert, '--region', 'cn-north-1', '--kernel', 'aki-0a1b2c3d', '-o', out]);
@@ -214,6 +242,20 @@ describe('bundlefarm migrate-manifest and migrate-bundle', () => {
       await cli(['migrate-manifest', '-m', tampered, '-k', identity.key, '-c', identity.cert, '--region', 'cn-north-1', '-o', join(work, 'never.xml')]),
       'BF_SIGNATURE_INVALID',
     );
+  });
+
+  it('Amazon’s own checks (Ruby REXML + OpenSSL, as ec2-migrate-manifest and ec2-unbundle run them) accept the migrated manifest', { skip: needsTools(['ruby'], 'apt-get install ruby') }, async () => {
+    const work = await tempDir();
+    const out = join(work, 'web.img.manifest.xml');
+    const r = await cli(['migrate-manifest', '-m', bundle.manifest, '-k', identity.key, '-c', identity.cert, '--region', 'us-gov-west-1', '--ramdisk', 'ari-1a2b3c4d', '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const check = await run('ruby', [fileURLToPath(new URL('../compat/ec2-ami-tools-check.rb', import.meta.url)), out, identity.cert, identity.key]);
+    assert.equal(check.code, 0, check.stderr);
+    const result = JSON.parse(check.stdout) as { reserialized_identical: boolean; authenticated: boolean; user_encrypted_key: string };
+    assert.equal(result.reserialized_identical, true, 'already in REXML form');
+    assert.equal(result.authenticated, true);
+    const user = parsePrivateKey(await readFile(identity.key), identity.key);
+    assert.equal(result.user_encrypted_key, unwrapWithKey(parseManifest(await readFile(out)).manifest.image.userEncryptedKey, user, 'key').toString('hex'));
   });
 
   it('migrate-bundle lands a complete bundle in the other region’s bucket (CopyObject with the ACL), and again copies nothing', SLOW, async () => {
