@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -247,8 +247,12 @@ describe('bundlefarm migrate-manifest and migrate-bundle', () => {
   it('Amazon’s own checks (Ruby REXML + OpenSSL, as ec2-migrate-manifest and ec2-unbundle run them) accept the migrated manifest', { skip: needsTools(['ruby'], 'apt-get install ruby') }, async () => {
     const work = await tempDir();
     const out = join(work, 'web.img.manifest.xml');
-    const r = await cli(['migrate-manifest', '-m', bundle.manifest, '-k', identity.key, '-c', identity.cert, '--region', 'us-gov-west-1', '--ramdisk', 'ari-1a2b3c4d', '-o', out]);
+    await copyFile(bundle.manifest, out);
+    // in place, as ec2-migrate-manifest: the original kept as .bak
+    const r = await cli(['migrate-manifest', '-m', out, '-k', identity.key, '-c', identity.cert, '--region', 'us-gov-west-1', '--ramdisk', 'ari-1a2b3c4d']);
     assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readFile(`${out}.bak`), await readFile(bundle.manifest));
+    assert.equal(parseManifest(await readFile(out)).manifest.machineConfiguration?.ramdiskId, 'ari-1a2b3c4d');
     const check = await run('ruby', [fileURLToPath(new URL('../compat/ec2-ami-tools-check.rb', import.meta.url)), out, identity.cert, identity.key]);
     assert.equal(check.code, 0, check.stderr);
     const result = JSON.parse(check.stdout) as { reserialized_identical: boolean; authenticated: boolean; user_encrypted_key: string };

@@ -9,9 +9,10 @@
  * counted as skipped. Re-running after a broken connection so sends only what is missing.
  *
  * Every local part is checked against the manifest's SHA-1 as it is read: a damaged file never becomes
- * a published part. A manifest already at the target that is not this one (another bundle of the same
- * name) is refused with BundleExistsError unless `replace`: overwriting its parts one by one would leave
- * it naming a mix of two bundles. With `replace` it is deleted first, then the upload runs.
+ * a published part. A manifest of another bundle already at the target under the same name (other
+ * parts, not just signed or wrapped anew) is refused with BundleExistsError unless `replace`:
+ * overwriting its parts one by one would leave it naming a mix of two bundles. With `replace` it is
+ * deleted first, then the upload runs (see makeRoomForManifest).
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
