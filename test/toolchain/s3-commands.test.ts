@@ -198,6 +198,16 @@ describe('bundlefarm delete-bundle', () => {
     assertOneLineError(await cli(base), 'BF_NOT_CONFIRMED', /pass -y/);
     assert.deepEqual(await listKeys(client, bucket), before);
 
+    // a manifest is input: one listing a foreign object as a part gets nothing deleted
+    const crafted = join(await tempDir(), 'web.img.manifest.xml');
+    await writeFile(crafted, (await readFile(bundle.manifest, 'utf8')).replace(`<filename>${bundle.parts[1]}</filename>`, '<filename>other.manifest.xml</filename>'));
+    assertOneLineError(
+      await cli(['delete-bundle', '-b', `${bucket}/x`, '-m', crafted, '-y', '--endpoint', s3.endpoint, '--path-style']),
+      'BF_MANIFEST_MALFORMED',
+      /part 1 is named "other\.manifest\.xml"/,
+    );
+    assert.deepEqual(s3.requests.deletedKeys(bucket), []);
+
     const r = await cli([...base, '-y', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const bundleKeys = ['x/web.img.manifest.xml', ...bundle.parts.map((p) => `x/${p}`)];

@@ -1,12 +1,13 @@
 /*
  * ec2-delete-bundle: removes exactly one bundle from `s3://bucket/prefix` — its manifest and the parts that
- * manifest lists, nothing else under the prefix (other bundles, foreign objects stay). The manifest goes
+ * manifest lists, nothing else under the prefix (other bundles, foreign objects stay): a manifest naming a "part" that is
+ * not called NAME.part.K after the bundle is refused, so a crafted manifest cannot get other objects deleted. The manifest goes
  * first: from then on the bundle is no longer published (EC2 registers only from a manifest), so a failure
  * half-way leaves orphaned parts at worst, never a manifest naming missing parts. `dryRun` deletes nothing
  * and says, for each key, whether it is there.
  */
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { InvalidOptionError } from '@bundlefarm/errors';
+import { InvalidOptionError, ManifestMalformedError } from '@bundlefarm/errors';
 import { isPlainFileName, type BundleManifest } from '@bundlefarm/format';
 import { checkConcurrency } from './bundle-upload.js';
 import { eachLimited } from './each-limited.js';
@@ -46,6 +47,17 @@ export interface DeleteBundleResult {
 export function bundleKeys(prefix: string, manifestFile: string, manifest: BundleManifest): string[] {
   if (!isPlainFileName(manifestFile)) throw new InvalidOptionError('manifest file name', `${JSON.stringify(manifestFile)} is not a plain file name`);
   const p = checkKeyPrefix(prefix);
+  // A manifest is input like any other: one listing `other.manifest.xml` or someone's `notes.txt` as a
+  // "part" must not get them deleted. Every bundler names parts NAME.part.K after the bundle.
+  const names = new Set([manifestFile.replace(/\.manifest\.xml$/, ''), manifest.image.name]);
+  for (const part of manifest.image.parts) {
+    const m = /^(.+)\.part\.\d+$/.exec(part.filename);
+    if (!m || !names.has(m[1]!)) {
+      throw new ManifestMalformedError(
+        `part ${part.index} is named ${JSON.stringify(part.filename)}, not ${[...names].map((n) => `${n}.part.N`).join(' or ')}; delete-bundle deletes only a bundle's own parts`,
+      );
+    }
+  }
   return [p + manifestFile, ...[...manifest.image.parts].sort((a, b) => a.index - b.index).map((part) => p + part.filename)];
 }
 
