@@ -162,6 +162,17 @@ describe('bundlefarm upload: what is already there', () => {
   });
 });
 
+describe('bundlefarm upload --part, --skipmanifest', () => {
+  it('--part N sends part N on; --skipmanifest leaves the manifest out', async () => {
+    const bucket = await createFreshBucket(s3, 'part');
+    const r = await cli(['upload', '-b', bucket, '-m', bundle.manifest, '--part', '2', '--skipmanifest', '--endpoint', s3.endpoint, '--path-style']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await listKeys(clients.clientFor('us-east-1'), bucket), [bundle.parts[2]]);
+    assert.match(r.stdout, /manifest: not uploaded \(--skipmanifest\)/);
+    assertOneLineError(await cli(['upload', '-b', bucket, '-m', bundle.manifest, '--part', '3', '--endpoint', s3.endpoint, '--path-style']), 'BF_BAD_OPTION', /--part: 3 is not a part index of this bundle \(0 to 2\)/);
+  });
+});
+
 describe('bundlefarm download', () => {
   it('a tampered part fails naming the part, and no manifest is written', async () => {
     const bucket = await createFreshBucket(s3, 'dl');
