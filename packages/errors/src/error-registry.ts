@@ -56,6 +56,7 @@ export const ERROR_REGISTRY = {
   BF_FS_BUILD_FAILED: { http: 500, retry: 'no', where: 'any', meaning: 'building the ext4 image failed; the tool’s own message is quoted' },
   BF_FS_FULL: { http: 400, retry: 'no', where: 'any', meaning: 'the tree does not fit the filesystem size asked for (-s)' },
   BF_SCRATCH_FULL: { http: 503, retry: 'yes', where: 'any', meaning: 'the scratch space for building the filesystem is too small for this job now' },
+  BF_SCRATCH_LIMIT: { http: 400, retry: 'no', where: 'worker', meaning: 'a filesystem job needs more than the worker’s scratch limit (scratch.maxBytes): its size, tarball or tree is too large' },
   BF_TARBALL_INVALID: { http: 400, retry: 'no', where: 'any', meaning: 'the rootfs tarball is malformed or hostile (.., bad checksum, oversized header)' },
   BF_TREE_UNREADABLE: { http: 400, retry: 'no', where: 'any', meaning: 'an entry of the root tree could not be read' },
   BF_ENTRY_UNSUPPORTED: { http: 400, retry: 'no', where: 'any', meaning: 'an entry of the root tree or tarball cannot be put in an ext4 image' },
