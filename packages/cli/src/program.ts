@@ -10,6 +10,11 @@ import { registerHashToken } from './commands/hash-token-command.js';
 import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
 import { registerVerify } from './commands/verify-command.js';
+import { registerDeleteBundle } from './commands/delete-bundle-command.js';
+import { registerDownload } from './commands/download-command.js';
+import { registerMigrateBundle } from './commands/migrate-bundle-command.js';
+import { registerMigrateManifest } from './commands/migrate-manifest-command.js';
+import { registerUpload } from './commands/upload-command.js';
 import { EXIT_USAGE, reportError } from './report-error.js';
 import { versionText } from './version-text.js';
 
@@ -34,6 +39,11 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerBundleTar(program, io, flags);
   registerUnbundle(program, io, flags);
   registerVerify(program, io, flags);
+  registerUpload(program, io, flags);
+  registerDownload(program, io, flags);
+  registerDeleteBundle(program, io, flags);
+  registerMigrateManifest(program, io);
+  registerMigrateBundle(program, io, flags);
   registerDemo(program, io);
   registerEnqueue(program, io, flags);
   registerStatus(program, io, flags);

@@ -71,6 +71,9 @@ export const ERROR_REGISTRY = {
   BF_S3_REQUEST_FAILED: { http: 502, retry: 'depends', where: 'any', meaning: 'an S3 request failed with an error S3 named; the message quotes it' },
   BF_S3_UNAVAILABLE: { http: 503, retry: 'yes', where: 'any', meaning: 'S3 could not be reached or kept failing after the retries' },
   BF_S3_ALL_REGIONS_FAILED: { http: 500, retry: 'depends', where: 'worker', meaning: 'no target region could be published; each region’s error is listed' },
+  // ---- moving bundles: upload, download, delete-bundle, migrate ----
+  BF_BUNDLE_REGION_MISMATCH: { http: 400, retry: 'no', where: 'cli', meaning: 'the bucket is not in --region, or the manifest is wrapped for another partition; the message says which migrate-manifest to run' },
+  BF_NOT_CONFIRMED: { http: 400, retry: 'no', where: 'cli', meaning: 'a destructive command was not confirmed (answered no, or no terminal to ask on and no -y)' },
   // ---- jobs and workers ----
   BF_BAD_SPEC: { http: 400, retry: 'no', where: 'any', meaning: 'the job spec is invalid; `problems` names each field' },
   BF_OUT_OF_SCOPE: { http: 403, retry: 'no', where: 'any', meaning: 'the spec asks for something outside the caller’s configured scope; `problems` names each field' },
