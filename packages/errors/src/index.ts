@@ -3,3 +3,4 @@ export * from './input-errors.js';
 export * from './key-errors.js';
 export * from './bundle-errors.js';
 export * from './io-errors.js';
+export * from './ec2-errors.js';
