@@ -35,6 +35,8 @@ export interface JobProgressView {
   bytesOut: number;
   partsDone: number;
   partsTotal?: number;
+  /** Jobs with a filesystem build: where it is. */
+  filesystem?: { phase: string; entries: number; fileBytes: number };
 }
 
 export interface RegionErrorView {
@@ -73,6 +75,14 @@ export interface JobStatusView {
 export interface JobSpecBody {
   name?: string;
   image: string;
+  /** Build an ext4 image from `image` (a root tree or a rootfs tarball) first. */
+  filesystem?: {
+    from: 'tree' | 'tarball';
+    sizeMiB?: number;
+    label?: string;
+    partition?: 'none' | 'mbr' | 'gpt';
+    fstab?: 'keep' | 'generate';
+  };
   architecture: string;
   accountId: string;
   identity: string;

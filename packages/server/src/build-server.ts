@@ -9,7 +9,7 @@ import { ServiceMetrics } from './metrics/service-metrics.js';
 import { openApiRoute, registerOpenApi } from './openapi/openapi.js';
 import { bundleRoutes } from './routes/bundle-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
-import { checkServerConfig, type ServerConfig } from './server-config.js';
+import { checkServerConfig, fastifyTrustProxy, type ServerConfig } from './server-config.js';
 import { webhookRoutes } from './webhooks/webhook-routes.js';
 import { WebhookRules } from './webhooks/webhook-rules.js';
 
@@ -56,7 +56,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(c.logLevel, options.logStream),
     bodyLimit: c.bodyLimit,
-    trustProxy: c.trustProxy,
+    trustProxy: fastifyTrustProxy(c.trustProxy),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestTimeout: 60_000,

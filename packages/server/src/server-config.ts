@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { BundlefarmError } from '@bundlefarm/errors';
 import { DEFAULT_PREFIX, type S3Settings } from '@bundlefarm/queue';
 import { z } from 'zod';
@@ -53,8 +54,14 @@ export interface ServerConfig {
   boardReadOnly?: boolean;
   /** pino level (default info); `silent` for none. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Trust X-Forwarded-* from a reverse proxy (default false). */
-  trustProxy?: boolean;
+  /**
+   * Reverse proxies in front of the API whose X-Forwarded-For is believed (default false: none; the
+   * client is the TCP peer). A number: that many proxy hops (1 = one proxy, which appends the address it
+   * saw); a list: the proxies' addresses or CIDRs. `true` means 1 hop: trusting every hop would take the
+   * left-most X-Forwarded-For entry, which the client writes itself, so each guess at the board's
+   * password could claim a fresh address and the failed-login limiter would never stop it.
+   */
+  trustProxy?: boolean | number | string[];
   /** Seconds a delivery id / idempotency key is remembered (default 30 days). */
   replayTtlSeconds?: number;
   /** Attempts per job for transient failures (default 5). */
@@ -120,7 +127,13 @@ export const serverConfigSchema = z
       .optional(),
     boardReadOnly: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(SERVER_DEFAULTS.logLevel),
-    trustProxy: z.boolean().default(false),
+    trustProxy: z
+      .union([
+        z.boolean(),
+        z.number().int().min(1).max(10),
+        z.array(z.string().refine(isProxyAddress, 'must be an IP address or CIDR (e.g. 10.0.0.0/8)')).min(1),
+      ])
+      .default(false),
     replayTtlSeconds: z.number().int().min(1).max(366 * 24 * 3600).default(SERVER_DEFAULTS.replayTtlSeconds),
     jobAttempts: z.number().int().min(1).max(100).optional(),
     jobBackoffMs: z.number().int().min(0).max(3_600_000).optional(),
@@ -239,6 +252,13 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
     }
     return Number(v);
   };
+  const proxies = (name: string): boolean | number | string[] | undefined => {
+    const v = str(name)?.trim();
+    if (v === undefined) return undefined;
+    if (/^\d+$/.test(v)) return Number(v);
+    if (/^[a-z]+$/i.test(v)) return bool(name);
+    return v.split(',').map((a) => a.trim());
+  };
   const bool = (name: string): boolean | undefined => {
     const v = str(name)?.toLowerCase();
     if (v === undefined) return undefined;
@@ -266,7 +286,7 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   set('bodyLimit', int(ENV.bodyLimit));
   set('webhookBodyLimit', int(ENV.webhookBodyLimit));
   set('boardReadOnly', bool(ENV.boardReadOnly));
-  set('trustProxy', bool(ENV.trustProxy));
+  set('trustProxy', proxies(ENV.trustProxy));
   set('replayTtlSeconds', int(ENV.replayTtlSeconds));
   set('jobAttempts', int(ENV.jobAttempts));
   set('jobBackoffMs', int(ENV.jobBackoffMs));
@@ -311,4 +331,22 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   }
   if (problems.length > 0 || !resolved) throw new ServerConfigError(problems);
   return { config: resolved, listen };
+}
+
+/** An IPv4/IPv6 address, or one with a /prefix length: what proxy-addr (Fastify's trustProxy) accepts. */
+function isProxyAddress(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** Fastify's trustProxy from ours: `true` is one hop, never "every hop" (see ServerConfig.trustProxy). */
+export function fastifyTrustProxy(value: boolean | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (value === false || Array.isArray(value)) return value;
+  const hops = value === true ? 1 : value;
+  // proxy-addr asks hop by hop from the TCP peer outwards: trust the first `hops` of them
+  return (_address, hop) => hop < hops;
 }

@@ -46,7 +46,7 @@ const serializedErrorSchema = z.object({
 const regionStageSchema = z.enum(['pending', 'uploading', 'published', 'failed', 'skipped']);
 
 const progressSchema = z.object({
-  stage: z.enum(['queued', 'preflight', 'bundling', 'uploading', 'publishing', 'done']),
+  stage: z.enum(['queued', 'preflight', 'building-filesystem', 'bundling', 'uploading', 'publishing', 'done']),
   percent: z.number(),
   bytesIn: z.number(),
   totalIn: z.number(),
@@ -54,6 +54,14 @@ const progressSchema = z.object({
   partsDone: z.number(),
   partsTotal: z.number().optional(),
   regions: z.record(z.string(), z.object({ stage: regionStageSchema, partsDone: z.number() })),
+  filesystem: z
+    .object({
+      phase: z.enum(['scanning', 'writing', 'finishing', 'done']),
+      entries: z.number(),
+      fileBytes: z.number(),
+    })
+    .optional()
+    .describe('jobs with "filesystem": where the build of the ext4 image from the tree or tarball is'),
 });
 
 /** A bundle someone else had published at a target, replaced by the job (`replace: true`). */
