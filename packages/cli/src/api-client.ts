@@ -54,6 +54,9 @@ export interface RegionStatusView {
   error?: RegionErrorView;
   /** The bundle someone else had published here, replaced by this job (`--replace`): what of it is gone. */
   replaced?: { manifest: string; removed: string[] };
+  /** The AMI the bundle is registered as (targets with `register`). */
+  imageId?: string;
+  imageName?: string;
 }
 
 export interface JobStatusView {

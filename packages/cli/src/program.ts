@@ -5,8 +5,10 @@ import { registerBundle } from './commands/bundle-command.js';
 import { registerBundleTar } from './commands/bundle-tar-command.js';
 import { registerBundleVol } from './commands/bundle-vol-command.js';
 import { registerDemo } from './commands/demo-command.js';
+import { registerDeregister } from './commands/deregister-command.js';
 import { registerEnqueue } from './commands/enqueue-command.js';
 import { registerHashToken } from './commands/hash-token-command.js';
+import { registerRegister } from './commands/register-command.js';
 import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
 import { registerVerify } from './commands/verify-command.js';
@@ -48,6 +50,8 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerEnqueue(program, io, flags);
   registerStatus(program, io, flags);
   registerHashToken(program, io);
+  registerRegister(program, io, flags);
+  registerDeregister(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   return { program, flags };
 }

@@ -74,6 +74,14 @@ export const ERROR_REGISTRY = {
   // ---- moving bundles: upload, download, delete-bundle, migrate ----
   BF_BUNDLE_REGION_MISMATCH: { http: 400, retry: 'no', where: 'cli', meaning: 'the bucket is not in --region, or the manifest is wrapped for another partition; the message says which migrate-manifest to run' },
   BF_NOT_CONFIRMED: { http: 400, retry: 'no', where: 'cli', meaning: 'a destructive command was not confirmed (answered no, or no terminal to ask on and no -y)' },
+  // ---- EC2: registering AMIs (CLI register/deregister, workers for targets with register) ----
+  BF_AMI_NAME_TAKEN: { http: 409, retry: 'no', where: 'any', meaning: 'another image of the account (from another manifest) already has this AMI name in the region' },
+  BF_AMI_NAME_INVALID: { http: 400, retry: 'no', where: 'any', meaning: "the AMI name breaks EC2's rules (3-128 letters, digits, spaces and ( ) [ ] . / - ' @ _)" },
+  BF_AMI_NOT_FOUND: { http: 404, retry: 'no', where: 'cli', meaning: 'no such AMI of this account in the region (InvalidAMIID.NotFound/Unavailable/Malformed)' },
+  BF_EC2_MANIFEST_INVALID: { http: 400, retry: 'no', where: 'any', meaning: 'EC2 refused the manifest (InvalidManifest): missing, unreadable by EC2 (no aws-exec-read), or in a bucket of another region' },
+  BF_EC2_ACCESS_DENIED: { http: 403, retry: 'no', where: 'any', meaning: 'EC2 refused these credentials (AuthFailure, UnauthorizedOperation, missing credentials)' },
+  BF_EC2_UNAVAILABLE: { http: 503, retry: 'yes', where: 'any', meaning: 'EC2 throttled, failed (5xx) or could not be reached, after the SDK retried' },
+  BF_EC2_REQUEST_FAILED: { http: 502, retry: 'no', where: 'any', meaning: 'an EC2 request failed with another error EC2 named; the message quotes it' },
   // ---- jobs and workers ----
   BF_BAD_SPEC: { http: 400, retry: 'no', where: 'any', meaning: 'the job spec is invalid; `problems` names each field' },
   BF_OUT_OF_SCOPE: { http: 403, retry: 'no', where: 'any', meaning: 'the spec asks for something outside the caller’s configured scope; `problems` names each field' },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { amiBlockDeviceMappingSchema, amiDescriptionSchema, amiNameSchema } from '@bundlefarm/ec2';
 import { isBundlefarmError } from '@bundlefarm/errors';
 import {
   AWS_REGIONS,
@@ -63,6 +64,25 @@ export const regionSchema = z.string().refine((r) => KNOWN_REGIONS.includes(r), 
 const akiSchema = z.string().superRefine(formatRule((v: string) => checkImageId(v, 'aki', 'kernelId')));
 const ariSchema = z.string().superRefine(formatRule((v: string) => checkImageId(v, 'ari', 'ramdiskId')));
 
+/**
+ * Register the region's bundle as an AMI once its manifest is published (EC2 RegisterImage in that
+ * region, idempotent across retries: see registerOnce in @bundlefarm/ec2). In webhook rules, `name` and
+ * `description` take {{placeholders}} like every string of a spec.
+ */
+export const registerSpecSchema = z
+  .object({
+    /** AMI name: 3–128 letters, digits, spaces and `()[]./-'@_`; unique among the account's images in the region. */
+    name: amiNameSchema,
+    description: amiDescriptionSchema.optional(),
+    /** Default: EC2's (paravirtual for instance-store images). */
+    virtualizationType: z.enum(['paravirtual', 'hvm']).optional(),
+    /** Default: the spec's architecture. */
+    architecture: z.enum(['i386', 'x86_64']).optional(),
+    /** Instance store volumes beyond those the manifest maps, e.g. `{ "virtual": "ephemeral1", "device": "sdc" }`. */
+    blockDeviceMappings: z.array(amiBlockDeviceMappingSchema).max(32).optional(),
+  })
+  .strict();
+
 export const regionTargetSchema = z
   .object({
     /** Target region; picks the EC2 certificate (partition) and the S3 endpoint. */
@@ -73,6 +93,8 @@ export const regionTargetSchema = z
     /** Kernel and ramdisk ids as they exist in this region. */
     kernelId: akiSchema.optional(),
     ramdiskId: ariSchema.optional(),
+    /** Register the published bundle as an AMI in this region (default: not registered). */
+    register: registerSpecSchema.optional(),
   })
   .strict();
 
@@ -175,6 +197,7 @@ export const jobSpecSchema = z
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type JobSpec = z.output<typeof jobSpecSchema>;
 export type RegionTarget = z.output<typeof regionTargetSchema>;
+export type RegisterSpec = z.output<typeof registerSpecSchema>;
 
 /** One problem in a spec, for 400 responses: where and what. */
 export interface SpecProblem {

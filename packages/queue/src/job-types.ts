@@ -96,6 +96,14 @@ export interface RegionResult {
   error?: SerializedError;
   /** The bundle someone else had published here, which this job replaced (`replace: true`). */
   replaced?: ReplacedBundle;
+  /**
+   * The AMI the published bundle is registered as (the target asked for `register`). A region published
+   * but not yet registered (registration failed, or the worker died in between) has a manifestKey and no
+   * imageId: a retry registers it alone, never bundles it again.
+   */
+  imageId?: string;
+  /** The AMI's name, with imageId. */
+  imageName?: string;
 }
 
 /** `job.returnvalue` of a completed job. */

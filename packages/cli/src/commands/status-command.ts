@@ -71,6 +71,7 @@ export function printSummary(io: CliIo, s: JobStatusView): void {
     const where = region.manifestKey !== undefined ? `s3://${region.bucket}/${region.manifestKey}` : `s3://${region.bucket}/${region.prefix}`;
     const what = region.error ? `failed: ${region.error.code}: ${region.error.message}` : region.stage;
     out(io, `${region.region}: ${where} ${what}`);
+    if (region.imageId !== undefined) out(io, `${region.region}: AMI ${region.imageId}${region.imageName !== undefined ? ` (${region.imageName})` : ''}`);
     if (region.replaced) out(io, `${region.region}: replaced the bundle published at ${region.replaced.manifest}: ${region.replaced.removed.length} of its objects removed`);
   }
   if (s.error && s.state !== 'completed') out(io, `error:    ${s.error.code}: ${s.error.message}`);

@@ -23,6 +23,7 @@ import { RootfsInput } from './rootfs-source.js';
 import type { RegionClients } from './region-clients.js';
 import { removeLeftovers } from './region-leftovers.js';
 import { removeStagedImage } from './staged-image-cleanup.js';
+import { awaitingRegistration, registerPublished } from './region-registration.js';
 import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
 import type { WorkerConfig } from './worker-config.js';
 import { InvalidJobSpecError } from '../producer/producer-errors.js';
@@ -67,7 +68,10 @@ import type { WorkerLogger } from './worker-logger.js';
  *    Then keys of this bundle's name that its manifest does not name (more parts of an earlier attempt,
  *    or of the bundle it replaced) and stray preflight probes of this job are removed from each published
  *    region (best effort; never an object another job or a human wrote: see region-leftovers.ts).
- * 6. Some region failed → the job fails with RegionsFailedError (retried if transient); else the
+ * 6. Published regions whose target asks for `register` are registered as AMIs (region-registration.ts),
+ *    each AMI id recorded in the job at once; a region published earlier but not registered yet is only
+ *    registered (never bundled again). A failed registration fails its region like a failed upload.
+ * 7. Some region failed → the job fails with RegionsFailedError (retried if transient); else the
  *    result (merged with earlier attempts') is returned.
  *
  * The signal (BullMQ's cancel) stops preflight and bundling; the sink lets the uploads already sent end
@@ -394,6 +398,8 @@ class BundleJobRun {
       result.name,
       completed,
     );
+    // published regions that ask for it become AMIs (each recorded at once; a failure leaves the region published)
+    for (const [region, err] of await this.register(spec, completed)) failed.set(region, err);
 
     if (failed.size > 0) throw this.regionsFailure(spec, failed, Object.keys(completed));
     const out: BundleJobResult = {
@@ -413,6 +419,10 @@ class BundleJobRun {
 
   /** Every region was published by earlier attempts (e.g. the worker died before completing the job). */
   private async alreadyPublished(spec: JobSpec, earlier: Record<string, RegionResult>): Promise<BundleJobResult> {
+    // regions published but not registered yet (registration failed, or the worker died): registered now, alone
+    this.publishing = true;
+    const unregistered = await this.register(spec, earlier);
+    if (unregistered.size > 0) throw this.regionsFailure(spec, unregistered, Object.keys(earlier));
     const first = earlier[spec.regions[0]!.region]!;
     const facts = await readPublishedFacts(this.ctx.clients.forRegion(first.region), first, {
       retry: this.ctx.config.s3.retry,
@@ -456,6 +466,21 @@ class BundleJobRun {
         }
       }),
     );
+  }
+
+  /** Registers the published regions awaiting it as AMIs (region-registration.ts); the regions that failed. */
+  private async register(spec: JobSpec, results: Record<string, RegionResult>): Promise<Map<string, BundlefarmError>> {
+    const waiting = awaitingRegistration(spec, results);
+    if (waiting.length === 0) return new Map();
+    await this.note(`registering ${waiting.map((t) => `${t.region} as ${JSON.stringify(t.register!.name)}`).join(', ')}`);
+    return registerPublished(spec, results, {
+      clients: this.ctx.clients,
+      log: this.log,
+      record: async (region, result) => {
+        await this.job.updateData({ ...this.job.data, completedRegions: { ...(this.job.data.completedRegions ?? {}), [region]: result } });
+        await this.note(`registered ${region}: ${result.imageId!} (${result.imageName!})`);
+      },
+    });
   }
 
   /**

@@ -97,7 +97,7 @@ export class BundleWorker {
     if (pool.threads !== config.threads) logger.warn({ threads: pool.threads, configured: config.threads }, 'the process CPU pool already existed with another size');
     const running = new Set<string>();
     const metrics = config.metrics ? new WorkerMetrics({ pool, slots: config.concurrency, running: () => running.size }) : undefined;
-    const clients = new RegionClients(config.s3, metrics ? (client, region) => metrics.instrumentS3Client(client, region) : undefined);
+    const clients = new RegionClients(config.s3, metrics ? (client, region) => metrics.instrumentS3Client(client, region) : undefined, config.ec2);
     const connection = createRedis({ url: config.redisUrl });
     connection.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error (reconnecting)'));
 

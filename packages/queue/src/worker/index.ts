@@ -1,5 +1,6 @@
 export * from './worker-errors.js';
 export * from './worker-config.js';
+export * from './worker-ec2-config.js';
 export * from './job-authorization.js';
 export * from './worker-logger.js';
 export * from './region-clients.js';
@@ -16,3 +17,4 @@ export * from './cancel-listener.js';
 export * from './bundle-worker.js';
 export * from './worker-main.js';
 export * from './staged-image-cleanup.js';
+export * from './region-registration.js';

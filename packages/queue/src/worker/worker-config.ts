@@ -16,6 +16,7 @@ import { DEFAULT_PREFIX } from '../queue-settings.js';
 import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
 import { Principals } from '../scopes/principals.js';
 import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
+import { ec2ConfigSchema, resolveEc2Config, type WorkerEc2Config } from './worker-ec2-config.js';
 import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
 
 /**
@@ -80,6 +81,10 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * - `ec2Certificates` (default: the certificates shipped in @bundlefarm/format): `{ "aws" | "aws-us-gov" |
  *   "aws-cn": "/path/cert.pem" }` — the EC2 certificate a partition's bundles are encrypted for, for a
  *   certificate rotation (or tests that hold the matching private key).
+ * - `ec2` (default: AWS endpoints; the `s3` section's static credentials, else the SDK's chain): how
+ *   published bundles are registered as AMIs (job specs' `register`) — see worker-ec2-config.ts:
+ *   `endpoint`, `accessKeyIdEnv` / `secretAccessKeyEnv` / `sessionTokenEnv`, `maxAttempts`, and
+ *   `regions: { "<region>": { … } }` overrides (an EC2-compatible endpoint per region, for tests).
  * - `concurrency` (default 1): jobs this process runs at once, 1–64. They share one CPU pool.
  * - `threads` (default: the number of cores): size of the process's CPU pool, 1–256.
  * - `progressIntervalMs` (default 1000): least time between two progress updates of a job, 100–60 000.
@@ -122,6 +127,8 @@ export interface WorkerConfig {
   /** Real path of the image root, when configured. */
   imageRoot: string | undefined;
   s3: WorkerS3Config;
+  /** How to reach EC2 per region, to register AMIs. */
+  ec2: WorkerEc2Config;
   /** EC2 certificates replacing the shipped ones, per partition. */
   ec2Certificates: Readonly<Partial<Record<Partition, CertificateMaterial>>>;
   concurrency: number;
@@ -239,6 +246,7 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    ec2: ec2ConfigSchema.optional(),
     ec2Certificates: z.object({ aws: pathSchema.optional(), 'aws-us-gov': pathSchema.optional(), 'aws-cn': pathSchema.optional() }).strict().optional(),
     concurrency: whole(1, 64).optional(),
     threads: whole(1, 256).optional(),
@@ -346,6 +354,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
       problems.push({ path: envResult.data[WORKER_ENV.staging] !== undefined ? WORKER_ENV.staging : 'staging', message: describeError(err) });
     }
   }
+  const ec2 = resolveEc2Config(file.ec2 ?? {}, s3.defaults.credentials, env, problems);
   if (problems.length > 0) throw new WorkerConfigError(problems, configFile);
 
   const e = envResult.data;
@@ -358,6 +367,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     identities,
     imageRoot,
     s3,
+    ec2,
     ec2Certificates,
     concurrency: file.concurrency ?? WORKER_DEFAULTS.concurrency,
     threads: file.threads ?? availableParallelism(),
@@ -565,6 +575,11 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
       staticCredentials: config.s3.defaults.credentials !== undefined,
       acl: config.s3.acl,
       partsInFlight: config.s3.partsInFlight,
+    },
+    ec2: {
+      endpoint: config.ec2.defaults.endpoint ?? 'aws',
+      regionEndpoints: Object.fromEntries(Object.entries(config.ec2.regions).flatMap(([region, s]) => (s.endpoint !== undefined ? [[region, s.endpoint]] : []))),
+      staticCredentials: config.ec2.defaults.credentials !== undefined,
     },
     ec2CertificateOverrides: Object.keys(config.ec2Certificates),
     concurrency: config.concurrency,

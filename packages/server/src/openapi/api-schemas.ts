@@ -79,6 +79,8 @@ const regionResultSchema = z.object({
   partKeys: z.array(z.string()).optional(),
   error: serializedErrorSchema.optional(),
   replaced: replacedBundleSchema.optional(),
+  imageId: z.string().optional().describe('the AMI the bundle is registered as (targets with register)'),
+  imageName: z.string().optional().describe('the AMI name'),
 });
 
 const resultSchema = z.object({
@@ -119,6 +121,8 @@ export const bundleStatusSchema = z
         partKeys: z.array(z.string()).optional(),
         error: serializedErrorSchema.optional(),
         replaced: replacedBundleSchema.optional(),
+        imageId: z.string().optional().describe('the AMI the bundle is registered as (targets with register), once registered'),
+        imageName: z.string().optional(),
       }),
     ),
     createdAt: z.string(),
