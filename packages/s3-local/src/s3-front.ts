@@ -69,6 +69,12 @@ export interface S3FrontBucketOptions {
   objectOwnership?: ObjectOwnership;
   /** Canned ACL of the bucket itself (default private). */
   acl?: CannedAcl;
+  /**
+   * `'adopt'`: a bucket of that name the store already keeps (a front started again on the same
+   * `directory`) is taken over with these settings, its objects kept; default `'fail'`. Object ACLs are
+   * not kept across runs: earlier objects read back as private.
+   */
+  existing?: 'fail' | 'adopt';
 }
 
 export interface S3FrontOptions {
@@ -270,7 +276,7 @@ export class S3Front {
     if (this.buckets.has(name)) throw new Error(`S3 front: bucket ${name} exists already`);
     const region = options.region ?? this.defaultRegion;
     await this.openRegion(region);
-    await this.store.createBucket(name);
+    await this.store.createBucket(name, options.existing === 'adopt');
     this.registerBucket(name, { ...options, region });
   }
 

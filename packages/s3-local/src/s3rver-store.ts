@@ -75,9 +75,11 @@ export class S3rverStore {
     return r.headers;
   }
 
-  async createBucket(name: string): Promise<void> {
+  /** Creates a bucket; with `adopt`, one the store kept from an earlier run is taken as it is. */
+  async createBucket(name: string, adopt = false): Promise<void> {
     const response = await this.request({ method: 'PUT', path: encodedPath(name), headers: {}, body: Buffer.alloc(0) });
     const text = await readAll(response.message);
+    if (adopt && response.status === 409 && text.toString().includes('<Code>BucketAlreadyExists</Code>')) return;
     if (response.status !== 200) throw new Error(`the store refused bucket ${name}: ${response.status} ${text.toString().slice(0, 200)}`);
   }
 
