@@ -7,6 +7,7 @@ import { registerBundleVol } from './commands/bundle-vol-command.js';
 import { registerDemo } from './commands/demo-command.js';
 import { registerEnqueue } from './commands/enqueue-command.js';
 import { registerHashToken } from './commands/hash-token-command.js';
+import { registerServe } from './commands/serve-command.js';
 import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
 import { registerVerify } from './commands/verify-command.js';
@@ -38,6 +39,7 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerEnqueue(program, io, flags);
   registerStatus(program, io, flags);
   registerHashToken(program, io);
+  registerServe(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   return { program, flags };
 }

@@ -98,6 +98,8 @@ export interface S3FrontOptions {
   sigV2?: boolean;
   /** The clock requests are checked against (default: the system clock). */
   now?: () => Date;
+  /** Keep every request in `requests.all` (default true; false for a front that runs for long, e.g. `bundlefarm serve --local`). */
+  recordRequests?: boolean;
   /** Largest request body accepted, in bytes (default 1 GiB; bodies are held in memory to be checked before they are stored). */
   maxBodyBytes?: number;
 }
@@ -182,7 +184,7 @@ const BUCKET_READ_OPERATIONS = new Set(['ListObjects', 'ListObjectsV2', 'HeadBuc
 
 export class S3Front {
   /** Every request answered, in order. */
-  readonly requests = new RequestLog();
+  readonly requests: RequestLog;
   readonly defaultRegion: string;
   /** Where the store behind the front keeps its files. */
   readonly directory: string;
@@ -209,6 +211,7 @@ export class S3Front {
     directory: string,
     private readonly ownsDirectory: boolean,
   ) {
+    this.requests = new RequestLog(options.recordRequests ?? true);
     this.defaultRegion = options.defaultRegion ?? S3_FRONT_DEFAULTS.defaultRegion;
     this.directory = directory;
     this.credentials = new CredentialStore(options.credentials ?? [], options.processCredentials ?? true);
