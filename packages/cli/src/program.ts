@@ -35,7 +35,7 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerBundleTar(program, io, flags);
   registerUnbundle(program, io, flags);
   registerVerify(program, io, flags);
-  registerDemo(program, io);
+  registerDemo(program, io, flags);
   registerEnqueue(program, io, flags);
   registerStatus(program, io, flags);
   registerHashToken(program, io);

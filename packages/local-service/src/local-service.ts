@@ -19,7 +19,7 @@ import { generateSelfSignedIdentity } from '@bundlefarm/format';
 import { hashToken } from '@bundlefarm/queue';
 import { S3Front } from '@bundlefarm/s3-local';
 import { freePort } from './free-port.js';
-import { loadOrMakeSecrets, writeLocalEnv, type LocalSecrets } from './local-env-file.js';
+import { loadOrMakeSecrets, readLocalEnv, writeLocalEnv, type LocalEnv, type LocalSecrets } from './local-env-file.js';
 import { LocalServiceError } from './local-service-error.js';
 import { resolveLocalServiceOptions, type LocalBucket, type LocalServiceOptions, type ResolvedLocalServiceOptions } from './local-service-options.js';
 import { startRedisProcess, type RedisProcess } from './redis-process.js';
@@ -330,4 +330,20 @@ function metricsUrlOf(line: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The local service running on `dataDir` (its supervisor alive, its API ready), as its env file
+ * describes it; undefined when none runs there.
+ */
+export async function runningLocalService(dataDir: string): Promise<LocalEnv | undefined> {
+  const env = await readLocalEnv(resolve(dataDir));
+  if (!env) return undefined;
+  const pid = Number((await readFile(join(resolve(dataDir), 'serve.pid'), 'utf8').catch(() => '')).trim());
+  if (!(Number.isInteger(pid) && pid > 0 && alive(pid))) return undefined;
+  const ready = await fetch(`${env.apiUrl}/readyz`, { signal: AbortSignal.timeout(5_000) }).then(
+    (r) => r.status === 200,
+    () => false,
+  );
+  return ready ? env : undefined;
 }
