@@ -16,3 +16,13 @@ export function freePort(host: string): Promise<number> {
     });
   });
 }
+
+/** Whether `port` on `host` can be bound now (nothing listens there). */
+export function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}

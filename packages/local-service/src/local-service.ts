@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { generateSelfSignedIdentity } from '@bundlefarm/format';
 import { hashToken } from '@bundlefarm/queue';
 import { S3Front } from '@bundlefarm/s3-local';
-import { freePort } from './free-port.js';
+import { freePort, portFree } from './free-port.js';
 import { loadOrMakeSecrets, readLocalEnv, writeLocalEnv, type LocalEnv, type LocalSecrets } from './local-env-file.js';
 import { LocalServiceError } from './local-service-error.js';
 import { resolveLocalServiceOptions, type LocalBucket, type LocalServiceOptions, type ResolvedLocalServiceOptions } from './local-service-options.js';
@@ -258,6 +258,8 @@ async function startFront(o: ResolvedLocalServiceOptions, directory: string, sec
 async function startApi(bin: string, o: ResolvedLocalServiceOptions, env: Record<string, string>, logFile: string): Promise<{ child: ServiceChild; url: string }> {
   for (let attempt = 1; ; attempt++) {
     const port = o.apiPort === 0 ? await freePort(o.host) : o.apiPort;
+    // another server on the port would answer /readyz for ours: refuse a taken port up front
+    if (o.apiPort !== 0 && !(await portFree(o.host, port))) throw new LocalServiceError(`port ${port} is taken: give the API another with --port (0: any free port)`);
     const child = spawnServiceChild('API', bin, { ...env, BUNDLEFARM_API_HOST: o.host, BUNDLEFARM_API_PORT: String(port) }, logFile);
     const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
     const deadline = Date.now() + 60_000;
