@@ -1,6 +1,14 @@
 import { z } from 'zod';
 import { isBundlefarmError } from '@bundlefarm/errors';
-import { AWS_REGIONS, MAX_IMAGE_SIZE } from '@bundlefarm/format';
+import {
+  AWS_REGIONS,
+  checkBlockDeviceMappings,
+  checkBundleName,
+  checkImageId,
+  checkProductCodes,
+  MAX_IMAGE_SIZE,
+  normalizeAccountId,
+} from '@bundlefarm/format';
 import { checkKeyPrefix, checkObjectKey, parseS3Url } from '@bundlefarm/s3';
 
 /**
@@ -9,13 +17,24 @@ import { checkKeyPrefix, checkObjectKey, parseS3Url } from '@bundlefarm/s3';
  * that each worker resolves from its own configuration.
  */
 
-/** `[A-Za-z0-9._-]`, 1–100 characters, not `.`/`..`: tar member, part and manifest prefix. */
-export const bundleNameSchema = z
-  .string()
-  .min(1)
-  .max(100)
-  .regex(/^[A-Za-z0-9._-]+$/, 'only letters, digits, ".", "_" and "-" are allowed')
-  .refine((s) => s !== '.' && s !== '..', 'must not be "." or ".."');
+/**
+ * Runs one of @bundlefarm/format's checks — the very function the CLI applies to its flags — as a zod
+ * refinement: one rule, one place, so the API and the CLI accept and refuse the same values (a property
+ * test holds them to it). The check's reason becomes the issue's message.
+ */
+function formatRule<T>(check: (value: T) => unknown): (value: T, ctx: z.RefinementCtx) => void {
+  return (value, ctx) => {
+    try {
+      check(value);
+    } catch (err) {
+      if (!isBundlefarmError(err)) throw err;
+      ctx.addIssue({ code: 'custom', message: String(err.details.reason ?? err.message) });
+    }
+  };
+}
+
+/** `[A-Za-z0-9._-]`, 1–100 characters, not `.`/`..`, not hidden: tar member, part and manifest prefix (checkBundleName). */
+export const bundleNameSchema = z.string().superRefine(formatRule(checkBundleName));
 
 /** S3 "v2 safe" bucket names (what ec2-upload-bundle accepts): never a path. */
 export const bucketSchema = z
@@ -26,20 +45,8 @@ export const bucketSchema = z
   .refine((s) => !s.includes('..') && !s.includes('.-') && !s.includes('-.'), 'must not contain "..", ".-" or "-."')
   .refine((s) => !/^\d+\.\d+\.\d+\.\d+$/.test(s), 'must not be an IP address');
 
-/**
- * Runs one of @bundlefarm/s3's checks (the very rules the worker applies) as a zod refinement: the
- * API never accepts what the worker would refuse. The check's reason becomes the issue's message.
- */
-function s3Rule(check: (value: string) => unknown): (value: string, ctx: z.RefinementCtx) => void {
-  return (value, ctx) => {
-    try {
-      check(value);
-    } catch (err) {
-      if (!isBundlefarmError(err)) throw err;
-      ctx.addIssue({ code: 'custom', message: String(err.details.reason ?? err.message) });
-    }
-  };
-}
+/** @bundlefarm/s3's checks (the very rules the worker applies) as refinements, like formatRule. */
+const s3Rule = formatRule<string>;
 
 /** '' or `dir/…` ('/' is added when missing): at most 900 bytes, no empty, "." or ".." segments, no control or format characters. */
 export const keyPrefixSchema = z
@@ -53,8 +60,8 @@ export const regionSchema = z.string().refine((r) => KNOWN_REGIONS.includes(r), 
   error: (issue) => `unknown region ${JSON.stringify(issue.input)}: not a region with a known EC2 certificate`,
 });
 
-const akiSchema = z.string().regex(/^aki-[0-9a-f]{8}([0-9a-f]{9})?$/, 'must be an aki-xxxxxxxx id');
-const ariSchema = z.string().regex(/^ari-[0-9a-f]{8}([0-9a-f]{9})?$/, 'must be an ari-xxxxxxxx id');
+const akiSchema = z.string().superRefine(formatRule((v: string) => checkImageId(v, 'aki', 'kernelId')));
+const ariSchema = z.string().superRefine(formatRule((v: string) => checkImageId(v, 'ari', 'ramdiskId')));
 
 export const regionTargetSchema = z
   .object({
@@ -93,16 +100,10 @@ export const imageRefSchema = z
     if (/[\x00-\x1f\x7f]/.test(s)) problem('must not contain control characters');
   });
 
+/** What `-B virtual=device,…` gives on the CLI, under the same rules (checkBlockDeviceMappings: each virtual name once). */
 export const blockDeviceMappingSchema = z
-  .array(
-    z
-      .object({
-        virtual: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
-        device: z.string().regex(/^\/?[A-Za-z0-9/_-]{1,64}$/),
-      })
-      .strict(),
-  )
-  .max(32);
+  .array(z.object({ virtual: z.string(), device: z.string() }).strict())
+  .superRefine(formatRule(checkBlockDeviceMappings));
 
 export const jobSpecSchema = z
   .object({
@@ -111,10 +112,7 @@ export const jobSpecSchema = z
     image: imageRefSchema,
     architecture: z.enum(['i386', 'x86_64']),
     /** 12-digit AWS account id; hyphens allowed. */
-    accountId: z
-      .string()
-      .regex(/^[\d-]+$/, 'must be digits and hyphens')
-      .refine((s) => s.replace(/-/g, '').length === 12, 'must have 12 digits'),
+    accountId: z.string().superRefine(formatRule(normalizeAccountId)),
     /** Name of the user key pair, configured on the workers (never the key itself). */
     identity: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be an identity name configured on the workers'),
     regions: z
@@ -123,7 +121,7 @@ export const jobSpecSchema = z
       .max(16)
       .refine((rs) => new Set(rs.map((r) => r.region)).size === rs.length, 'each region may appear once'),
     blockDeviceMapping: blockDeviceMappingSchema.optional(),
-    productCodes: z.array(z.string().regex(/^[A-Za-z0-9]{1,64}$/)).max(16).optional(),
+    productCodes: z.array(z.string()).superRefine(formatRule(checkProductCodes)).optional(),
     /** Compression level 1–9 (default: the engine's DEFAULT_LEVEL). */
     level: z.number().int().min(1).max(9).optional(),
     /** Compression tasks of this job at once on the worker's pool (default: the pool size). */
