@@ -209,7 +209,7 @@ export async function startLocalService(input: LocalServiceOptions): Promise<Loc
       pids: () => [api.child.pid, ...workers.map((w) => w.pid), ...(redis ? [redis.pid] : [])],
       stop() {
         // the API first (nothing new comes in), then the workers, the S3 front, Redis last
-        stopping ??= undo();
+        stopping ??= api.child.stop(25_000).then(undo);
         return stopping;
       },
       failed,
