@@ -56,6 +56,7 @@ export const ERROR_REGISTRY = {
   BF_FS_BUILD_FAILED: { http: 500, retry: 'no', where: 'any', meaning: 'building the ext4 image failed; the tool’s own message is quoted' },
   BF_FS_FULL: { http: 400, retry: 'no', where: 'any', meaning: 'the tree does not fit the filesystem size asked for (-s)' },
   BF_SCRATCH_FULL: { http: 503, retry: 'yes', where: 'any', meaning: 'the scratch space for building the filesystem is too small for this job now' },
+  BF_SCRATCH_LIMIT: { http: 400, retry: 'no', where: 'worker', meaning: 'a filesystem job needs more than the worker’s scratch limit (scratch.maxBytes): its size, tarball or tree is too large' },
   BF_TARBALL_INVALID: { http: 400, retry: 'no', where: 'any', meaning: 'the rootfs tarball is malformed or hostile (.., bad checksum, oversized header)' },
   BF_TREE_UNREADABLE: { http: 400, retry: 'no', where: 'any', meaning: 'an entry of the root tree could not be read' },
   BF_ENTRY_UNSUPPORTED: { http: 400, retry: 'no', where: 'any', meaning: 'an entry of the root tree or tarball cannot be put in an ext4 image' },
@@ -105,6 +106,11 @@ export const ERROR_REGISTRY = {
   BF_BAD_CONFIG: { http: 500, retry: 'no', where: 'api', meaning: 'the API configuration is invalid; the message names the setting' },
   BF_BAD_PRINCIPALS: { http: 500, retry: 'no', where: 'any', meaning: 'the principals file is invalid; the message names the entry' },
   BF_BAD_WEBHOOK_RULES: { http: 500, retry: 'no', where: 'api', meaning: 'the webhook rules are invalid; the message names the rule' },
+  // ---- uploads from CI (POST /v1/uploads) ----
+  BF_UPLOAD_NOT_FOUND: { http: 404, retry: 'no', where: 'api', meaning: 'no such upload, or another principal’s; start a new one' },
+  BF_UPLOAD_INCOMPLETE: { http: 409, retry: 'no', where: 'api', meaning: 'completion asked for while parts are missing or differ from the ETags given; GET the upload for what to send' },
+  BF_STAGING_NOT_CONFIGURED: { http: 501, retry: 'no', where: 'api', meaning: 'the API takes no uploads: it has no staging area (BUNDLEFARM_STAGING)' },
+  BF_UPLOAD_FAILED: { http: 502, retry: 'yes', where: 'cli', meaning: 'sending an image to the staging area stopped (connection cut, S3 error); run the same command again to resume' },
   // ---- the CLI talking to the API ----
   BF_API_UNREACHABLE: { http: 503, retry: 'yes', where: 'cli', meaning: 'the CLI could not reach the API (--api, BUNDLEFARM_API)' },
   BF_API_ERROR: { http: 502, retry: 'no', where: 'cli', meaning: 'the API answered with something that is not a bundlefarm error body' },

@@ -105,11 +105,42 @@ export const blockDeviceMappingSchema = z
   .array(z.object({ virtual: z.string(), device: z.string() }).strict())
   .superRefine(formatRule(checkBlockDeviceMappings));
 
+/**
+ * A filesystem to build from `image` before bundling it (deliverable of `bundlefarm bundle-vol` /
+ * `bundle-tar`, in the service): `image` then names a root tree (a directory under the image root) or a
+ * rootfs tarball (plain, gzip, zstd, xz or bzip2: `s3://bucket/key` or a file under the image root).
+ * The worker builds an ext4 image from it in its bounded scratch space (no root, no mount), bundles that,
+ * and deletes it.
+ */
+export const filesystemSchema = z
+  .object({
+    /** What `image` names: 'tree' (a directory under the image root) or 'tarball'. */
+    from: z.enum(['tree', 'tarball']),
+    /** Size of the image in MiB (whole disk with a partition table), 16–10240; default: the content plus headroom. */
+    sizeMiB: z.number().int('must be a whole number of MiB').min(16).max(MAX_IMAGE_SIZE / (1 << 20)).optional(),
+    /** ext4 volume label: at most 16 printable ASCII characters. */
+    label: z
+      .string()
+      .min(1)
+      .max(16)
+      .regex(/^[\x21-\x7e][\x20-\x7e]*$/, 'must be printable ASCII and not start with a space')
+      .optional(),
+    /** 'none': a filesystem image (paravirtual, PV-GRUB); 'mbr'/'gpt': a whole disk with one partition (HVM). */
+    partition: z.enum(['none', 'mbr', 'gpt']).default('none'),
+    /** 'keep': /etc/fstab as the source has it; 'generate': one that mounts the root by the filesystem's UUID. */
+    fstab: z.enum(['keep', 'generate']).default('keep'),
+  })
+  .strict();
+
+export type FilesystemSpec = z.output<typeof filesystemSchema>;
+
 export const jobSpecSchema = z
   .object({
     /** Bundle name (default: the image's file name). */
     name: bundleNameSchema.optional(),
     image: imageRefSchema,
+    /** Build a filesystem from `image` (a root tree or a rootfs tarball) first; absent: `image` is a disk image. */
+    filesystem: filesystemSchema.optional(),
     architecture: z.enum(['i386', 'x86_64']),
     /** 12-digit AWS account id; hyphens allowed. */
     accountId: z.string().superRefine(formatRule(normalizeAccountId)),
@@ -134,7 +165,12 @@ export const jobSpecSchema = z
      */
     replace: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.filesystem?.from === 'tree' && spec.image.startsWith('s3://')) {
+      ctx.addIssue({ code: 'custom', path: ['image'], message: 'a root tree is a directory under the image root; for S3, upload a tarball of it and say "from": "tarball"' });
+    }
+  });
 
 export type JobSpecInput = z.input<typeof jobSpecSchema>;
 export type JobSpec = z.output<typeof jobSpecSchema>;

@@ -11,3 +11,4 @@ export * from './s3-part-source.js';
 export * from './s3-image-source.js';
 export * from './object-size.js';
 export * from './published-bundle.js';
+export * from './staged-upload.js';

@@ -41,7 +41,11 @@ export async function followJob(client: ApiClient, id: string, io: CliIo, option
       const p = status.progress;
       if (p) {
         const parts = p.partsTotal !== undefined ? `${p.partsDone}/${p.partsTotal} parts` : `${p.partsDone} parts`;
-        view.update(Math.round(p.percent * 10), 1000, `${p.stage}, ${formatBytes(p.bytesIn)} in, ${formatBytes(p.bytesOut)} out, ${parts}`);
+        const detail =
+          p.stage === 'building-filesystem' && p.filesystem
+            ? `${p.filesystem.phase}, ${p.filesystem.entries} entries, ${formatBytes(p.filesystem.fileBytes)} of files`
+            : `${formatBytes(p.bytesIn)} in, ${formatBytes(p.bytesOut)} out, ${parts}`;
+        view.update(Math.round(p.percent * 10), 1000, `${p.stage}, ${detail}`);
       } else {
         view.update(0, 1000, status.state);
       }

@@ -12,6 +12,7 @@ import { CancelListener } from './cancel-listener.js';
 import { RegionClients } from './region-clients.js';
 import { trustWarnings } from './job-authorization.js';
 import { TargetClaims } from './target-claims.js';
+import { removeStaleScratch } from '@bundlefarm/rootfs';
 import { describeWorkerConfig, type WorkerConfig } from './worker-config.js';
 import { createWorkerLogger, type WorkerLogger } from './worker-logger.js';
 
@@ -153,6 +154,11 @@ export class BundleWorker {
       'worker started',
     );
     for (const warning of trustWarnings(config)) logger.warn(warning);
+    // filesystem builds of a worker of this host that was killed (each job's start looks again)
+    await removeStaleScratch(config.scratch.dir).then(
+      (removed) => removed.length > 0 && logger.info({ removed }, 'removed scratch left by a worker that died'),
+      (err: unknown) => logger.warn({ err }, 'could not look for stale scratch'),
+    );
     return bw;
   }
 

@@ -1,5 +1,5 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { mkdir, readFile, realpath, stat } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { isBundlefarmError } from '@bundlefarm/errors';
@@ -15,6 +15,7 @@ import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, typ
 import { DEFAULT_PREFIX } from '../queue-settings.js';
 import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
 import { Principals } from '../scopes/principals.js';
+import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
 import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
 
 /**
@@ -36,6 +37,7 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * | `BUNDLEFARM_WORKER_METRICS_HOST` | (file's `metricsHost`; `127.0.0.1`) | address the metrics port binds to (`0.0.0.0` in a container) |
  * | `BUNDLEFARM_PRINCIPALS_FILE` | none                  | the API's principals file (scopes/principals.ts): every job must name one of them and stay in its scope |
  * | `BUNDLEFARM_JOB_MAC_KEY`  | none                     | the API's job MAC key (32+ characters): every job must carry a valid MAC |
+ * | `BUNDLEFARM_STAGING`      | (file's `staging`; none) | the API's staging area `s3://BUCKET/PREFIX`: staged images of ended jobs are deleted (see staged-image-cleanup.ts) |
  *
  * An empty variable counts as unset.
  *
@@ -89,6 +91,21 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  *   every `min(lockDurationMs, 30 s)`). Keep it well above Redis round trips and pauses: a renewal
  *   must land within half of it, and Redis must not be away for longer (the job is then stopped here
  *   and retried); values of a few seconds are for tests.
+ * - `scratch` (jobs with `filesystem`: where their ext4 image is built): `{ dir, maxBytes }`.
+ *   `dir` (default: the OS temp directory, e.g. /tmp; created if missing) gets one `bundlefarm-rootfs-*`
+ *   subdirectory per build, removed when the build ends however it ends; those a killed worker left
+ *   behind on this host are removed when the worker starts and at the start of every job. `maxBytes`
+ *   (default 12 GiB: the 10 GiB an image may have, staging and slack; at least 64 MiB) is what one build
+ *   may use there: the image (its allocated bytes, about the content) plus tarball files staged on their
+ *   way into it (at most an eighth of `maxBytes`, 256 MiB at most). A job that would need more —
+ *   `filesystem.sizeMiB` above it, an S3 or local tarball larger than it, a tree whose files need more
+ *   — is refused before its filesystem is built (BF_SCRATCH_LIMIT, not retried); a tarball whose
+ *   content turns out larger is stopped as soon as it passes the limit. Each job slot (`concurrency`)
+ *   may use `maxBytes` at once: size the directory's filesystem for `concurrency × maxBytes`.
+ * - `staging` (default: none): the staging area `s3://BUCKET/PREFIX` of uploaded images (the API's
+ *   BUNDLEFARM_STAGING; its bucket is read with the `imageRegion` client). When a job whose image was
+ *   uploaded there ends (completed, failed for good, cancelled), the worker deletes the image — only
+ *   an object of the job's own principal carrying the API's upload mark (staged-image-cleanup.ts).
  * - `metricsPort` (default: none, no metrics server): serve `GET /metrics` (Prometheus text format:
  *   jobs running, pool threads busy, bytes per stage, part upload latency, retries, build info) on this
  *   port, 0–65 535 (0: any free port, logged at start-up). `metricsHost` (default `127.0.0.1`): the
@@ -112,6 +129,8 @@ export interface WorkerConfig {
   progressIntervalMs: number;
   shutdownGraceMs: number;
   lockDurationMs: number;
+  /** Where jobs with `filesystem` build their image, and the most bytes one build may use there. */
+  scratch: { dir: string; maxBytes: number };
   /** Where the worker serves /metrics; undefined: it does not. */
   metrics?: { host: string; port: number } | undefined;
   /**
@@ -121,6 +140,8 @@ export interface WorkerConfig {
   principals: Principals | undefined;
   /** Key of the job MAC (BUNDLEFARM_JOB_MAC_KEY); undefined: MACs are not checked. Never log. */
   jobMacKey: Buffer | undefined;
+  /** The staging area of uploaded images (BUNDLEFARM_STAGING or `staging`); undefined: none, nothing is ever deleted. */
+  staging?: StagingArea | undefined;
 }
 
 /** S3 connection settings without the region (that comes with each target). */
@@ -148,6 +169,7 @@ export const WORKER_ENV = {
   metricsHost: 'BUNDLEFARM_WORKER_METRICS_HOST',
   principalsFile: 'BUNDLEFARM_PRINCIPALS_FILE',
   jobMacKey: 'BUNDLEFARM_JOB_MAC_KEY',
+  staging: 'BUNDLEFARM_STAGING',
 } as const;
 
 export const WORKER_DEFAULTS = {
@@ -162,7 +184,11 @@ export const WORKER_DEFAULTS = {
   partsInFlight: 4,
   imageRegion: 'us-east-1',
   metricsHost: '127.0.0.1',
+  scratchMaxBytes: 12 * 1024 ** 3,
 } as const;
+
+/** Smallest `scratch.maxBytes`: a 16 MiB image and its staging, with room to spare. */
+export const MIN_SCRATCH_BYTES = 64 * 1024 * 1024;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -221,6 +247,11 @@ const fileSchema = z
     lockDurationMs: whole(1_000, 3_600_000).optional(),
     metricsPort: whole(0, 65_535).optional(),
     metricsHost: hostSchema.optional(),
+    scratch: z
+      .object({ dir: pathSchema.optional(), maxBytes: whole(MIN_SCRATCH_BYTES, Number.MAX_SAFE_INTEGER).optional() })
+      .strict()
+      .optional(),
+    staging: z.string().min(1).optional(),
   })
   .strict();
 
@@ -246,6 +277,7 @@ const envSchema = z.object({
   [WORKER_ENV.metricsHost]: hostSchema.optional(),
   [WORKER_ENV.principalsFile]: z.string().min(1).optional(),
   [WORKER_ENV.jobMacKey]: z.string().min(MIN_JOB_MAC_KEY_LENGTH, `must have at least ${MIN_JOB_MAC_KEY_LENGTH} characters`).optional(),
+  [WORKER_ENV.staging]: z.string().min(1).optional(),
 });
 
 function isRedisUrl(s: string): boolean {
@@ -293,17 +325,27 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   const base = dirname(configFile);
   const at = (p: string): string => resolve(base, p);
   // read in parallel, reported in a fixed order (loader by loader, each in the file's order), whichever read ends first
-  const found: [ConfigProblem[], ConfigProblem[], ConfigProblem[]] = [[], [], []];
+  const found: [ConfigProblem[], ConfigProblem[], ConfigProblem[], ConfigProblem[]] = [[], [], [], []];
   const principalsFile = envResult.data[WORKER_ENV.principalsFile];
-  const [identities, ec2Certificates, imageRoot, principals] = await Promise.all([
+  const [identities, ec2Certificates, imageRoot, principals, scratchDir] = await Promise.all([
     loadIdentities(file.identities, at, env, found[0]),
     loadEc2Certificates(file.ec2Certificates ?? {}, at, found[1]),
     file.imageRoot !== undefined ? checkImageRoot(at(file.imageRoot), found[2]) : Promise.resolve(undefined),
     principalsFile !== undefined ? loadPrincipals(principalsFile) : Promise.resolve(undefined),
+    checkScratchDir(file.scratch?.dir !== undefined ? at(file.scratch.dir) : tmpdir(), found[3]),
   ]);
   problems.push(...found.flat());
   if (principals !== undefined && 'problem' in principals) problems.push(principals.problem);
   const s3 = resolveS3(file.s3 ?? {}, env, problems);
+  const stagingUrl = envResult.data[WORKER_ENV.staging] ?? file.staging;
+  let staging: StagingArea | undefined;
+  if (stagingUrl !== undefined) {
+    try {
+      staging = parseStagingArea(stagingUrl, envResult.data[WORKER_ENV.staging] !== undefined ? WORKER_ENV.staging : 'staging');
+    } catch (err) {
+      problems.push({ path: envResult.data[WORKER_ENV.staging] !== undefined ? WORKER_ENV.staging : 'staging', message: describeError(err) });
+    }
+  }
   if (problems.length > 0) throw new WorkerConfigError(problems, configFile);
 
   const e = envResult.data;
@@ -322,9 +364,11 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     progressIntervalMs: file.progressIntervalMs ?? WORKER_DEFAULTS.progressIntervalMs,
     shutdownGraceMs: file.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs,
     lockDurationMs: file.lockDurationMs ?? WORKER_DEFAULTS.lockDurationMs,
+    scratch: { dir: scratchDir ?? tmpdir(), maxBytes: file.scratch?.maxBytes ?? WORKER_DEFAULTS.scratchMaxBytes },
     metrics: metricsEndpoint(e[WORKER_ENV.metricsPort] ?? file.metricsPort, e[WORKER_ENV.metricsHost] ?? file.metricsHost),
     principals: principals !== undefined && 'value' in principals ? principals.value : undefined,
     jobMacKey: macKey !== undefined ? jobMacKey(macKey) : undefined,
+    staging,
   };
 }
 
@@ -416,6 +460,22 @@ async function checkImageRoot(path: string, problems: ConfigProblem[]): Promise<
     return real;
   } catch (err) {
     problems.push({ path: 'imageRoot', message: `${path} cannot be used: ${(err as { code?: string }).code ?? String(err)}` });
+    return undefined;
+  }
+}
+
+/** The scratch directory, created if missing (owner only), as a real path. */
+async function checkScratchDir(path: string, problems: ConfigProblem[]): Promise<string | undefined> {
+  try {
+    await mkdir(path, { recursive: true, mode: 0o700 });
+    const real = await realpath(path);
+    if (!(await stat(real)).isDirectory()) {
+      problems.push({ path: 'scratch.dir', message: `${path} is not a directory` });
+      return undefined;
+    }
+    return real;
+  } catch (err) {
+    problems.push({ path: 'scratch.dir', message: `${path} cannot be used: ${(err as { code?: string }).code ?? String(err)}` });
     return undefined;
   }
 }
@@ -513,8 +573,10 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     shutdownGraceMs: config.shutdownGraceMs,
     lockDurationMs: config.lockDurationMs,
     metrics: config.metrics ? `${config.metrics.host}:${config.metrics.port}` : 'off',
+    scratch: config.scratch,
     principals: config.principals?.names ?? null,
     jobMac: config.jobMacKey !== undefined,
+    staging: config.staging ? stagingAreaUrl(config.staging) : null,
   };
 }
 
