@@ -9,6 +9,7 @@ import { registerDeregister } from './commands/deregister-command.js';
 import { registerEnqueue } from './commands/enqueue-command.js';
 import { registerHashToken } from './commands/hash-token-command.js';
 import { registerRegister } from './commands/register-command.js';
+import { registerServe } from './commands/serve-command.js';
 import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
 import { registerVerify } from './commands/verify-command.js';
@@ -46,12 +47,13 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerDeleteBundle(program, io, flags);
   registerMigrateManifest(program, io);
   registerMigrateBundle(program, io, flags);
-  registerDemo(program, io);
+  registerDemo(program, io, flags);
   registerEnqueue(program, io, flags);
   registerStatus(program, io, flags);
   registerHashToken(program, io);
   registerRegister(program, io, flags);
   registerDeregister(program, io);
+  registerServe(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
   return { program, flags };
 }

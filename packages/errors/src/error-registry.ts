@@ -98,6 +98,7 @@ export const ERROR_REGISTRY = {
   BF_WORKER_CONFIG: { http: 500, retry: 'no', where: 'worker', meaning: 'the worker configuration is invalid; the message names the setting' },
   BF_WORKER_INTERNAL: { http: 500, retry: 'yes', where: 'worker', meaning: 'an unexpected error in a worker (a bug, or a failure nothing below classified); retried' },
   BF_QUEUE_UNAVAILABLE: { http: 503, retry: 'yes', where: 'any', meaning: 'Redis cannot be reached; try again' },
+  BF_LOCAL_SERVICE: { http: 500, retry: 'no', where: 'cli', meaning: '`bundlefarm serve --local` cannot start here (a port taken, redis-server missing, its data directory in use); the message says what to change' },
   // ---- the API ----
   BF_BAD_REQUEST: { http: 400, retry: 'no', where: 'api', meaning: 'the request is malformed (a header or parameter); the message names it' },
   BF_BAD_JSON: { http: 400, retry: 'no', where: 'api', meaning: 'the body is not valid JSON' },

@@ -69,6 +69,12 @@ export interface S3FrontBucketOptions {
   objectOwnership?: ObjectOwnership;
   /** Canned ACL of the bucket itself (default private). */
   acl?: CannedAcl;
+  /**
+   * `'adopt'`: a bucket of that name the store already keeps (a front started again on the same
+   * `directory`) is taken over with these settings, its objects kept; default `'fail'`. Object ACLs are
+   * not kept across runs: earlier objects read back as private.
+   */
+  existing?: 'fail' | 'adopt';
 }
 
 export interface S3FrontOptions {
@@ -92,6 +98,8 @@ export interface S3FrontOptions {
   sigV2?: boolean;
   /** The clock requests are checked against (default: the system clock). */
   now?: () => Date;
+  /** Keep every request in `requests.all` (default true; false for a front that runs for long, e.g. `bundlefarm serve --local`). */
+  recordRequests?: boolean;
   /** Largest request body accepted, in bytes (default 1 GiB; bodies are held in memory to be checked before they are stored). */
   maxBodyBytes?: number;
 }
@@ -176,7 +184,7 @@ const BUCKET_READ_OPERATIONS = new Set(['ListObjects', 'ListObjectsV2', 'HeadBuc
 
 export class S3Front {
   /** Every request answered, in order. */
-  readonly requests = new RequestLog();
+  readonly requests: RequestLog;
   readonly defaultRegion: string;
   /** Where the store behind the front keeps its files. */
   readonly directory: string;
@@ -203,6 +211,7 @@ export class S3Front {
     directory: string,
     private readonly ownsDirectory: boolean,
   ) {
+    this.requests = new RequestLog(options.recordRequests ?? true);
     this.defaultRegion = options.defaultRegion ?? S3_FRONT_DEFAULTS.defaultRegion;
     this.directory = directory;
     this.credentials = new CredentialStore(options.credentials ?? [], options.processCredentials ?? true);
@@ -270,7 +279,7 @@ export class S3Front {
     if (this.buckets.has(name)) throw new Error(`S3 front: bucket ${name} exists already`);
     const region = options.region ?? this.defaultRegion;
     await this.openRegion(region);
-    await this.store.createBucket(name);
+    await this.store.createBucket(name, options.existing === 'adopt');
     this.registerBucket(name, { ...options, region });
   }
 
