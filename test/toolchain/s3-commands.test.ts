@@ -11,7 +11,7 @@ import { s3Requests, startFaultProxy, type FaultProxy } from '../helpers/fault-p
 import { writeIdentity } from '../helpers/identity.js';
 import { pseudoRandom } from '../helpers/images.js';
 import { createFreshBucket, getObject, listKeys, regionClients } from '../helpers/s3-objects.js';
-import { s3Calls } from '../helpers/s3-front/index.js';
+import { s3Calls } from '@bundlefarm/s3-local';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
 import { needsTools } from '../helpers/requirements.js';
 import { run } from '../helpers/run.js';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { registerProcessCredentials, EC2_ACCOUNT, type S3Front } from '../s3-front/index.js';
+import { registerProcessCredentials, EC2_ACCOUNT, type S3Front } from '@bundlefarm/s3-local';
 import type { ManifestLookup } from './ec2-standin.js';
 
 export function s3ManifestReader(front: S3Front): (bucket: string, key: string, region: string) => Promise<ManifestLookup> {
