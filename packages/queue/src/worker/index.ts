@@ -15,3 +15,4 @@ export * from './target-claims.js';
 export * from './cancel-listener.js';
 export * from './bundle-worker.js';
 export * from './worker-main.js';
+export * from './job-end-notices.js';
