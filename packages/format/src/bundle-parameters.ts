@@ -24,6 +24,8 @@ export function checkBundleName(name: string): string {
   if (name.length > 100) throw new InvalidNameError(name, `it is ${name.length} characters long; at most 100 fit a tar header`);
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new InvalidNameError(name, 'only letters, digits, ".", "_" and "-" are allowed');
   if (name === '.' || name === '..') throw new InvalidNameError(name, 'it is a directory name');
+  // unbundle refuses to write an image as a hidden file (safe-file-name.ts): never make a bundle it refuses
+  if (name.startsWith('.')) throw new InvalidNameError(name, 'it starts with "." (a hidden file, which unbundle refuses to write)');
   return name;
 }
 

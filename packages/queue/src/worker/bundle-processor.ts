@@ -129,14 +129,14 @@ class BundleJobRun {
       return await this.execute();
     } catch (err) {
       await this.reporter?.close();
-      if (err instanceof TargetBusyError) return this.waitForTarget(err);
+      if (err instanceof TargetBusyError) return await this.waitForTarget(err);
       // a bundle this job was replacing is (partly) gone: said in the failure, and recorded in the job —
       // unless the job may be another worker's by now (its data is then that worker's to write)
       this.lockLost = this.signal?.reason === LOCK_LOST_REASON || asBundlefarmError(err).code === JobLockLostError.code;
       const replaced = await this.settleReplaced(!this.lockLost);
       // an abort counts only before publishing: publishing runs to its end whatever the signal says
       const stopped = this.signal?.aborted === true && !this.publishing;
-      if (stopped && this.signal?.reason === SHUTDOWN_REASON) return this.handBack(err);
+      if (stopped && this.signal?.reason === SHUTDOWN_REASON) return await this.handBack(err);
       const failure = !stopped
         ? asBundlefarmError(err)
         : this.signal?.reason === LOCK_LOST_REASON

@@ -215,7 +215,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
       if (payload === undefined) throw new MalformedJsonError('expected a JSON payload');
       const header = firstHeader(request, 'x-gitlab-event');
       const event = gitlabEventName(header, payload);
-      const kind = (payload as { object_kind?: unknown } | null)?.object_kind;
+      const kind = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>).object_kind : undefined;
       const problem = gitlabHeaderProblem(header, typeof kind === 'string' ? kind : undefined);
       return intake(reply, gitlabContext(event, delivery, payload), raw, delivery, problem);
     },
