@@ -308,7 +308,7 @@ export class BundleProducer {
   async noticeQueued(id: string): Promise<void> {
     await this.guard('queue a notice', async () => {
       const job = await this.queue.getJob(id);
-      if (!job || job.data.notify !== true) return;
+      if (job?.data.notify !== true) return;
       await addNotice(this.notices, jobNotice({ id, data: job.data, state: 'queued', at: new Date(job.timestamp) }), this.options.jobMacKey);
     });
   }
