@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Queue, type Job } from 'bullmq';
 import { BUNDLE_QUEUE, hashToken, NOTIFY_QUEUE, type BundleJobData, type BundleJobResult, type NoticeJobData, type NotificationPayload } from '@bundlefarm/queue';
 import { githubSignature, verifyNotificationSignature, type DeliveryRecord } from '@bundlefarm/server';
 import { apiRequest } from '../helpers/api-request.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { writeRandomFile } from '../helpers/images.js';
 import { startNotificationReceiver, type ReceivedRequest } from '../helpers/notification-receiver.js';
 import { findSecrets, secretForms } from '../helpers/secret-scan.js';
-import { ACCOUNT, serviceProcesses, until } from '../helpers/service-processes.js';
+import { ACCOUNT, serviceProcesses, spawnService, until, WORKER_BIN } from '../helpers/service-processes.js';
 
 /**
  * Job-end notifications with every part real: redis-server, the S3 front, the API process (which runs
@@ -90,12 +92,25 @@ const env = await serviceProcesses({
 });
 await env.s3.createBucket('amis');
 
+// the worker reaches S3 through this proxy, so a test can hold a job in the middle of its upload
+const proxy = await startFaultProxy({ target: env.s3.endpoint });
+async function startProxiedWorker(): Promise<void> {
+  const config = JSON.parse(await readFile(env.workerEnv.BUNDLEFARM_CONFIG!, 'utf8')) as { s3: Record<string, unknown> };
+  config.s3.endpoint = proxy.endpoint;
+  const file = join(env.dir, 'worker-proxied.json');
+  await writeFile(file, JSON.stringify(config));
+  const worker = spawnService(WORKER_BIN, { ...env.workerEnv, BUNDLEFARM_CONFIG: file });
+  env.workers.push(worker);
+  await worker.waitForLog(/"msg":"worker started"/);
+}
+
 const connection = { host: '127.0.0.1', port: env.redis.port };
 const bundles = new Queue<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, { connection, prefix: env.prefix });
 const notices = new Queue<NoticeJobData & { deliveries?: Record<string, DeliveryRecord> }>(NOTIFY_QUEUE, { connection, prefix: env.prefix });
 after(async () => {
   await bundles.close();
   await notices.close();
+  await proxy.close();
 });
 
 const A = (method: string, path: string, body?: unknown) => apiRequest(env.api.url, TOKENS.a, method, path, body);
@@ -187,8 +202,8 @@ describe('job-end notifications', { timeout: 180_000 }, () => {
     assert.equal(p.name, s.name);
     assert.equal(p.error?.code, 'BF_CANCELLED');
     assert.deepEqual(p.spec.targets, [{ region: 'us-east-1', bucket: 'amis', prefix: 'team/' }]);
-    // the workers start now, for the jobs below
-    await env.startWorker();
+    // the worker starts now, for the jobs below
+    await startProxiedWorker();
   });
 
   it('a completed job: one signed job.completed delivery with manifest keys and sizes, recorded in the job', async () => {
@@ -237,6 +252,55 @@ describe('job-end notifications', { timeout: 180_000 }, () => {
     assert.equal(`${p.error!.code}: ${p.error!.message}`, job.failedReason);
     assert.equal(p.regions[0]!.manifestKey, undefined);
     assert.equal(p.result, undefined);
+  });
+
+  it('a running job cancelled: one signed job.cancelled delivery, from the worker that stopped it', async () => {
+    const s = spec();
+    const name = String(s.name);
+    // the job's first part upload is held at the proxy until the job is cancelled
+    const delayedBefore = proxy.counters.delayed;
+    proxy.addFault({ action: { type: 'delay', ms: 60_000 }, match: (r) => r.method === 'PUT' && r.path.includes(`/${name}.part.`), times: 1 });
+    const id = await enqueue(A, s);
+    await until('the first part upload to be held', () => proxy.counters.delayed > delayedBefore);
+    const cancel = await A('DELETE', `/v1/bundles/${id}`);
+    assert.equal(cancel.status, 202, cancel.text);
+    assert.equal(cancel.json.outcome, 'cancelling');
+    const job = await finished(id);
+    assert.equal(await job.getState(), 'failed');
+    assert.match(job.failedReason, /^BF_CANCELLED: /);
+    await noticeDone(`${id}.cancelled.0`);
+    const got = deliveriesOf('/a/', id);
+    assert.equal(got.length, 1, 'exactly one delivery');
+    const p = verified(got[0]!, SECRETS.a);
+    assert.equal(p.event, 'job.cancelled');
+    assert.equal(p.error?.code, 'BF_CANCELLED');
+    assert.equal(await notices.getJob(`${id}.failed.0`), undefined, 'no failure notice besides');
+  });
+
+  it('a notice written straight into Redis (no MAC) is not delivered', async () => {
+    const id = `forged-${randomUUID()}`;
+    const forged: NotificationPayload = {
+      event: 'job.completed',
+      job: id,
+      run: 0,
+      state: 'completed',
+      principal: 'team-a',
+      source: 'api',
+      name: 'forged',
+      spec: { image: 'os.img', architecture: 'x86_64', targets: [] },
+      regions: [],
+      at: new Date().toISOString(),
+    };
+    await notices.add('completed', { notice: forged }, { jobId: `${id}.completed.0` });
+    const notice = await noticeDone(`${id}.completed.0`);
+    assert.equal(await notice.getState(), 'failed');
+    assert.match(notice.failedReason, /^BF_NOTICE_UNAUTHORIZED: /);
+    assert.equal(deliveriesOf('/a/', id).length, 0);
+    // nor with a MAC made with another key
+    const other = `${id}-other`;
+    await notices.add('completed', { notice: { ...forged, job: other }, mac: `n1:${'0'.repeat(64)}` }, { jobId: `${other}.completed.0` });
+    assert.equal(await (await noticeDone(`${other}.completed.0`)).getState(), 'failed');
+    assert.equal(deliveriesOf('/a/', other).length, 0);
   });
 
   it('a receiver that fails twice: delivered on the third attempt, the same delivery id and body each time', async () => {
