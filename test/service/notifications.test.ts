@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Queue, type Job } from 'bullmq';
-import { BUNDLE_QUEUE, hashToken, NOTIFY_QUEUE, type BundleJobData, type BundleJobResult, type NoticeJobData, type NotificationPayload } from '@bundlefarm/queue';
+import { addNotice, BUNDLE_QUEUE, hashToken, jobMacKey, jobNotice, NOTIFY_QUEUE, type BundleJobData, type BundleJobResult, type NoticeJobData, type NotificationPayload } from '@bundlefarm/queue';
 import { githubSignature, verifyNotificationSignature, type DeliveryRecord } from '@bundlefarm/server';
 import { apiRequest } from '../helpers/api-request.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
@@ -275,6 +275,38 @@ describe('job-end notifications', { timeout: 180_000 }, () => {
     assert.equal(p.event, 'job.cancelled');
     assert.equal(p.error?.code, 'BF_CANCELLED');
     assert.equal(await notices.getJob(`${id}.failed.0`), undefined, 'no failure notice besides');
+  });
+
+  it('a notice queued before its job ended waits for the end; one for an end that did not happen is dropped', async () => {
+    const s = spec();
+    const name = String(s.name);
+    const delayedBefore = proxy.counters.delayed;
+    proxy.addFault({ action: { type: 'delay', ms: 8_000 }, match: (r) => r.method === 'PUT' && r.path.includes(`/${name}.part.`), times: 1 });
+    const id = await enqueue(A, s);
+    await until('the first part upload to be held', () => proxy.counters.delayed > delayedBefore);
+    // what a worker that queued its notice and died before BullMQ recorded the end leaves behind — twice,
+    // as if one attempt had been about to complete and another to fail
+    const running = (await bundles.getJob(id))!;
+    for (const state of ['completed', 'failed'] as const) {
+      const notice = jobNotice({ id, data: running.data, state, ...(state === 'failed' ? { failedReason: 'BF_WORKER_INTERNAL: the worker died' } : {}) });
+      assert.ok(await addNotice(notices, notice, jobMacKey(MAC_KEY)));
+    }
+    await until('both notices to be held back', async () => {
+      const states = await Promise.all(['completed', 'failed'].map(async (st) => (await notices.getJob(`${id}.${st}.0`))!.getState()));
+      return states.every((st) => st === 'delayed');
+    });
+    assert.equal(await running.getState(), 'active', 'held while the job runs');
+    assert.equal(deliveriesOf('/a/', id).length, 0);
+
+    const job = await finished(id);
+    assert.equal(await job.getState(), 'completed', job.failedReason);
+    const completed = await noticeDone(`${id}.completed.0`);
+    const failed = await noticeDone(`${id}.failed.0`);
+    assert.deepEqual(failed.returnvalue, { skipped: 'superseded: the job ended otherwise' });
+    assert.equal(await completed.getState(), 'completed');
+    const got = deliveriesOf('/a/', id);
+    assert.equal(got.length, 1, 'exactly one delivery: the worker reported the completion under the same notice id');
+    assert.equal(verified(got[0]!, SECRETS.a).event, 'job.completed');
   });
 
   it('a notice written straight into Redis (no MAC) is not delivered', async () => {

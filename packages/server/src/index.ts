@@ -16,3 +16,4 @@ export { PLACEHOLDERS, githubContext, gitlabContext, type EventContext } from '.
 export { notificationSignature, verifyNotificationSignature, SIGNATURE_HEADER, DELIVERY_HEADER, EVENT_HEADER } from './notifications/notification-signature.js';
 export { deliveryId, type DeliveryRecord } from './notifications/notifier.js';
 export { commitState, originProblem } from './notifications/commit-status.js';
+export { NotifyTargets, MIN_NOTIFY_SECRET_LENGTH, type NotifyTarget } from './notifications/notify-targets.js';
