@@ -67,12 +67,13 @@ const env = await serviceProcesses({
         images: ['**'],
         notify: [{ url: `${receiver.url}/b/hook?channel=builds`, secretEnv: 'TEAM_B_NOTIFY_SECRET', events: ['completed'] }],
       },
-      { name: 'release-ci', identities: ['release'], targets: ['amis/**'], images: ['**'] },
+      { name: 'release-ci', identities: ['release', 'not-on-the-workers'], targets: ['amis/**'], images: ['**'] },
     ],
   },
   webhookRules: {
     rules: [
       { name: 'gh-tags', provider: 'github', events: ['push'], when: { tag: 'v*' }, principal: 'release-ci', spec: ruleSpec('gh') },
+      { name: 'gh-broken', provider: 'github', events: ['push'], when: { tag: 'broken-*' }, principal: 'release-ci', spec: { ...ruleSpec('ghb'), identity: 'not-on-the-workers' } },
       { name: 'gl-tags', provider: 'gitlab', events: ['tag_push'], when: { tag: 'v*' }, principal: 'release-ci', spec: ruleSpec('gl') },
     ],
   },
@@ -362,26 +363,31 @@ describe('job-end notifications', { timeout: 180_000 }, () => {
   });
 });
 
+/** A signed GitHub push of `tag` at `sha` to acme/os; the job id. */
+async function githubPush(tag: string, sha: string): Promise<string> {
+  const body = JSON.stringify({
+    ref: `refs/tags/${tag}`,
+    before: '0'.repeat(40),
+    after: sha,
+    deleted: false,
+    pusher: { name: 'ci', email: 'ci@example.com' },
+    repository: { full_name: 'acme/os', name: 'os', owner: { login: 'acme' } },
+    head_commit: { id: sha, message: 'release' },
+  });
+  const res = await fetch(`${env.api.url}/v1/hooks/github`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': githubSignature(body, env.secrets.githubWebhookSecret) },
+    body,
+  });
+  const hook = (await res.json()) as { id: string };
+  assert.equal(res.status, 202, JSON.stringify(hook));
+  return hook.id;
+}
+
 describe('commit statuses for webhook jobs', { timeout: 180_000 }, () => {
   it('GitHub: pending, then success, on the pushed commit, through the configured API base', async () => {
     const sha = randomBytes(20).toString('hex');
-    const tag = `v1.${randomBytes(2).readUInt16BE()}`;
-    const body = JSON.stringify({
-      ref: `refs/tags/${tag}`,
-      before: '0'.repeat(40),
-      after: sha,
-      deleted: false,
-      pusher: { name: 'ci', email: 'ci@example.com' },
-      repository: { full_name: 'acme/os', name: 'os', owner: { login: 'acme' } },
-      head_commit: { id: sha, message: 'release' },
-    });
-    const res = await fetch(`${env.api.url}/v1/hooks/github`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': githubSignature(body, env.secrets.githubWebhookSecret) },
-      body,
-    });
-    const hook = (await res.json()) as { id: string };
-    assert.equal(res.status, 202, JSON.stringify(hook));
+    const hook = { id: await githubPush(`v1.${randomBytes(2).readUInt16BE()}`, sha) };
     const job = await finished(hook.id);
     assert.equal(await job.getState(), 'completed', job.failedReason);
     await noticeDone(`${hook.id}.queued.0`);
@@ -396,6 +402,19 @@ describe('commit statuses for webhook jobs', { timeout: 180_000 }, () => {
       assert.equal(bodies[i]!.target_url, `${PUBLIC_URL}/v1/bundles/${encodeURIComponent(hook.id)}`);
     }
     assert.deepEqual(findSecrets(got.map((r) => r.body.toString('utf8')).join('\n'), NEEDLES), []);
+  });
+
+  it('GitHub: pending, then failure with the error code, when the job fails', async () => {
+    const sha = randomBytes(20).toString('hex');
+    const id = await githubPush(`broken-${randomBytes(2).readUInt16BE()}`, sha);
+    const job = await finished(id);
+    assert.equal(await job.getState(), 'failed');
+    await noticeDone(`${id}.queued.0`);
+    await noticeDone(`${id}.failed.0`);
+    const got = receiver.to('/gh/').filter((r) => r.path === `/gh/api/v3/repos/acme/os/statuses/${sha}`);
+    const bodies = got.map((r) => JSON.parse(r.body.toString('utf8')) as Record<string, string>);
+    assert.deepEqual(bodies.map((b) => b.state), ['pending', 'failure']);
+    assert.ok(bodies[1]!.description!.includes(job.failedReason.split(':')[0]!), bodies[1]!.description);
   });
 
   it('GitLab: pending, then success, on the tagged commit of the project (its path URL-encoded)', async () => {

@@ -52,6 +52,11 @@ export interface EnqueueOptions {
   origin?: JobOrigin;
   /** The job has notification targets: its end is to be notified (default false). */
   notify?: boolean;
+  /**
+   * Queue a `queued` notice (a pending commit status) with the job — before it, so that no end of the
+   * job can be notified ahead of it (default false; only with `notify`).
+   */
+  pendingNotice?: boolean;
 }
 
 export interface EnqueueResult {
@@ -204,6 +209,9 @@ export class BundleProducer {
         ...(options.notify === true ? { notify: true as const } : {}),
       };
       if (this.options.jobMacKey) data.mac = jobMac(this.options.jobMacKey, { id, ...data });
+      if (options.pendingNotice === true && data.notify === true) {
+        await addNotice(this.notices, jobNotice({ id, data, state: 'queued' }), this.options.jobMacKey);
+      }
       try {
         await this.queue.add(name, data, { ...jobOptions(this.options.jobPolicy), jobId: id });
       } catch (err) {
@@ -299,18 +307,6 @@ export class BundleProducer {
   /** What `rememberOnce` keeps under `key`, if anything. */
   async recall(key: string): Promise<string | undefined> {
     return this.guard('look up a delivery', async () => (await this.redis.get(this.ledger('hook', key))) ?? undefined);
-  }
-
-  /**
-   * Queues the notice that a webhook job was queued (for a pending commit status), unless one exists or
-   * the job is gone.
-   */
-  async noticeQueued(id: string): Promise<void> {
-    await this.guard('queue a notice', async () => {
-      const job = await this.queue.getJob(id);
-      if (job?.data.notify !== true) return;
-      await addNotice(this.notices, jobNotice({ id, data: job.data, state: 'queued', at: new Date(job.timestamp) }), this.options.jobMacKey);
-    });
   }
 
   /** Jobs per state. */

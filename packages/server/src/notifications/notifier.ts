@@ -75,6 +75,8 @@ export const MAX_BACKOFF_MS = 10 * 60_000;
 /** How long a notice waits for its job to reach the state it reports before it is given up. */
 export const MAX_GATE_WAIT_MS = 24 * 3600_000;
 const GATE_RECHECK_MS = 500;
+/** How long a `queued` notice waits for its job to appear in the queue. */
+const QUEUED_JOB_GRACE_MS = 10_000;
 
 /** Delivery id of a notice to a target: a UUID derived from both, the same however often it is computed. */
 export function deliveryId(notice: string, target: string): string {
@@ -137,7 +139,7 @@ class NoticeProcessor {
       this.log.warn({ notice: job.id }, 'notice refused: its MAC is missing or wrong (written straight into Redis?)');
       throw new UnrecoverableError('BF_NOTICE_UNAUTHORIZED: the notice carries no valid MAC');
     }
-    const gate = await this.gate(notice);
+    const gate = await this.gate(notice, job.timestamp);
     if (gate === 'wait') {
       if (Date.now() - job.timestamp < MAX_GATE_WAIT_MS && token !== undefined) {
         await job.moveToDelayed(Date.now() + GATE_RECHECK_MS, token);
@@ -183,16 +185,19 @@ class NoticeProcessor {
   /**
    * Whether the notice can go now: the bundle job is in the state it reports (or gone: trimmed, or
    * removed by a cancel before it started; or on a later run, so this run did end), and a `queued`
-   * notice of the same run is out first, so a commit status ends on the final state.
+   * notice of the same run is out first, so a commit status ends on the final state (`queued` notices
+   * themselves always go).
    */
-  private async gate(notice: NotificationPayload): Promise<'deliver' | 'wait' | 'superseded'> {
+  private async gate(notice: NotificationPayload, queuedAt: number): Promise<'deliver' | 'wait' | 'superseded'> {
     const job = await this.o.bundles.getJob(notice.job);
-    if (!job) return 'deliver';
+    // a `queued` notice is added just before its job: a moment for the job to appear (else it never was)
+    if (!job && notice.state === 'queued') return Date.now() - queuedAt < QUEUED_JOB_GRACE_MS ? 'wait' : 'superseded';
+    if (!job) return (await this.queuedNoticeDone(notice)) ? 'deliver' : 'wait';
     if ((job.data?.run ?? 0) !== notice.run) return 'deliver';
+    // a pending status goes out even when the job has ended meanwhile: its end's status waits for it
+    if (notice.state === 'queued') return 'deliver';
     const state = await job.getState();
-    const ended = state === 'completed' || state === 'failed';
-    if (notice.state === 'queued') return ended ? 'superseded' : 'deliver';
-    if (!ended) return 'wait';
+    if (state !== 'completed' && state !== 'failed') return 'wait';
     if (!(await this.queuedNoticeDone(notice))) return 'wait';
     if (state === 'completed') return notice.state === 'completed' ? 'deliver' : 'superseded';
     if (notice.state === 'completed') return 'superseded';

@@ -123,11 +123,9 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
       replayKeys: [`${provider}-body:${event.event}:${digest}`],
       ...(origin !== undefined ? { origin } : {}),
       notify,
-    });
-    if (r.created && notify && origin !== undefined && options.notifyTargets.statusWanted(origin)) {
       // a pending commit status; the job's end replaces it
-      await options.producer.noticeQueued(r.id).catch((err: unknown) => reply.log.warn({ err, job: r.id }, 'could not queue the pending commit status'));
-    }
+      pendingNotice: origin !== undefined && options.notifyTargets.statusWanted(origin),
+    });
     await remember({ outcome: 'job', job: r.id, name: r.name, rule: match.rule });
     reply.log.info({ provider, event: event.event, delivery, rule: match.rule, principal: match.principal, job: r.id, created: r.created }, 'webhook handled');
     return reply.code(r.created ? 202 : 200).send({ id: r.id, name: r.name, created: r.created, statusUrl: statusUrl(r.id), rule: match.rule });
