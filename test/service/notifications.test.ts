@@ -238,6 +238,17 @@ describe('job-end notifications', { timeout: 180_000 }, () => {
     const { logs } = await bundles.getJobLogs(id);
     assert.ok(logs.some((l) => l.includes(`notification job.completed to principal:team-a webhook`) && l.includes(`delivered, delivery ${p.delivery!}`)), logs.join('\n'));
     assert.deepEqual(findSecrets(JSON.stringify(notice.data) + logs.join('\n'), NEEDLES), []);
+    // on Bull Board, read-only even for the admin login: a notice is looked at, never edited there
+    const admin = { authorization: `Basic ${Buffer.from(`admin:${env.secrets.adminPassword}`).toString('base64')}` };
+    const board = await fetch(`${env.api.url}/admin/manage/api/queues?activeQueue=notifications&status=completed`, { headers: admin });
+    assert.equal(board.status, 200);
+    const queues = ((await board.json()) as { queues: Array<{ name: string; readOnlyMode: boolean; jobs: Array<{ id: string }> }> }).queues;
+    const shown = queues.find((q) => q.name === 'notifications');
+    assert.equal(shown?.readOnlyMode, true);
+    assert.ok(shown.jobs.some((j) => j.id === `${id}.completed.0`));
+    const pause = await fetch(`${env.api.url}/admin/manage/api/queues/notifications/pause`, { method: 'PUT', headers: admin });
+    assert.ok(pause.status >= 400, `no write to the notice queue (${pause.status})`);
+    assert.equal(await notices.isPaused(), false);
   });
 
   it('a failed job: one signed job.failed delivery with the error code and message', async () => {
