@@ -56,6 +56,7 @@ export const ERROR_REGISTRY = {
   BF_FS_BUILD_FAILED: { http: 500, retry: 'no', where: 'any', meaning: 'building the ext4 image failed; the tool’s own message is quoted' },
   BF_FS_FULL: { http: 400, retry: 'no', where: 'any', meaning: 'the tree does not fit the filesystem size asked for (-s)' },
   BF_SCRATCH_FULL: { http: 503, retry: 'yes', where: 'any', meaning: 'the scratch space for building the filesystem is too small for this job now' },
+  BF_SCRATCH_LIMIT: { http: 400, retry: 'no', where: 'worker', meaning: 'a filesystem job needs more than the worker’s scratch limit (scratch.maxBytes): its size, tarball or tree is too large' },
   BF_TARBALL_INVALID: { http: 400, retry: 'no', where: 'any', meaning: 'the rootfs tarball is malformed or hostile (.., bad checksum, oversized header)' },
   BF_TREE_UNREADABLE: { http: 400, retry: 'no', where: 'any', meaning: 'an entry of the root tree could not be read' },
   BF_ENTRY_UNSUPPORTED: { http: 400, retry: 'no', where: 'any', meaning: 'an entry of the root tree or tarball cannot be put in an ext4 image' },
@@ -70,6 +71,17 @@ export const ERROR_REGISTRY = {
   BF_S3_REQUEST_FAILED: { http: 502, retry: 'depends', where: 'any', meaning: 'an S3 request failed with an error S3 named; the message quotes it' },
   BF_S3_UNAVAILABLE: { http: 503, retry: 'yes', where: 'any', meaning: 'S3 could not be reached or kept failing after the retries' },
   BF_S3_ALL_REGIONS_FAILED: { http: 500, retry: 'depends', where: 'worker', meaning: 'no target region could be published; each region’s error is listed' },
+  // ---- moving bundles: upload, download, delete-bundle, migrate ----
+  BF_BUNDLE_REGION_MISMATCH: { http: 400, retry: 'no', where: 'cli', meaning: 'the bucket is not in --region, or the manifest is wrapped for another partition; the message says which migrate-manifest to run' },
+  BF_NOT_CONFIRMED: { http: 400, retry: 'no', where: 'cli', meaning: 'a destructive command was not confirmed (answered no, or no terminal to ask on and no -y)' },
+  // ---- EC2: registering AMIs (CLI register/deregister, workers for targets with register) ----
+  BF_AMI_NAME_TAKEN: { http: 409, retry: 'no', where: 'any', meaning: 'another image of the account (from another manifest) already has this AMI name in the region' },
+  BF_AMI_NAME_INVALID: { http: 400, retry: 'no', where: 'any', meaning: "the AMI name breaks EC2's rules (3-128 letters, digits, spaces and ( ) [ ] . / - ' @ _)" },
+  BF_AMI_NOT_FOUND: { http: 404, retry: 'no', where: 'cli', meaning: 'no such AMI of this account in the region (InvalidAMIID.NotFound/Unavailable/Malformed)' },
+  BF_EC2_MANIFEST_INVALID: { http: 400, retry: 'no', where: 'any', meaning: 'EC2 refused the manifest (InvalidManifest): missing, unreadable by EC2 (no aws-exec-read), or in a bucket of another region' },
+  BF_EC2_ACCESS_DENIED: { http: 403, retry: 'no', where: 'any', meaning: 'EC2 refused these credentials (AuthFailure, UnauthorizedOperation, missing credentials)' },
+  BF_EC2_UNAVAILABLE: { http: 503, retry: 'yes', where: 'any', meaning: 'EC2 throttled, failed (5xx) or could not be reached, after the SDK retried' },
+  BF_EC2_REQUEST_FAILED: { http: 502, retry: 'no', where: 'any', meaning: 'an EC2 request failed with another error EC2 named; the message quotes it' },
   // ---- jobs and workers ----
   BF_BAD_SPEC: { http: 400, retry: 'no', where: 'any', meaning: 'the job spec is invalid; `problems` names each field' },
   BF_OUT_OF_SCOPE: { http: 403, retry: 'no', where: 'any', meaning: 'the spec asks for something outside the caller’s configured scope; `problems` names each field' },
@@ -86,6 +98,7 @@ export const ERROR_REGISTRY = {
   BF_WORKER_CONFIG: { http: 500, retry: 'no', where: 'worker', meaning: 'the worker configuration is invalid; the message names the setting' },
   BF_WORKER_INTERNAL: { http: 500, retry: 'yes', where: 'worker', meaning: 'an unexpected error in a worker (a bug, or a failure nothing below classified); retried' },
   BF_QUEUE_UNAVAILABLE: { http: 503, retry: 'yes', where: 'any', meaning: 'Redis cannot be reached; try again' },
+  BF_LOCAL_SERVICE: { http: 500, retry: 'no', where: 'cli', meaning: '`bundlefarm serve --local` cannot start here (a port taken, redis-server missing, its data directory in use); the message says what to change' },
   // ---- the API ----
   BF_BAD_REQUEST: { http: 400, retry: 'no', where: 'api', meaning: 'the request is malformed (a header or parameter); the message names it' },
   BF_BAD_JSON: { http: 400, retry: 'no', where: 'api', meaning: 'the body is not valid JSON' },
@@ -104,6 +117,11 @@ export const ERROR_REGISTRY = {
   BF_BAD_CONFIG: { http: 500, retry: 'no', where: 'api', meaning: 'the API configuration is invalid; the message names the setting' },
   BF_BAD_PRINCIPALS: { http: 500, retry: 'no', where: 'any', meaning: 'the principals file is invalid; the message names the entry' },
   BF_BAD_WEBHOOK_RULES: { http: 500, retry: 'no', where: 'api', meaning: 'the webhook rules are invalid; the message names the rule' },
+  // ---- uploads from CI (POST /v1/uploads) ----
+  BF_UPLOAD_NOT_FOUND: { http: 404, retry: 'no', where: 'api', meaning: 'no such upload, or another principal’s; start a new one' },
+  BF_UPLOAD_INCOMPLETE: { http: 409, retry: 'no', where: 'api', meaning: 'completion asked for while parts are missing or differ from the ETags given; GET the upload for what to send' },
+  BF_STAGING_NOT_CONFIGURED: { http: 501, retry: 'no', where: 'api', meaning: 'the API takes no uploads: it has no staging area (BUNDLEFARM_STAGING)' },
+  BF_UPLOAD_FAILED: { http: 502, retry: 'yes', where: 'cli', meaning: 'sending an image to the staging area stopped (connection cut, S3 error); run the same command again to resume' },
   // ---- the CLI talking to the API ----
   BF_API_UNREACHABLE: { http: 503, retry: 'yes', where: 'cli', meaning: 'the CLI could not reach the API (--api, BUNDLEFARM_API)' },
   BF_API_ERROR: { http: 502, retry: 'no', where: 'cli', meaning: 'the API answered with something that is not a bundlefarm error body' },

@@ -11,7 +11,9 @@ import { bundleRoutes } from './routes/bundle-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { Notifier } from './notifications/notifier.js';
 import { NotifyTargets } from './notifications/notify-targets.js';
-import { checkServerConfig, type ServerConfig } from './server-config.js';
+import { uploadRoutes } from './routes/upload-routes.js';
+import { StagingUploads } from './uploads/staging-uploads.js';
+import { checkServerConfig, fastifyTrustProxy, type ServerConfig } from './server-config.js';
 import { webhookRoutes } from './webhooks/webhook-routes.js';
 import { WebhookRules } from './webhooks/webhook-rules.js';
 
@@ -63,11 +65,12 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     ...(c.jobMacKey !== undefined ? { jobMacKey: jobMacKey(c.jobMacKey) } : {}),
   });
   const metrics = new ServiceMetrics(producer, c.redisUrl);
+  const uploads = c.staging !== undefined ? new StagingUploads(c.staging, producer) : undefined;
 
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(c.logLevel, options.logStream),
     bodyLimit: c.bodyLimit,
-    trustProxy: c.trustProxy,
+    trustProxy: fastifyTrustProxy(c.trustProxy),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestTimeout: 60_000,
@@ -97,12 +100,14 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
   app.addHook('onClose', async () => {
     await notifier?.close();
     await metrics.close();
+    uploads?.close();
     await producer.close();
   });
 
   await registerOpenApi(app, API_VERSION);
   await app.register(async (scope) => healthRoutes(scope, producer, metrics));
   await app.register(async (scope) => bundleRoutes(scope, { producer, principals: principals.all, bodyLimit: c.bodyLimit }));
+  await app.register(async (scope) => uploadRoutes(scope, { uploads, principals: principals.all }));
   await app.register(async (scope) =>
     webhookRoutes(scope, {
       producer,
@@ -132,6 +137,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
       gitlab: c.gitlabWebhookTokens.length > 0,
       notifications: notifier !== undefined,
       commitStatuses: [...(c.githubStatusToken !== undefined ? ['github'] : []), ...(c.gitlabStatusToken !== undefined ? ['gitlab'] : [])],
+      staging: uploads ? c.staging?.url : null,
       redis: redisUp ? 'up' : 'not yet',
     },
     'bundlefarm API configured',

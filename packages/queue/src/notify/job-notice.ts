@@ -45,8 +45,9 @@ export interface NoticeRegion {
   manifestKey?: string;
   /** Number of parts. */
   parts?: number;
-  /** The AMI registered from the manifest, when the job registered one. */
+  /** The AMI registered from the manifest, when the job registered one, and its name. */
   imageId?: string;
+  imageName?: string;
   error?: NoticeError;
 }
 
@@ -122,6 +123,7 @@ export function jobNotice(input: JobEndInput): NotificationPayload {
         ...(r?.manifestKey !== undefined ? { manifestKey: r.manifestKey } : {}),
         ...(r?.partKeys !== undefined && r.manifestKey !== undefined ? { parts: r.partKeys.length } : {}),
         ...(r?.imageId !== undefined ? { imageId: r.imageId } : {}),
+        ...(r?.imageName !== undefined ? { imageName: r.imageName } : {}),
         ...(r?.error !== undefined ? { error: { code: r.error.code, message: r.error.message.slice(0, MAX_MESSAGE) } } : {}),
       };
     }),
