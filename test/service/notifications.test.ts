@@ -459,3 +459,14 @@ describe('commit statuses for webhook jobs', { timeout: 180_000 }, () => {
     }
   });
 });
+
+describe('secrets', () => {
+  it('none in the API\'s or the worker\'s log, nor in a notice or the notice queue', async () => {
+    const logs = [env.api.output(), ...env.workers.map((w) => w.output())].join('\n');
+    assert.ok(logs.includes('notification delivered'), 'the API logged its deliveries');
+    assert.deepEqual(findSecrets(logs, NEEDLES), []);
+    const all = await notices.getJobs(['completed', 'failed', 'delayed', 'waiting', 'active']);
+    assert.ok(all.length > 0);
+    assert.deepEqual(findSecrets(JSON.stringify(all.map((j) => ({ data: j.data, returnvalue: j.returnvalue as unknown, failedReason: j.failedReason }))), NEEDLES), []);
+  });
+});
