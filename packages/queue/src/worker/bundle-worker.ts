@@ -9,6 +9,7 @@ import { BUNDLE_QUEUE } from '../queue-settings.js';
 import { createRedis } from '../redis-connection.js';
 import { CANCEL_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, createBundleProcessor, type BundleJob } from './bundle-processor.js';
 import { CancelListener } from './cancel-listener.js';
+import { JobEndNotices } from './job-end-notices.js';
 import { RegionClients } from './region-clients.js';
 import { trustWarnings } from './job-authorization.js';
 import { TargetClaims } from './target-claims.js';
@@ -36,6 +37,9 @@ import { createWorkerLogger, type WorkerLogger } from './worker-logger.js';
  * counted (a DelayedError would wait out a delay; throwing anything else would count an attempt and
  * back off; leaving them to the stalled checker would take `lockDurationMs` and count a stall). Then
  * the Redis connections, the S3 clients and the pool are closed.
+ *
+ * Notices (job-end-notices.ts): an attempt that ends its job — completed, failed for good,
+ * cancelled — queues the job's notice before BullMQ records the end, for the API to deliver.
  *
  * Metrics (`config.metrics`): a WorkerMetrics fed by this worker's events and S3 clients, served on
  * its own port by a MetricsServer that starts before the first job is taken and stops last. Whatever
@@ -68,6 +72,7 @@ export class BundleWorker {
     /** Prometheus metrics of this process, when configured. */
     readonly metrics: WorkerMetrics | undefined,
     private readonly metricsServer: MetricsServer | undefined,
+    private readonly notices: JobEndNotices,
   ) {
     worker.on('error', (err) => logger.error({ err }, 'worker error'));
     worker.on('completed', (job, result) => {
@@ -102,19 +107,26 @@ export class BundleWorker {
     connection.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'Redis connection error (reconnecting)'));
 
     const processJob = createBundleProcessor({ config, clients, pool, logger, claims: new TargetClaims(connection, config.prefix) });
+    const notices = new JobEndNotices({ redisUrl: config.redisUrl, prefix: config.prefix, macKey: config.jobMacKey, logger });
     // three declared parameters, as BullMQ passes the cancel signal only to processors that take one
     const processor = async (job: BundleJob, token: string | undefined, signal: AbortSignal | undefined): Promise<BundleJobResult> => {
       if (job.id) running.add(job.id);
       const completedBefore = job.data?.firstCompletedAt !== undefined;
+      let result: BundleJobResult;
       try {
-        const result = await processJob(job, token, signal);
-        return completedBefore ? { ...result, repeated: true } : result;
+        const r = await processJob(job, token, signal);
+        result = completedBefore ? { ...r, repeated: true } : r;
       } catch (err) {
         if (err instanceof WaitingError && job.id) metrics?.jobHandedBack(job.id);
+        // queued before BullMQ records the failure: a worker that dies in between reports it on the next attempt
+        await notices.attemptFailed(job, err);
         throw err;
       } finally {
         if (job.id) running.delete(job.id);
       }
+      // a notice that cannot be queued fails the attempt (transient): the retry finds every region published
+      await notices.completed(job, result);
+      return result;
     };
     const worker = new Worker<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, processor, {
       connection,
@@ -140,13 +152,14 @@ export class BundleWorker {
       );
     } catch (err) {
       await worker.close(true).catch(() => {});
+      await notices.close();
       await metricsServer?.close();
       metrics?.close();
       connection.disconnect();
       clients.destroy();
       throw err;
     }
-    const bw = new BundleWorker(config, worker, logger, connection, cancelListener, clients, ownsPool, running, metrics, metricsServer);
+    const bw = new BundleWorker(config, worker, logger, connection, cancelListener, clients, ownsPool, running, metrics, metricsServer, notices);
     worker.run().catch((err: unknown) => logger.error({ err }, 'worker main loop failed'));
     await worker.waitUntilReady();
     logger.info(
@@ -195,6 +208,7 @@ export class BundleWorker {
     } finally {
       clearTimeout(timer);
       await this.cancelListener.close();
+      await this.notices.close();
       try {
         await this.connection.quit();
       } catch {

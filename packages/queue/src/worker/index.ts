@@ -18,3 +18,4 @@ export * from './bundle-worker.js';
 export * from './worker-main.js';
 export * from './staged-image-cleanup.js';
 export * from './region-registration.js';
+export * from './job-end-notices.js';
