@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BundlefarmError } from '@bundlefarm/errors';
-import { parseFailure, regionFailures, RegionsFailedError, replacementNote, type ReplacedBundle } from '@bundlefarm/queue';
+import { parseFailure, regionFailures, type ReplacedBundle } from '@bundlefarm/queue';
+import { RegionsFailedError, replacementNote } from '@bundlefarm/queue/worker';
 
 /** A failed job's per-region errors, as the producer reads them back from the worker's failure. */
 describe('regionFailures', () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DelayedError, UnrecoverableError, WaitingError } from 'bullmq';
-import { endState } from '@bundlefarm/queue';
+import { endState } from '@bundlefarm/queue/worker';
 
 const attempt = (made: number, attempts = 3) => ({ attemptsMade: made, opts: { attempts } });
 const transient = (reason: string): Error => Object.assign(new Error(reason), { name: 'TransientBundleError' });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { JobProgressReporter, type BundleJobProgress } from '@bundlefarm/queue';
+import type { BundleJobProgress } from '@bundlefarm/queue';
+import { JobProgressReporter } from '@bundlefarm/queue/worker';
 
 /**
  * The progress reporter on its own (its sender is where BullMQ's job.updateProgress goes; the end-to-end

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { bundleImage, DirectorySink, WorkerPool } from '@bundlefarm/engine';
 import { FileUnreadableError, isBundlefarmError, UnsafePathError } from '@bundlefarm/errors';
-import { isInside, RootedFileImageSource } from '@bundlefarm/queue';
+import { isInside } from '@bundlefarm/queue';
+import { RootedFileImageSource } from '@bundlefarm/queue/worker';
 import { randomIslands, writeRandomFile, writeSparseImage } from '../../../test/helpers/images.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 

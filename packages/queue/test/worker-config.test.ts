@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateSelfSignedIdentity } from '@bundlefarm/format';
-import { describeWorkerConfig, loadWorkerConfig, s3SettingsFor, WorkerConfigError, WORKER_DEFAULTS } from '@bundlefarm/queue';
+import { describeWorkerConfig, loadWorkerConfig, WorkerConfigError, WORKER_DEFAULTS, s3SettingsFor } from '@bundlefarm/queue/worker';
 import { run } from '../../../test/helpers/run.js';
 import { testIdentity, writeIdentity } from '../../../test/helpers/identity.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';

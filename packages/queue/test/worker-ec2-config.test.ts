@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { describeWorkerConfig, ec2SettingsFor, loadWorkerConfig, WorkerConfigError } from '@bundlefarm/queue';
+import { describeWorkerConfig, ec2SettingsFor, loadWorkerConfig, WorkerConfigError } from '@bundlefarm/queue/worker';
 import { writeIdentity } from '../../../test/helpers/identity.js';
 import { tempDir } from '../../../test/helpers/temp-dir.js';
 import { writeJson } from './worker-fixture.js';

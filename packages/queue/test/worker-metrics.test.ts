@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkerPool } from '@bundlefarm/engine';
-import { WorkerMetrics } from '@bundlefarm/queue';
+import { WorkerMetrics } from '@bundlefarm/queue/worker';
 import { createS3Client, withRetry, checkRetryOptions } from '@bundlefarm/s3';
 import { s3Requests, startFaultProxy } from '../../../test/helpers/fault-proxy.js';
 import { pseudoRandom } from '../../../test/helpers/images.js';

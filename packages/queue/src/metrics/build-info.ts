@@ -6,7 +6,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
-import { engineBackends } from '@bundlefarm/engine';
 
 export interface BuildInfo {
   version: string;
@@ -17,17 +16,19 @@ export interface BuildInfo {
 
 let cached: BuildInfo | undefined;
 
-export function buildInfo(): BuildInfo {
-  if (cached) return cached;
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  const b = engineBackends({ sink: 's3' });
-  cached = { version: pkg.version, node: process.version, backends: `deflate=${b.deflate},aes=${b.aes},holes=${b.holes}` };
-  return cached;
+/**
+ * What runs here. `backends` is what the process bundles with (the worker passes its engine's, e.g.
+ * `deflate=libdeflate,aes=native,holes=SEEK_DATA`); a process that does not bundle (the API, which never
+ * loads the engine) says `none`.
+ */
+export function buildInfo(backends = 'none'): BuildInfo {
+  cached ??= { version: (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version, node: process.version, backends: '' };
+  return { ...cached, backends };
 }
 
-/** Registers `bundlefarm_build_info` (= 1, labelled with `buildInfo()`) on `registry`. */
-export function registerBuildInfo(registry: Registry): void {
-  const info = buildInfo();
+/** Registers `bundlefarm_build_info` (= 1, labelled with `buildInfo(backends)`) on `registry`. */
+export function registerBuildInfo(registry: Registry, backends?: string): void {
+  const info = buildInfo(backends);
   const gauge = new Gauge({
     name: 'bundlefarm_build_info',
     help: 'Always 1; the labels say which bundlefarm version, Node.js version and CPU backends run here',

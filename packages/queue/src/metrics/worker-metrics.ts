@@ -28,10 +28,11 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { WorkerPool } from '@bundlefarm/engine';
+import { engineBackends, type WorkerPool } from '@bundlefarm/engine';
 import type { BundleJobProgress, BundleJobResult } from '../job-types.js';
 import { parseFailure } from '../producer/bundle-status.js';
 import { registerBuildInfo } from './build-info.js';
+import { JOB_DURATION_BUCKETS } from './metric-buckets.js';
 
 export interface WorkerMetricsOptions {
   /** The process's CPU pool. */
@@ -42,8 +43,6 @@ export interface WorkerMetricsOptions {
   running: () => number;
 }
 
-/** Buckets of job durations (seconds): a small image takes seconds, a 10 GiB one many minutes. */
-export const JOB_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
 /** Buckets of one 10 MiB part PUT (seconds): ~0.1 s on a fast link, tens of seconds on a bad day. */
 export const PART_UPLOAD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 /** The window of `bundlefarm_worker_pool_busy_ratio`. */
@@ -87,7 +86,8 @@ export class WorkerMetrics {
     const registers = [this.registry];
     const { pool } = options;
     collectDefaultMetrics({ register: this.registry, prefix: 'bundlefarm_' });
-    registerBuildInfo(this.registry);
+    const b = engineBackends({ sink: 's3' });
+    registerBuildInfo(this.registry, `deflate=${b.deflate},aes=${b.aes},holes=${b.holes}`);
 
     new Gauge({ name: 'bundlefarm_worker_job_slots', help: 'Jobs this worker process runs at once (concurrency)', registers }).set(options.slots);
     new Gauge({

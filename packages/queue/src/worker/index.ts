@@ -1,3 +1,7 @@
+/**
+ * @bundlefarm/queue/worker: the worker side — the BullMQ worker that runs bundle jobs through the engine,
+ * its configuration, and its metrics. Loads the engine, the pool and the native addon.
+ */
 export * from './worker-errors.js';
 export * from './worker-config.js';
 export * from './worker-ec2-config.js';
@@ -19,3 +23,4 @@ export * from './worker-main.js';
 export * from './staged-image-cleanup.js';
 export * from './region-registration.js';
 export * from './job-end-notices.js';
+export * from '../metrics/index.js';

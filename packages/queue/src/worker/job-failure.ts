@@ -30,7 +30,4 @@ export function toJobFailure(err: BundlefarmError): Error {
   return failure;
 }
 
-/** The BF code at the start of a `failedReason`, if any. */
-export function failureCode(failedReason: string | undefined): string | undefined {
-  return /^(BF_[A-Z0-9_]+): /.exec(failedReason ?? '')?.[1];
-}
+export { failureCode } from '../failure-reason.js';
