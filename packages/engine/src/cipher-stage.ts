@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { BundleSecret } from '@bundlefarm/format';
+import type { CipherReply, CipherRequest } from './thread-protocol.js';
 import { transferList } from './transfer-list.js';
 
 /**
@@ -35,15 +36,15 @@ export class CipherStage {
     this.worker = new Worker(new URL('./cipher-worker.js', import.meta.url), {
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
-    this.worker.on('message', (m: { type: string; data?: Uint8Array; bytes?: number; message?: string }) => {
+    this.worker.on('message', (m: CipherReply) => {
       if (m.type === 'ack') {
         this.inFlight--;
         this.wake?.();
         if (m.data) this.options.onAck(m.data);
       } else if (m.type === 'part') {
-        this.options.onPart(m.data!);
+        this.options.onPart(m.data);
       } else if (m.type === 'done') {
-        this.done?.resolve(m.bytes!);
+        this.done?.resolve(m.bytes);
       } else if (m.type === 'error') {
         this.fail(new Error(`encryption thread: ${m.message}`));
       }
@@ -53,7 +54,7 @@ export class CipherStage {
       if (!this.terminated) this.fail(new Error(`encryption thread exited with code ${code}`));
     });
     const { key, iv } = options.secret;
-    this.worker.postMessage({ type: 'init', key: new Uint8Array(key), iv: new Uint8Array(iv), partSize: options.partSize, maxParts: options.maxParts });
+    this.send({ type: 'init', key: new Uint8Array(key), iv: new Uint8Array(iv), partSize: options.partSize, maxParts: options.maxParts });
   }
 
   private fail(err: Error): void {
@@ -72,11 +73,15 @@ export class CipherStage {
     await this.post({ type: 'stored', data, final }, data);
   }
 
-  private async post(message: object, data: Uint8Array): Promise<void> {
+  private send(message: CipherRequest, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(message, transfer);
+  }
+
+  private async post(message: { type: 'bytes'; data: Uint8Array } | { type: 'stored'; data: Uint8Array; final: boolean }, data: Uint8Array): Promise<void> {
     while (this.inFlight >= this.window && !this.failure) await new Promise<void>((r) => (this.wake = r));
     if (this.failure) throw this.failure;
     this.inFlight++;
-    this.worker.postMessage({ ...message, seq: this.seq++ }, transferList(data));
+    this.send({ ...message, seq: this.seq++ }, transferList(data));
   }
 
   /** Stops waiting senders (the run is failing or cancelled). */
@@ -86,14 +91,14 @@ export class CipherStage {
 
   /** A part buffer the sink no longer needs. */
   free(buffer: ArrayBufferLike): void {
-    if (!this.terminated) this.worker.postMessage({ type: 'free', buffer }, transferList(buffer));
+    if (!this.terminated) this.send({ type: 'free', buffer: buffer as SharedArrayBuffer }, transferList(buffer));
   }
 
   /** Pads and flushes; resolves with the total ciphertext length once every part was delivered. */
   end(): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
     const p = new Promise<number>((resolve, reject) => (this.done = { resolve, reject }));
-    this.worker.postMessage({ type: 'end' });
+    this.send({ type: 'end' });
     return p;
   }
 

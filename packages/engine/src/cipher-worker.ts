@@ -17,20 +17,20 @@
  * part buffer and encrypted there, in place; without it, node:crypto's Cipher.update makes a new
  * (zero-filled) buffer of ciphertext per call, which is then copied into the part — at ~1 GB/s of
  * incompressible input that allocation, fill and copy cost about as much as AES itself.
+ *
+ * The messages and who owns which buffer when: thread-protocol.ts.
  */
 import { createCipheriv, type Cipher } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { loadNative, type NativeBinding } from '@bundlefarm/native';
+import type { CipherReply, CipherRequest } from './thread-protocol.js';
 import { transferList } from './transfer-list.js';
 
-type InMessage =
-  | { type: 'init'; key: Uint8Array; iv: Uint8Array; partSize: number; maxParts: number }
-  | { type: 'bytes'; seq: number; data: Uint8Array }
-  | { type: 'stored'; seq: number; data: Uint8Array; final: boolean }
-  | { type: 'free'; buffer: SharedArrayBuffer }
-  | { type: 'end' };
+type InMessage = CipherRequest;
 
 const port = parentPort!;
+/** Every message to the main thread goes through here, typed by the protocol. */
+const reply = (message: CipherReply, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 const AES_CHUNK = 32 * 1024;
 const MAX_STORED = 65535;
 
@@ -74,7 +74,7 @@ function ship(length: number): void {
   const p = part!;
   if (native && sealed !== length) throw new Error(`internal: part shipped with ${length - sealed} bytes not encrypted`);
   part = undefined;
-  port.postMessage({ type: 'part', data: p.subarray(0, length) }, transferList(p));
+  reply({ type: 'part', data: p.subarray(0, length) }, transferList(p));
 }
 
 /** Appends ciphertext to parts; returns the bytes of `c` not yet placed (no part buffer free). */
@@ -164,7 +164,7 @@ function finish(): boolean {
   if (ending && !finished) {
     finished = true;
     if (fill > 0 && part) ship(fill);
-    port.postMessage({ type: 'done', bytes: total });
+    reply({ type: 'done', bytes: total });
     // the key and the chaining state are not needed any more: do not leave them in this heap
     native?.key.fill(0);
     native?.iv.fill(0);
@@ -177,11 +177,11 @@ function handle(m: InMessage): boolean {
     case 'bytes':
       encrypt(m.data);
       // a compressed piece is of no further use to the sender: only the window slot goes back
-      port.postMessage({ type: 'ack', seq: m.seq });
+      reply({ type: 'ack', seq: m.seq });
       return drain();
     case 'stored':
       storedFrame(m.data, m.final);
-      port.postMessage({ type: 'ack', seq: m.seq, data: m.data }, transferList(m.data));
+      reply({ type: 'ack', seq: m.seq, data: m.data }, transferList(m.data));
       return drain();
     case 'end':
       encryptFinal();
@@ -225,6 +225,6 @@ port.on('message', (m: InMessage) => {
     }
     if (!handle(m)) return;
   } catch (err) {
-    port.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+    reply({ type: 'error', message: err instanceof Error ? err.message : String(err) });
   }
 });

@@ -1,3 +1,37 @@
+/*
+ * @bundlefarm/engine — how a bundle is made, on every core, in bounded memory.
+ *
+ * An ec2-bundle-image bundle is `tar | gzip -9 | openssl aes-128-cbc | split -b 10m`, with SHA-1 over
+ * the tar stream and over each part. Amazon's tools run that as one pipeline of single-threaded
+ * processes; the slowest stage (gzip) sets the pace and the other cores idle. This engine produces the
+ * same bytes (same format, same framing; see ../../shared/docs/bundle-format.md) with each stage where it
+ * parallelizes best:
+ *
+ *   image ──read──▶ tar stream ──blocks──▶ pool threads: deflate + CRC-32 per block ──pieces──┐
+ *     (main thread: tar header, SHA-1 of the tar stream, holes skipped via SEEK_DATA)          │
+ *   ┌────────────────────────────── in order ◀─────────────────────────────────────────────────┘
+ *   └▶ gzip framing (header, pieces, combined CRC, trailer) ──▶ cipher thread: AES-CBC, 10 MiB parts
+ *        ──▶ pool threads: SHA-1 per part ──▶ sink (directory with O_DIRECT, or S3 in every region)
+ *
+ * - Compression is split like pigz's: the tar stream is cut into blocks (1 MiB by default), each
+ *   deflated on a pool thread with the previous block's last 32 KiB as its dictionary (zlib) or
+ *   independently (libdeflate), each ending on a byte boundary (sync flush) so the pieces concatenate
+ *   into one valid deflate stream; their CRC-32s are combined (crc32-combine.ts) for the gzip trailer.
+ *   A block that does not compress is sent as stored blocks (stored-blocks.ts), and an all-zero block
+ *   as a precomputed piece, so incompressible and sparse images run at copy speed.
+ * - SHA-1 of the tar stream is inherently serial: it runs on the main thread, beside everything else.
+ * - AES-CBC is serial too: one cipher thread per bundle (cipher-worker.ts), native AES in place when
+ *   the addon is built, node:crypto otherwise.
+ * - Memory is bounded by windows, not by image size: at most `threads × 2 + 2` blocks in flight, a fixed
+ *   number of messages in the cipher thread's hands and of part buffers out at the sink. A slow sink
+ *   stalls encryption, which stalls compression, which stalls reading — backpressure end to end.
+ *   Buffers move between threads without copies; who owns which buffer when is thread-protocol.ts.
+ *
+ * Where to start reading: create-bundle.ts (the entry point), bundle-image.ts (the main thread's
+ * pipeline), pool-worker.ts and cipher-worker.ts (the two kinds of thread), part-sink.ts (where parts
+ * go). Unbundling (unbundle.ts, read-parts.ts) is the same in reverse and serial: it checks every
+ * part's SHA-1 before using it.
+ */
 export * from './bundle-image.js';
 export * from './create-bundle.js';
 export * from './progress.js';

@@ -74,9 +74,6 @@ export function replacementNote(failure: BundlefarmError, replaced: readonly Rep
   return new BundlefarmError(failure.code, message, failure.transient, { cause: failure, details: { ...failure.details, replacedRemoved: removed.length } });
 }
 
-export function failedResult(target: RegionTarget, error: BundlefarmError): RegionResult {
-  return { region: target.region, bucket: target.bucket, error: error.toJSON() };
-}
 
 /** The regions an earlier attempt published (entries without a manifest, or with an error, do not count). */
 export function publishedEarlier(completed: Record<string, RegionResult> | undefined): Record<string, RegionResult> {
