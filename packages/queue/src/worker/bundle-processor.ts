@@ -17,7 +17,7 @@ import { resolveImage } from './image-resolver.js';
 import { checkJobScope } from './job-authorization.js';
 import { asBundlefarmError, toJobFailure } from './job-failure.js';
 import { preflightRegions } from './preflight-regions.js';
-import { JobProgressReporter } from './progress-reporter.js';
+import { earlierPercent, JobProgressReporter } from './progress-reporter.js';
 import type { RegionClients } from './region-clients.js';
 import { removeLeftovers } from './region-leftovers.js';
 import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
@@ -129,14 +129,14 @@ class BundleJobRun {
       return await this.execute();
     } catch (err) {
       await this.reporter?.close();
-      if (err instanceof TargetBusyError) return this.waitForTarget(err);
+      if (err instanceof TargetBusyError) return await this.waitForTarget(err);
       // a bundle this job was replacing is (partly) gone: said in the failure, and recorded in the job —
       // unless the job may be another worker's by now (its data is then that worker's to write)
       this.lockLost = this.signal?.reason === LOCK_LOST_REASON || asBundlefarmError(err).code === JobLockLostError.code;
       const replaced = await this.settleReplaced(!this.lockLost);
       // an abort counts only before publishing: publishing runs to its end whatever the signal says
       const stopped = this.signal?.aborted === true && !this.publishing;
-      if (stopped && this.signal?.reason === SHUTDOWN_REASON) return this.handBack(err);
+      if (stopped && this.signal?.reason === SHUTDOWN_REASON) return await this.handBack(err);
       const failure = !stopped
         ? asBundlefarmError(err)
         : this.signal?.reason === LOCK_LOST_REASON
@@ -180,7 +180,12 @@ class BundleJobRun {
       (p) => job.updateProgress(p),
       remaining.map((r) => r.region),
       skipped,
-      { intervalMs: config.progressIntervalMs, onError: (err) => this.log.warn({ err }, 'progress update failed') },
+      {
+        intervalMs: config.progressIntervalMs,
+        // a retry or a takeover goes on from what watchers last saw (job.progress is what was stored)
+        floorPercent: earlierPercent(job.progress),
+        onError: (err) => this.log.warn({ err }, 'progress update failed'),
+      },
     );
     this.reporter = reporter;
     if (remaining.length === 0) return this.alreadyPublished(spec, earlier);
@@ -466,7 +471,7 @@ class BundleJobRun {
     this.log.info({ target: busy.details.target, holder: busy.details.holder, delayMs }, 'waiting: another job is writing to the target');
     await this.note(`waiting: ${busy.message}`);
     try {
-      const queued: BundleJobProgress = { stage: 'queued', percent: 0, bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
+      const queued: BundleJobProgress = { stage: 'queued', percent: this.percentReached(), bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
       await this.job.updateProgress(queued);
       await this.job.moveToDelayed(Date.now() + delayMs, this.token);
     } catch (moveErr) {
@@ -552,11 +557,16 @@ class BundleJobRun {
   }
 
   /** Gives the job back to the queue (not a failed attempt) and tells BullMQ it is no longer ours. */
+  /** The highest percent watchers have seen for the job: back in the queue, it stays (percent never goes down). */
+  private percentReached(): number {
+    return Math.max(earlierPercent(this.job.progress), this.reporter?.current.percent ?? 0);
+  }
+
   private async handBack(err: unknown): Promise<never> {
     const cause = asBundlefarmError(err);
     if (this.token === undefined) throw toJobFailure(cause);
     try {
-      const queued: BundleJobProgress = { stage: 'queued', percent: 0, bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
+      const queued: BundleJobProgress = { stage: 'queued', percent: this.percentReached(), bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
       await this.job.updateProgress(queued);
       await this.job.moveToWait(this.token);
     } catch (moveErr) {
