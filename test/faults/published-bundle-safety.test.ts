@@ -63,7 +63,7 @@ async function injected(s: Record<string, unknown>): Promise<BundleJob> {
   const job = await env.queue.add(NAME, { spec: s as unknown as BundleJobData['spec'], source: 'test' }, jobOptions({ attempts: 3, backoffMs: 200 }));
   return until(`job ${job.id} to finish`, async () => {
     const fresh = await Job.fromId<BundleJobData, BundleJobResult>(env.queue, job.id!);
-    return fresh && fresh.finishedOn ? fresh : undefined;
+    return fresh?.finishedOn ? fresh : undefined;
   }, 120_000, 100);
 }
 
@@ -163,7 +163,7 @@ describe('a published bundle survives later jobs to the same place that did not 
       const c = await env.api('DELETE', `/v1/bundles/${posted.json.id}`);
       assert.equal(c.json.outcome, 'cancelling');
       const s = await finishedStatus(posted.json.id);
-      assert.equal(s.state, 'failed');
+      assert.equal(s.state, 'cancelled');
       assert.equal(s.error.code, 'BF_CANCELLED');
       assert.doesNotMatch(s.error.message, /removed/);
       assert.equal(s.regions[0].replaced, undefined);
@@ -185,7 +185,7 @@ describe('replace: true', SLOW, () => {
       await until('a part upload', () => proxy.requests.some((r) => r.method === 'PUT' && bundleKey(bucket)(r)) || undefined, 60_000);
       await env.api('DELETE', `/v1/bundles/${posted.json.id}`);
       const s = await finishedStatus(posted.json.id);
-      assert.equal(s.state, 'failed');
+      assert.equal(s.state, 'cancelled');
       assert.equal(s.error.code, 'BF_CANCELLED');
 
       // the withdrawal came after the image was opened and preflight passed, right before the first part
@@ -272,7 +272,7 @@ describe('two jobs for the same place at once', SLOW, () => {
       const finished = async (job: BundleJob) =>
         until(`job ${job.id} to finish`, async () => {
           const fresh = await Job.fromId<BundleJobData, BundleJobResult>(env.queue, job.id!);
-          return fresh && fresh.finishedOn ? fresh : undefined;
+          return fresh?.finishedOn ? fresh : undefined;
         }, 120_000, 100);
       const a = await finished(first);
       assert.equal(await a.getState(), 'completed', a.failedReason);

@@ -175,6 +175,9 @@ class BundleJobRun {
       { image: spec.image, bundle: spec.name, regions: remaining.map((r) => r.region), skipped: Object.keys(earlier), identity: spec.identity, source: job.data.source, principal },
       'job started',
     );
+    await this.note(
+      `attempt ${job.attemptsMade + 1} started: ${remaining.map((r) => r.region).join(', ') || 'no region left'}${Object.keys(earlier).length > 0 ? ` (already published: ${Object.keys(earlier).join(', ')})` : ''}`,
+    );
     const skipped = Object.fromEntries(Object.entries(earlier).map(([region, r]) => [region, r.partKeys?.length ?? 0]));
     const reporter = new JobProgressReporter(
       (p) => job.updateProgress(p),

@@ -31,6 +31,8 @@ export const HTTP_STATUS_BY_CODE: Readonly<Record<string, number>> = Object.free
   // jobs
   BF_JOB_NOT_FOUND: 404,
   BF_JOB_STATE_CONFLICT: 409,
+  BF_JOB_DATA_INVALID: 422,
+  BF_BAD_CURSOR: 400,
   BF_IDEMPOTENCY_CONFLICT: 409,
   BF_BUNDLE_EXISTS: 409,
   // the service around
