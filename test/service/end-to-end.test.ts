@@ -221,7 +221,8 @@ describe('bundlefarm service end to end', () => {
       env: cliEnv,
     });
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /^bundlefarm: BF_BAD_SPEC: .*image: .*regions\.0\.region: .*regions\.0\.bucket: /);
+    assert.match(bad.stderr, /^bundlefarm: BF_BAD_SPEC: the job spec has 3 problems: image: [^;]*; regions\.0\.region: [^;]*; regions\.0\.bucket: .*\n$/);
+    for (const field of ['image', 'regions.0.region', 'regions.0.bucket']) assert.equal(bad.stderr.split(`${field}: `).length, 2, `${field} named once: ${bad.stderr}`);
     const unauthorized = await bundlefarm(['enqueue', '-i', 'x.img', '-u', '123456789012', '-r', 'x86_64', '--identity', 'release', '--target', `us-east-1:${bucket}`], {
       env: { ...cliEnv, BUNDLEFARM_API_TOKEN: 'wrong-token-wrong-token' },
     });

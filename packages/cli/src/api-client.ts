@@ -140,11 +140,27 @@ export class ApiResponseError extends BundlefarmError {
   readonly problems: ApiProblem[];
   constructor(status: number, body: ApiErrorBody) {
     const problems = body.problems ?? [];
-    const message = problems.length > 0 ? `${body.message}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}` : body.message;
-    super(body.error, message, status >= 500 || status === 429, { details: { status } });
+    super(body.error, withProblems(body.message, problems), status >= 500 || status === 429, { details: { status } });
     this.status = status;
     this.problems = problems;
   }
+}
+
+/**
+ * The server's message with every problem, each said once: the server names the first problem in its
+ * message ("… has 3 problems (first: image: …)", "…: identity: … (and 2 more)"), so that mention is
+ * taken out before the whole list is appended.
+ */
+function withProblems(message: string, problems: readonly ApiProblem[]): string {
+  if (problems.length === 0) return message;
+  const list = problems.map((p) => `${p.path}: ${p.message}`);
+  if (list.every((p) => message.includes(p))) return message;
+  const first = list[0]!;
+  const base = message
+    .replace(` (first: ${first})`, '')
+    .replace(`: ${first}`, '')
+    .replace(/ \(and \d+ more\)/, '');
+  return `${base}: ${list.join('; ')}`;
 }
 
 export interface ApiClientOptions {

@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { closeSharedWorkerPool } from '@bundlefarm/engine';
 import type { CliIo, GlobalFlags } from './cli-io.js';
 import { registerBundle } from './commands/bundle-command.js';
@@ -32,7 +32,7 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
     .option('-q, --quiet', 'no progress bar', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    .configureOutput(output(io));
   registerBundle(program, io, flags);
   registerBundleVol(program, io, flags);
   registerBundleTar(program, io, flags);
@@ -46,8 +46,22 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerRetry(program, io, flags);
   registerLogs(program, io);
   registerHashToken(program, io);
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  for (const c of program.commands) c.exitOverride().configureOutput(output(io));
   return { program, flags };
+}
+
+/**
+ * Where help and usage errors go; help is wrapped to the terminal's width, or to 80 columns when it is
+ * not a terminal (a pipe, a file, a test), so `--help | less` reads like on a terminal.
+ */
+function output(io: CliIo): OutputConfiguration {
+  const width = (stream: NodeJS.WriteStream): number => (stream.isTTY && stream.columns > 0 ? stream.columns : 80);
+  return {
+    writeOut: (s) => io.stdout.write(s),
+    writeErr: (s) => io.stderr.write(s),
+    getOutHelpWidth: () => width(io.stdout),
+    getErrHelpWidth: () => width(io.stderr),
+  };
 }
 
 /** Runs the CLI; resolves to the exit code. */
