@@ -124,7 +124,7 @@ describe('Bull Board', { skip }, () => {
       const res = await front.goto(`${env.url}${BOARD_PATH}`);
       assert.equal(res?.status(), 200);
       assert.equal(await front.title(), 'bundlefarm');
-      const headers = await res!.allHeaders();
+      const headers = await res.allHeaders();
       assert.equal(headers['x-frame-options'], 'DENY');
       assert.match(headers['content-security-policy'] ?? '', /frame-ancestors 'none'/);
 
@@ -216,7 +216,7 @@ describe('Bull Board', { skip }, () => {
       const ap = await admin.newPage();
       const res = await ap.goto(`${env.url}${ADMIN_BOARD_PATH}`);
       assert.equal(res?.status(), 200);
-      assert.equal((await res!.allHeaders())['x-frame-options'], 'DENY');
+      assert.equal((await res.allHeaders())['x-frame-options'], 'DENY');
       const status = await write(ap, `${ADMIN_BOARD_PATH}/api/queues/bundles/pause`);
       assert.ok(status >= 200 && status < 300, `admin pause: ${status}`);
       assert.equal(await env.queue.isPaused(), true, 'the admin paused the queue');
