@@ -6,14 +6,22 @@ import { registerBundleTar } from './commands/bundle-tar-command.js';
 import { registerBundleVol } from './commands/bundle-vol-command.js';
 import { registerCancel } from './commands/cancel-command.js';
 import { registerDemo } from './commands/demo-command.js';
+import { registerDeregister } from './commands/deregister-command.js';
 import { registerEnqueue } from './commands/enqueue-command.js';
 import { registerHashToken } from './commands/hash-token-command.js';
 import { registerList } from './commands/list-command.js';
 import { registerLogs } from './commands/logs-command.js';
+import { registerRegister } from './commands/register-command.js';
 import { registerRetry } from './commands/retry-command.js';
+import { registerServe } from './commands/serve-command.js';
 import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
 import { registerVerify } from './commands/verify-command.js';
+import { registerDeleteBundle } from './commands/delete-bundle-command.js';
+import { registerDownload } from './commands/download-command.js';
+import { registerMigrateBundle } from './commands/migrate-bundle-command.js';
+import { registerMigrateManifest } from './commands/migrate-manifest-command.js';
+import { registerUpload } from './commands/upload-command.js';
 import { EXIT_USAGE, reportError } from './report-error.js';
 import { versionText } from './version-text.js';
 
@@ -38,7 +46,12 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerBundleTar(program, io, flags);
   registerUnbundle(program, io, flags);
   registerVerify(program, io, flags);
-  registerDemo(program, io);
+  registerUpload(program, io, flags);
+  registerDownload(program, io, flags);
+  registerDeleteBundle(program, io, flags);
+  registerMigrateManifest(program, io);
+  registerMigrateBundle(program, io, flags);
+  registerDemo(program, io, flags);
   registerEnqueue(program, io, flags);
   registerStatus(program, io, flags);
   registerList(program, io);
@@ -46,6 +59,9 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerRetry(program, io, flags);
   registerLogs(program, io);
   registerHashToken(program, io);
+  registerRegister(program, io, flags);
+  registerDeregister(program, io);
+  registerServe(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(output(io));
   return { program, flags };
 }
