@@ -6,7 +6,7 @@ import { registerBullBoard } from './board/bull-board.js';
 import { installErrorHandling } from './errors/error-handler.js';
 import { loggerOptions } from './logging/logger-options.js';
 import { ServiceMetrics } from './metrics/service-metrics.js';
-import { openApiRoute, registerOpenApi } from './openapi/openapi.js';
+import { openApiRoute, registerApiDocs, registerOpenApi } from './openapi/openapi.js';
 import { bundleRoutes } from './routes/bundle-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { uploadRoutes } from './routes/upload-routes.js';
@@ -96,6 +96,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     readOnly: c.boardReadOnly,
   });
   openApiRoute(app);
+  await registerApiDocs(app);
   // a moment for Redis, so the first requests do not meet a connection still being made; never fails
   const redisUp = await producer.connected(3_000);
   app.log.info(
