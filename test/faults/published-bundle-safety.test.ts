@@ -163,7 +163,7 @@ describe('a published bundle survives later jobs to the same place that did not 
       const c = await env.api('DELETE', `/v1/bundles/${posted.json.id}`);
       assert.equal(c.json.outcome, 'cancelling');
       const s = await finishedStatus(posted.json.id);
-      assert.equal(s.state, 'failed');
+      assert.equal(s.state, 'cancelled');
       assert.equal(s.error.code, 'BF_CANCELLED');
       assert.doesNotMatch(s.error.message, /removed/);
       assert.equal(s.regions[0].replaced, undefined);
@@ -185,7 +185,7 @@ describe('replace: true', SLOW, () => {
       await until('a part upload', () => proxy.requests.some((r) => r.method === 'PUT' && bundleKey(bucket)(r)) || undefined, 60_000);
       await env.api('DELETE', `/v1/bundles/${posted.json.id}`);
       const s = await finishedStatus(posted.json.id);
-      assert.equal(s.state, 'failed');
+      assert.equal(s.state, 'cancelled');
       assert.equal(s.error.code, 'BF_CANCELLED');
 
       // the withdrawal came after the image was opened and preflight passed, right before the first part

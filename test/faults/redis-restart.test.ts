@@ -138,7 +138,7 @@ describe('Redis restarted under running jobs', SLOW, () => {
       const d = await call(api, 'DELETE', `/v1/bundles/${cancelId}`);
       assert.equal(d.status, 202, JSON.stringify(d.json));
       const cancelled = await finished(api, cancelId);
-      assert.equal(cancelled.state, 'failed');
+      assert.equal(cancelled.state, 'cancelled');
       assert.equal(cancelled.error.code, 'BF_CANCELLED');
       await until('the cancelled job’s uploads to be removed', async () => (await listKeys(env.clientFor(GOV_REGION), cancelTarget)).length === 0 || undefined, 30_000);
     } finally {

@@ -266,7 +266,7 @@ describe('secrets: none in Redis, job records, API answers, Bull Board or proces
     assert.equal(c.status, 202, c.text);
     assert.deepEqual(c.json, { id: run.ids.cancelled, outcome: 'cancelling', previousState: 'active' });
     const cancelled = await finished(run.ids.cancelled);
-    assert.equal(cancelled.state, 'failed');
+    assert.equal(cancelled.state, 'cancelled');
     assert.equal(cancelled.error.code, 'BF_CANCELLED');
   });
 

@@ -128,7 +128,7 @@ describe('hostile keys and certificates, through the CLI', TIMEOUT, () => {
       bundleCase('PEM armour around garbage', keys.garbagePem, certs.good, 'BF_BAD_KEY', /garbage\.pem .*corrupt or truncated/),
       bundleCase('a DER (binary) key', keys.der, certs.good, 'BF_BAD_KEY', /no PEM private key/),
       bundleCase('an OpenSSH key', keys.openssh, certs.good, 'BF_BAD_KEY', /OpenSSH private key.*ssh-keygen -p -m PEM/),
-      bundleCase('an EC key', keys.ec, certs.good, 'BF_BAD_KEY', /ec key; bundles need an RSA key/),
+      bundleCase('an EC key', keys.ec, certs.good, 'BF_BAD_KEY', /it is an EC key; bundles need an RSA key/),
       bundleCase('a key whose private numbers were damaged', keys.corrupt, certs.good, 'BF_BAD_KEY', /corrupt\.pem .*the key is corrupt/),
       // encrypted keys: an empty $BUNDLEFARM_KEY_PASSPHRASE is no passphrase (assertRefused sets it so)
       bundleCase('encrypted (Proc-Type), no passphrase', keys.encryptedTraditional, certs.good, 'BF_BAD_KEY', /encrypted and no passphrase was given \(in \$BUNDLEFARM_KEY_PASSPHRASE\)/),

@@ -50,7 +50,7 @@ describe('unbundle refuses hostile tar content and writes nothing', () => {
         (e: unknown) => e instanceof ArchiveInvalidError,
         what,
       );
-      assert.deepEqual(await readdir(dest), [], `${what}: destination stays empty`);
+      assert.deepEqual(await readdir(dest).catch(() => []), [], `${what}: destination stays empty (or is not made at all)`);
     }
     // nothing was created outside the destinations either
     assert.ok(!existsSync(join(dir, 'a.img')) && !existsSync(join(dirname(dir), 'a.img')) && !existsSync('/tmp/a.img'));
@@ -65,7 +65,7 @@ describe('unbundle refuses hostile tar content and writes nothing', () => {
       unbundle({ manifest: parseManifest(await readFile(manifest)), privateKey: testIdentity().privateKey, source: new DirectorySource(join(dir, 'b')), destination: join(dir, 'out') }),
       (e: unknown) => e instanceof ArchiveInvalidError && /over the 1024-byte limit|more than the/.test(e.message),
     );
-    assert.deepEqual(await readdir(join(dir, 'out')), []);
+    assert.deepEqual(await readdir(join(dir, 'out')).catch(() => []), []);
   });
 
   it('manifests naming parts outside the source directory are refused before any read', async () => {

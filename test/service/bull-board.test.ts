@@ -145,6 +145,48 @@ describe('Bull Board', { skip }, () => {
     }
   });
 
+  it("shows each job's percent as a bar and its stages and regions in words", async () => {
+    const r = await env.api('POST', '/v1/bundles', specFor([{ region: 'us-east-1', bucket: 'board-bucket' }, { region: 'us-gov-west-1', bucket: 'board-gov' }], { name: 'board-progress-job' }), {
+      authorization: `Bearer ${CI_TOKEN}`,
+    });
+    assert.equal(r.status, 202, JSON.stringify(r.json));
+    // what a worker reports (BundleJobProgress), on the job as it waits (no worker runs here)
+    const job = await env.queue.getJob(r.json.id);
+    await job!.updateProgress({
+      stage: 'uploading',
+      percent: 59,
+      bytesIn: 60 * 1024 * 1024,
+      totalIn: 60 * 1024 * 1024,
+      bytesOut: 31 * 1024 * 1024,
+      partsDone: 3,
+      partsTotal: 4,
+      regions: { 'us-east-1': { stage: 'uploading', partsDone: 3 }, 'us-gov-west-1': { stage: 'failed', partsDone: 1 } },
+    });
+    const res = await fetch(`${env.url}${BOARD_PATH}/api/queues?activeQueue=bundles&status=waiting&page=1`, { headers: { authorization: `Bearer ${VIEWER_TOKEN}` } });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { queues: Array<{ name: string; jobs: Array<{ id: string; progress: unknown }> }> };
+    const shown = body.queues.find((q) => q.name === 'bundles')!.jobs.find((j) => j.id === r.json.id);
+    assert.deepEqual(shown?.progress, {
+      progress: 59,
+      stage: 'uploading',
+      image: '60 MiB of 60 MiB read',
+      bundle: '31 MiB bundled',
+      parts: '3 of 4',
+      regions: { 'us-east-1': 'uploading, 3 parts', 'us-gov-west-1': 'failed' },
+    });
+    // the board draws the bar from that number
+    const viewer = await browser.newContext({ httpCredentials: VIEWER });
+    try {
+      const page = await viewer.newPage();
+      await page.goto(`${env.url}${BOARD_PATH}/queue/bundles/${encodeURIComponent(r.json.id)}`);
+      const bar = page.locator('[role="progressbar"]').first();
+      await bar.waitFor({ timeout: 20_000 });
+      assert.equal(await bar.getAttribute('aria-valuenow'), '59');
+    } finally {
+      await viewer.close();
+    }
+  });
+
   it("refuses a viewer's write server-side, from the browser and with its token; the admin's write goes through", async () => {
     const viewer = await browser.newContext({ httpCredentials: VIEWER });
     const admin = await browser.newContext({ httpCredentials: ADMIN_LOGIN });

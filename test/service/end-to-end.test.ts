@@ -221,7 +221,8 @@ describe('bundlefarm service end to end', () => {
       env: cliEnv,
     });
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /^bundlefarm: BF_BAD_SPEC: .*image: .*regions\.0\.region: .*regions\.0\.bucket: /);
+    assert.match(bad.stderr, /^bundlefarm: BF_BAD_SPEC: the job spec has 3 problems: image: [^;]*; regions\.0\.region: [^;]*; regions\.0\.bucket: .*\n$/);
+    for (const field of ['image', 'regions.0.region', 'regions.0.bucket']) assert.equal(bad.stderr.split(`${field}: `).length, 2, `${field} named once: ${bad.stderr}`);
     const unauthorized = await bundlefarm(['enqueue', '-i', 'x.img', '-u', '123456789012', '-r', 'x86_64', '--identity', 'release', '--target', `us-east-1:${bucket}`], {
       env: { ...cliEnv, BUNDLEFARM_API_TOKEN: 'wrong-token-wrong-token' },
     });
@@ -257,7 +258,7 @@ describe('bundlefarm service end to end', () => {
         const x = await env.api('GET', `/v1/bundles/${id}`);
         return x.json.finished ? x.json : undefined;
       });
-      assert.equal(s.state, 'failed');
+      assert.equal(s.state, 'cancelled', 'a cancel is not a failure');
       assert.equal(s.error.code, 'BF_CANCELLED');
       let left: string[] = [];
       try {
@@ -279,6 +280,69 @@ describe('bundlefarm service end to end', () => {
     } finally {
       env.govProxy.clearFaults();
     }
+  });
+
+  it('CLI: list, cancel, retry and logs a job against the real service', async () => {
+    const use1 = await env.bucket('cli-jobs-use1');
+    const gov = await env.bucket('cli-jobs-gov', GOV);
+    env.govProxy.addFault({ match: (q) => s3Requests.putObject(q) && s3Requests.inBucket(gov)(q), action: { type: 'delay', ms: 1500 } });
+    let id: string;
+    try {
+      const r = await bundlefarm(['enqueue', '-i', 'os-60m.img', '-u', '123456789012', '-r', 'x86_64', '--identity', 'release', '--target', `us-east-1:${use1}`, '--target', `${GOV}:${gov}`, '-p', 'cli-jobs'], {
+        env: cliEnv,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      id = r.stdout.trim();
+      await until('parts being uploaded', async () => (await listKeys(env.client, use1)).some((k) => k.includes('.part.')) || undefined, 60_000);
+      const active = await bundlefarm(['list', '--state', 'active'], { env: cliEnv });
+      assert.equal(active.code, 0, active.stderr);
+      assert.match(active.stdout, new RegExp(`^${id}  active .*  cli-jobs  us-east-1,us-gov-west-1  `, 'm'));
+
+      const cancel = await bundlefarm(['cancel', id, '--wait', '-q'], { env: cliEnv });
+      assert.equal(cancel.code, 0, cancel.stderr);
+      assert.deepEqual(cancel.stdout.trim().split('\n'), [`${id} cancelling: its worker stops it and removes what it uploaded`, `${id} cancelled`]);
+    } finally {
+      env.govProxy.clearFaults();
+    }
+    // cancelled everywhere: the status, the list, the queue counts
+    const status = await bundlefarm(['status', id], { env: cliEnv });
+    assert.equal(status.code, 1);
+    assert.match(status.stdout, new RegExp(`^job: +${id} \\(cli-jobs\\) cancelled$`, 'm'));
+    assert.equal(status.stderr, `bundlefarm: BF_CANCELLED: bundle job ${id} was cancelled\n`);
+    const cancelled = await bundlefarm(['list', '--state', 'cancelled', '--json'], { env: cliEnv });
+    assert.deepEqual(
+      JSON.parse(cancelled.stdout).jobs.map((j: { id: string; state: string }) => [j.id, j.state]).filter(([x]: string[]) => x === id),
+      [[id, 'cancelled']],
+    );
+    const failedOnly = await bundlefarm(['list', '--state', 'failed', '--json'], { env: cliEnv });
+    assert.ok(!JSON.parse(failedOnly.stdout).jobs.some((j: { id: string }) => j.id === id), 'not listed as failed');
+    const q = await env.api('GET', '/v1/queue');
+    assert.ok(q.json.counts.cancelled >= 1, JSON.stringify(q.json));
+    assert.equal(q.json.counts.cancelled + q.json.counts.failed, (await env.counts()).failed, 'failed and cancelled split what BullMQ holds as failed');
+
+    // retried, and followed through its log
+    const retry = await bundlefarm(['retry', id], { env: cliEnv });
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.equal(retry.stdout, `${id} queued again\n`);
+    const logs = await bundlefarm(['logs', id, '--follow', '--interval', '200'], { env: cliEnv });
+    assert.equal(logs.code, 0, logs.stderr);
+    const lines = logs.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^attempt 1 started: us-east-1, us-gov-west-1$/);
+    assert.ok(lines.includes('failed: BF_CANCELLED: bundle job was cancelled'), lines.join('\n'));
+    assert.ok(lines.includes(`published us-east-1: s3://${use1}/cli-jobs.manifest.xml`), lines.join('\n'));
+    assert.ok(lines.includes(`published us-gov-west-1: s3://${gov}/cli-jobs.manifest.xml`), lines.join('\n'));
+    const again = await bundlefarm(['logs', id], { env: cliEnv });
+    assert.equal(again.stdout, logs.stdout, 'the whole log again, without --follow');
+
+    const twice = await bundlefarm(['retry', id], { env: cliEnv });
+    assert.equal(twice.code, 1);
+    assert.equal(twice.stderr, `bundlefarm: BF_JOB_STATE_CONFLICT: cannot retry bundle job "${id}": it is completed (only failed or cancelled jobs can be retried)\n`);
+    const late = await bundlefarm(['cancel', id], { env: cliEnv });
+    assert.equal(late.code, 1);
+    assert.match(late.stderr, /^bundlefarm: BF_JOB_STATE_CONFLICT: cannot cancel bundle job ".*": it is completed \(only waiting or running jobs can be cancelled\)\n$/);
+    const missing = await bundlefarm(['logs', 'no-such-job'], { env: cliEnv });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^bundlefarm: BF_JOB_NOT_FOUND: /);
   });
 
   it(

@@ -188,6 +188,86 @@ describe('scoped principals: the API', { timeout: 120_000 }, () => {
     await queue.resume();
   });
 
+  it('lists only the jobs a principal may see, newest first, a page at a time; a job whose data is not a job is 422 to those who may see it', async () => {
+    await queue.pause();
+    after(() => queue.resume());
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    const mine: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await A('POST', '/v1/bundles', spec({ name: `list-a-${i}` }));
+      assert.equal(r.status, 202, r.text);
+      mine.push(r.json.id);
+      await sleep(5); // distinct enqueue times: "newest first" is then one order
+    }
+    const theirs = await B('POST', '/v1/bundles', spec({ name: 'list-b', image: 'team-b/os.img', regions: [{ region: 'us-east-1', bucket: 'amis', prefix: 'team-b/' }] }));
+    assert.equal(theirs.status, 202, theirs.text);
+    // written by hand into Redis: a spec that is not one, for team-a; and data that is not even an object, for nobody
+    const handMade = `hand-made-${randomUUID()}`;
+    await queue.add('hand-made', { spec: { image: 42, regions: 'everywhere' }, source: 'api', principal: 'team-a' } as unknown as BundleJobData, { jobId: handMade });
+    const garbage = `garbage-${randomUUID()}`;
+    await queue.add('garbage', 'not a job' as unknown as BundleJobData, { jobId: garbage });
+
+    const waitingOf = async (who: typeof A, query = 'state=waiting&limit=100') => {
+      const r = await who('GET', `/v1/bundles?${query}`);
+      assert.equal(r.status, 200, r.text);
+      return r.json as { jobs: Array<{ id: string; state: string; principal?: string; name: string; regions: string[]; error: { code: string; message: string } | null }>; nextCursor: string | null };
+    };
+    const a = await waitingOf(A);
+    assert.deepEqual(a.jobs.map((j) => j.id), [handMade, ...[...mine].reverse()], 'A sees its own, newest first, and nothing of B');
+    assert.equal(a.nextCursor, null);
+    assert.deepEqual(a.jobs[1], { ...a.jobs[1], name: 'list-a-2', state: 'waiting', principal: 'team-a', regions: ['us-east-1'], error: null });
+    assert.equal(a.jobs[0]!.error?.code, 'BF_JOB_DATA_INVALID');
+    const b = await waitingOf(B);
+    assert.deepEqual(b.jobs.map((j) => j.id), [theirs.json.id]);
+    const ops = await waitingOf(OPS);
+    assert.deepEqual(ops.jobs.map((j) => j.id), [garbage, handMade, theirs.json.id, ...[...mine].reverse()], 'OPS sees every job');
+
+    // a page at a time: the same jobs, in the same order
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await waitingOf(OPS, `state=waiting&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.ok(page.jobs.length <= 2);
+      paged.push(...page.jobs.map((j) => j.id));
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    assert.deepEqual(paged, ops.jobs.map((j) => j.id));
+    assert.deepEqual((await waitingOf(A, 'state=completed,failed,cancelled&limit=100')).jobs.filter((j) => mine.includes(j.id)), [], 'filtered by state');
+
+    for (const [query, code, pattern] of [
+      ['state=bogus', 'BF_BAD_REQUEST', /state: unknown state "bogus"/],
+      ['limit=0', 'BF_BAD_REQUEST', /limit/],
+      ['limit=1000', 'BF_BAD_REQUEST', /limit/],
+      ['colour=blue', 'BF_BAD_REQUEST', /colour/],
+      ['cursor=not-a-cursor', 'BF_BAD_CURSOR', /nextCursor of the previous page/],
+    ] as const) {
+      const r = await A('GET', `/v1/bundles?${query}`);
+      assert.equal(r.status, 400, `${query}: ${r.text}`);
+      assert.equal(r.json.error, code, query);
+      assert.match(r.json.message, pattern);
+    }
+
+    // the hand-made jobs: 422 with a typed code to whoever may see them, 404 to the others, never a 500
+    for (const [who, id, status, pattern] of [
+      [A, handMade, 422, /^bundle job "hand-made-.*" cannot be read: its job spec is not valid: spec\.image: .*\(and \d+ more\)/],
+      [OPS, handMade, 422, /cannot be read/],
+      [B, handMade, 404, /does not exist/],
+      [A, garbage, 404, /does not exist/],
+      [OPS, garbage, 422, /cannot be read: its data is not an object/],
+    ] as const) {
+      const r = await who('GET', `/v1/bundles/${id}`);
+      assert.equal(r.status, status, r.text);
+      assert.equal(r.json.error, status === 422 ? 'BF_JOB_DATA_INVALID' : 'BF_JOB_NOT_FOUND');
+      assert.match(r.json.message, pattern);
+    }
+    const retried = await A('POST', `/v1/bundles/${handMade}/retry`);
+    assert.equal(retried.status, 422, retried.text);
+    assert.equal(retried.json.error, 'BF_JOB_DATA_INVALID');
+    // they can be cleared away like any waiting job
+    for (const id of [handMade, garbage, theirs.json.id, ...mine]) assert.equal((await OPS('DELETE', `/v1/bundles/${id}`)).status, 200, id);
+    await queue.resume();
+  });
+
   it("B cannot take over A's Idempotency-Key; nobody may claim github-/gitlab- job ids", async () => {
     const key = `shared-${randomUUID()}`;
     const mine = await A('POST', '/v1/bundles', spec({ name: 'idem-a' }), { 'idempotency-key': key });

@@ -1,7 +1,8 @@
 import { BundlefarmError, InvalidOptionError } from '@bundlefarm/errors';
 
 /**
- * A small client of the bundlefarm API (`fetch`, Node 20), for `bundlefarm enqueue` and `status`.
+ * A small client of the bundlefarm API (`fetch`, Node 20), for `bundlefarm enqueue`, `status`, `list`,
+ * `cancel`, `retry` and `logs`.
  * The types are the API's wire format (see GET /openapi.json), the parts the CLI reads; an error
  * response becomes a BundlefarmError with the server's code, so the CLI prints
  * `bundlefarm: BF_BAD_SPEC: …` and exits 1 as for local errors.
@@ -71,6 +72,48 @@ export interface JobStatusView {
   regions: RegionStatusView[];
 }
 
+/** One job of GET /v1/bundles. */
+export interface JobSummaryView {
+  id: string;
+  name: string;
+  state: string;
+  finished: boolean;
+  source: string;
+  principal?: string;
+  regions: string[];
+  percent: number | null;
+  stage: string | null;
+  error: { code: string; message: string } | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface JobPageView {
+  jobs: JobSummaryView[];
+  nextCursor: string | null;
+}
+
+export interface CancelView {
+  id: string;
+  outcome: 'removed' | 'cancelling';
+  previousState: string;
+}
+
+export interface RetryView {
+  id: string;
+  state: string;
+  keptRegions: string[];
+}
+
+export interface JobLogView {
+  id: string;
+  lines: string[];
+  next: number;
+  total: number;
+  state: string;
+  finished: boolean;
+}
+
 /** The job spec as POST /v1/bundles takes it. */
 export interface JobSpecBody {
   name?: string;
@@ -132,11 +175,27 @@ export class ApiResponseError extends BundlefarmError {
   readonly problems: ApiProblem[];
   constructor(status: number, body: ApiErrorBody) {
     const problems = body.problems ?? [];
-    const message = problems.length > 0 ? `${body.message}: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}` : body.message;
-    super(body.error, message, status >= 500 || status === 429, { details: { status } });
+    super(body.error, withProblems(body.message, problems), status >= 500 || status === 429, { details: { status } });
     this.status = status;
     this.problems = problems;
   }
+}
+
+/**
+ * The server's message with every problem, each said once: the server names the first problem in its
+ * message ("… has 3 problems (first: image: …)", "…: identity: … (and 2 more)"), so that mention is
+ * taken out before the whole list is appended.
+ */
+function withProblems(message: string, problems: readonly ApiProblem[]): string {
+  if (problems.length === 0) return message;
+  const list = problems.map((p) => `${p.path}: ${p.message}`);
+  if (list.every((p) => message.includes(p))) return message;
+  const first = list[0]!;
+  const base = message
+    .replace(` (first: ${first})`, '')
+    .replace(`: ${first}`, '')
+    .replace(/ \(and \d+ more\)/, '');
+  return `${base}: ${list.join('; ')}`;
 }
 
 export interface ApiClientOptions {
@@ -159,7 +218,11 @@ export function apiClientOptions(flags: { api?: string; token?: string }, env: N
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidOptionError('--api', 'must be an http(s) URL');
   const token = flags.token ?? env[API_TOKEN_ENV];
-  return { url: parsed.origin + parsed.pathname.replace(/\/+$/, ''), ...(token ? { token } : {}) };
+  if (token === undefined || token.trim() === '') {
+    const why = flags.token !== undefined ? '--token is empty' : env[API_TOKEN_ENV] === undefined ? `$${API_TOKEN_ENV} is not set` : `$${API_TOKEN_ENV} is empty`;
+    throw new InvalidOptionError('--token', `no API token: ${why}; set $${API_TOKEN_ENV} to your token (or give --token)`);
+  }
+  return { url: parsed.origin + parsed.pathname.replace(/\/+$/, ''), token };
 }
 
 export class ApiClient {
@@ -186,6 +249,27 @@ export class ApiClient {
 
   status(id: string): Promise<JobStatusView> {
     return this.request<JobStatusView>('GET', `/v1/bundles/${encodeURIComponent(id)}`);
+  }
+
+  list(query: { states?: string[]; limit?: number; cursor?: string } = {}): Promise<JobPageView> {
+    const q = new URLSearchParams();
+    if (query.states && query.states.length > 0) q.set('state', query.states.join(','));
+    if (query.limit !== undefined) q.set('limit', String(query.limit));
+    if (query.cursor !== undefined) q.set('cursor', query.cursor);
+    const qs = q.toString();
+    return this.request<JobPageView>('GET', `/v1/bundles${qs ? `?${qs}` : ''}`);
+  }
+
+  cancel(id: string): Promise<CancelView> {
+    return this.request<CancelView>('DELETE', `/v1/bundles/${encodeURIComponent(id)}`);
+  }
+
+  retry(id: string): Promise<RetryView> {
+    return this.request<RetryView>('POST', `/v1/bundles/${encodeURIComponent(id)}/retry`);
+  }
+
+  logs(id: string, offset = 0): Promise<JobLogView> {
+    return this.request<JobLogView>('GET', `/v1/bundles/${encodeURIComponent(id)}/logs?offset=${offset}`);
   }
 
   private async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {

@@ -1,14 +1,18 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { closeSharedWorkerPool } from '@bundlefarm/engine';
 import type { CliIo, GlobalFlags } from './cli-io.js';
 import { registerBundle } from './commands/bundle-command.js';
 import { registerBundleTar } from './commands/bundle-tar-command.js';
 import { registerBundleVol } from './commands/bundle-vol-command.js';
+import { registerCancel } from './commands/cancel-command.js';
 import { registerDemo } from './commands/demo-command.js';
 import { registerDeregister } from './commands/deregister-command.js';
 import { registerEnqueue } from './commands/enqueue-command.js';
 import { registerHashToken } from './commands/hash-token-command.js';
+import { registerList } from './commands/list-command.js';
+import { registerLogs } from './commands/logs-command.js';
 import { registerRegister } from './commands/register-command.js';
+import { registerRetry } from './commands/retry-command.js';
 import { registerServe } from './commands/serve-command.js';
 import { registerStatus } from './commands/status-command.js';
 import { registerUnbundle } from './commands/unbundle-command.js';
@@ -36,7 +40,7 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
     .option('-q, --quiet', 'no progress bar', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+    .configureOutput(output(io));
   registerBundle(program, io, flags);
   registerBundleVol(program, io, flags);
   registerBundleTar(program, io, flags);
@@ -50,12 +54,30 @@ export function buildProgram(io: CliIo): { program: Command; flags: () => Global
   registerDemo(program, io, flags);
   registerEnqueue(program, io, flags);
   registerStatus(program, io, flags);
+  registerList(program, io);
+  registerCancel(program, io, flags);
+  registerRetry(program, io, flags);
+  registerLogs(program, io);
   registerHashToken(program, io);
   registerRegister(program, io, flags);
   registerDeregister(program, io);
   registerServe(program, io);
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  for (const c of program.commands) c.exitOverride().configureOutput(output(io));
   return { program, flags };
+}
+
+/**
+ * Where help and usage errors go; help is wrapped to the terminal's width, or to 80 columns when it is
+ * not a terminal (a pipe, a file, a test), so `--help | less` reads like on a terminal.
+ */
+function output(io: CliIo): OutputConfiguration {
+  const width = (stream: NodeJS.WriteStream): number => (stream.isTTY && stream.columns > 0 ? stream.columns : 80);
+  return {
+    writeOut: (s) => io.stdout.write(s),
+    writeErr: (s) => io.stderr.write(s),
+    getOutHelpWidth: () => width(io.stdout),
+    getErrHelpWidth: () => width(io.stderr),
+  };
 }
 
 /** Runs the CLI; resolves to the exit code. */

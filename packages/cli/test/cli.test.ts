@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -210,7 +210,7 @@ describe('bundlefarm CLI', () => {
     child.kill('SIGINT');
     const code = await exited;
     assert.notEqual(code, 0);
-    assert.deepEqual(await readdir(out), [], 'no manifest, no part, no temporary file');
+    assert.ok(!existsSync(out), 'no manifest, no part, no temporary file, and not the -d directory it created either');
   });
 
   it('a reader of its output that went away (`| head -1`) does not make it crash: the bundle is made, exit 0', async () => {
@@ -238,3 +238,99 @@ describe('bundlefarm CLI', () => {
     }
   });
 });
+
+describe('bundlefarm CLI: messages users found unclear, one line each (issue 14)', () => {
+  it('a missing part names the directory it was looked for in; an existing image file names --overwrite', async () => {
+    const s = await setup();
+    const out = join(s.dir, 'out');
+    assert.equal((await bundlefarm(base(s, out))).code, 0);
+    const manifest = join(out, 'root.img.manifest.xml');
+    const dest = join(s.dir, 'restored');
+    assert.equal((await bundlefarm(['unbundle', '-m', manifest, '-k', s.key, '-d', dest])).code, 0);
+    assertOneLineError(
+      await bundlefarm(['unbundle', '-m', manifest, '-k', s.key, '-d', dest]),
+      'BF_DESTINATION_EXISTS',
+      new RegExp(`^bundlefarm: BF_DESTINATION_EXISTS: ${join(dest, 'root.img')} already exists; refusing to overwrite it \\(give --overwrite to replace it\\)$`),
+    );
+    await rm(join(out, 'root.img.part.0'));
+    assertOneLineError(await bundlefarm(['verify', '-m', manifest]), 'BF_PART_MISSING', new RegExp(`: part 0 \\(root\\.img\\.part\\.0\\) is missing from ${out}$`));
+  });
+
+  it('a failed unbundle does not leave the empty -d directory it created behind (a directory that existed stays)', async () => {
+    const s = await setup();
+    const out = join(s.dir, 'out');
+    assert.equal((await bundlefarm(base(s, out))).code, 0);
+    const manifest = join(out, 'root.img.manifest.xml');
+    await rm(join(out, 'root.img.part.0'));
+    const fresh = join(s.dir, 'new', 'deeper');
+    assertOneLineError(await bundlefarm(['unbundle', '-m', manifest, '-k', s.key, '-d', fresh]), 'BF_PART_MISSING');
+    assert.ok(!existsSync(join(s.dir, 'new')), 'the directories it made are gone');
+    const existing = join(s.dir, 'existing');
+    await mkdir(existing);
+    assertOneLineError(await bundlefarm(['unbundle', '-m', manifest, '-k', s.key, '-d', existing]), 'BF_PART_MISSING');
+    assert.ok(existsSync(existing), 'a directory that was there stays');
+  });
+
+  it('a directory it may not write is named, never the hidden temporary file', async (t) => {
+    // sysfs refuses new files even to root: a destination that exists and cannot be written
+    const probe = await open('/sys/.bundlefarm-probe', 'wx').then(
+      async (h) => {
+        await h.close();
+        return 'writable';
+      },
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    if (probe !== 'EACCES' && probe !== 'EROFS' && probe !== 'EPERM') {
+      t.skip(`/sys is not an unwritable directory here (${probe})`);
+      return;
+    }
+    const s = await setup();
+    const b = await bundlefarm(base(s, '/sys'));
+    assertOneLineError(b, 'BF_FILE_UNWRITABLE', new RegExp(`: cannot write /sys: ${probe}`));
+    const out = join(s.dir, 'out');
+    assert.equal((await bundlefarm(base(s, out))).code, 0);
+    const u = await bundlefarm(['unbundle', '-m', join(out, 'root.img.manifest.xml'), '-k', s.key, '-d', '/sys']);
+    assertOneLineError(u, 'BF_FILE_UNWRITABLE', new RegExp(`: cannot write /sys/root\\.img: ${probe}`));
+    for (const r of [b, u]) assert.doesNotMatch(r.stderr, /\.tmp|\/\./, 'no temporary name');
+  });
+
+  it('an EC key is "an EC key"; a bad name from the image file says -p NAME', async () => {
+    const s = await setup();
+    const out = join(s.dir, 'never');
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    await writeFile(join(s.dir, 'ec.pem'), ec);
+    assertOneLineError(await bundlefarm(base({ ...s, key: join(s.dir, 'ec.pem') }, out)), 'BF_BAD_KEY', /: it is an EC key; bundles need an RSA key$/);
+    const odd = join(s.dir, 'my image.img');
+    await writeFile(odd, Buffer.alloc(4096, 1));
+    assertOneLineError(
+      await bundlefarm(base({ ...s, image: odd }, out)),
+      'BF_BAD_NAME',
+      /^bundlefarm: BF_BAD_NAME: bundle name "my image\.img" is not usable: .*; it is the image's file name: give a bundle name with -p NAME$/,
+    );
+    assert.ok(!existsSync(out));
+  });
+
+  it('an empty BUNDLEFARM_API_TOKEN is named as the thing to set', async () => {
+    for (const [env, why] of [
+      [{ BUNDLEFARM_API_TOKEN: '' }, '\\$BUNDLEFARM_API_TOKEN is empty'],
+      [{ BUNDLEFARM_API_TOKEN: undefined }, '\\$BUNDLEFARM_API_TOKEN is not set'],
+    ] as const) {
+      const r = await bundlefarm(['list'], { env: { BUNDLEFARM_API_URL: 'http://127.0.0.1:9', ...env } });
+      assertOneLineError(r, 'BF_BAD_OPTION', new RegExp(`--token: no API token: ${why}; set \\$BUNDLEFARM_API_TOKEN to your token \\(or give --token\\)$`));
+    }
+  });
+
+  it('help: --region is a region (its partition picks the certificate); enqueue --help wraps to 80 columns', async () => {
+    const b = await bundlefarm(['bundle', '--help']);
+    const region = b.stdout.slice(b.stdout.indexOf('--region <region>'));
+    assert.match(region.replace(/\s+/g, ' '), /^--region <region> region the bundle is for \(e\.g\. us-east-1, us-gov-west-1, cn-north-1; default us-east-1\): its partition's EC2 certificate is used/);
+    assert.doesNotMatch(b.stdout, /\(aws,/);
+    for (const command of ['enqueue', 'bundle', 'unbundle', 'list', 'logs', 'retry', 'cancel']) {
+      const h = await bundlefarm([command, '--help']);
+      assert.equal(h.code, 0);
+      const long = h.stdout.split('\n').filter((l) => l.length > 80);
+      assert.deepEqual(long, [], `${command} --help: lines over 80 columns`);
+    }
+  });
+});
+

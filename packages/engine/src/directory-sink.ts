@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileUnwritableError } from '@bundlefarm/errors';
+import { CreatedDirectories } from './created-directories.js';
 import { partName } from '@bundlefarm/format';
 import { loadNative } from '@bundlefarm/native';
 import type { PartData, PartSink, SinkBeginInfo } from './part-sink.js';
@@ -49,6 +50,8 @@ export class DirectorySink implements PartSink {
   private finals: string[] = [];
   private manifestPath: string | undefined;
   private aborted = false;
+  /** The destination, if begin() created it: removed again by abort() when nothing else is in it. */
+  private readonly created = new CreatedDirectories();
 
   constructor(readonly directory: string, options: DirectorySinkOptions = {}) {
     this.maxInFlight = options.maxInFlight ?? 2;
@@ -62,7 +65,7 @@ export class DirectorySink implements PartSink {
   async begin(info: SinkBeginInfo): Promise<void> {
     this.name = info.name;
     try {
-      await mkdir(this.directory, { recursive: true });
+      await this.created.make(this.directory);
     } catch (err) {
       throw new FileUnwritableError(this.directory, err);
     }
@@ -110,7 +113,7 @@ export class DirectorySink implements PartSink {
       return true;
     } catch (err) {
       handle = await discard(handle, path);
-      throw new FileUnwritableError(path, err);
+      throw new FileUnwritableError(this.directory, err);
     } finally {
       await handle?.close();
     }
@@ -158,6 +161,7 @@ export class DirectorySink implements PartSink {
     this.finals = [];
     this.manifestPath = undefined;
     await Promise.all(paths.map((p) => rm(p, { force: true })));
+    await this.created.removeIfEmpty();
   }
 
   private assertLive(): void {
@@ -172,7 +176,8 @@ export class DirectorySink implements PartSink {
       if (this.fsync) await handle.datasync();
     } catch (err) {
       handle = await discard(handle, path);
-      throw new FileUnwritableError(path, err);
+      // the path is a hidden temporary name: the user knows the directory
+      throw new FileUnwritableError(this.directory, err);
     } finally {
       await handle?.close();
     }

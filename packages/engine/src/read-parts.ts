@@ -22,7 +22,7 @@ export async function* readVerifiedParts(
 ): AsyncGenerator<{ part: ManifestPart; data: Buffer }> {
   const fetch = (part: ManifestPart): Promise<Buffer> =>
     source.readPart(part.filename, MAX_PART_BYTES).catch((err: unknown) => {
-      if (isMissing(err)) throw new PartMissingError(part.index, part.filename, { cause: err });
+      if (isMissing(err)) throw new PartMissingError(part.index, part.filename, source.location, { cause: err });
       // errors with their own code (unsafe name, S3 unavailable: transient) keep it
       if (isBundlefarmError(err)) throw err;
       throw new FileUnreadableError(`${source.location}/${part.filename}`, err);

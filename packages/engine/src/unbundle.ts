@@ -11,7 +11,7 @@
  * exactly like it (BF_ARCHIVE_INVALID otherwise), as every bundler names it.
  */
 import { createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { link, lstat, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -37,6 +37,7 @@ import {
   type PrivateKeyMaterial,
 } from '@bundlefarm/format';
 import type { PartSource } from './part-source.js';
+import { CreatedDirectories } from './created-directories.js';
 import { readVerifiedParts } from './read-parts.js';
 
 export interface UnbundleOptions {
@@ -85,9 +86,11 @@ export async function unbundle(options: UnbundleOptions): Promise<UnbundleResult
   const dest = options.output ?? join(options.destination!, image.name);
   const dir = dirname(dest);
   if (!options.overwrite) await assertFree(dest);
+  // -d DIR is created when missing, and removed again (when still empty) if the unbundle fails
+  const created = new CreatedDirectories();
   if (options.output === undefined) {
     try {
-      await mkdir(dir, { recursive: true });
+      await created.make(dir);
     } catch (err) {
       throw new FileUnwritableError(dir, err);
     }
@@ -107,7 +110,9 @@ export async function unbundle(options: UnbundleOptions): Promise<UnbundleResult
     // 0600: a decrypted root filesystem is nobody else's business (0666 & ~umask would be world-readable).
     handle = await open(temp, 'wx', 0o600);
   } catch (err) {
-    throw new FileUnwritableError(temp, err);
+    // named as the file the user asked for, not the hidden temporary name
+    await created.removeIfEmpty();
+    throw new FileUnwritableError(dest, err);
   }
 
   const tarHash = createHash('sha1');
@@ -145,7 +150,7 @@ export async function unbundle(options: UnbundleOptions): Promise<UnbundleResult
         }
         tarHash.update(chunk);
         for (const segment of reader.push(chunk)) {
-          bytesOut += await writeSegment(handle, segment.offset, segment.data, temp);
+          bytesOut += await writeSegment(handle, segment.offset, segment.data, dest);
         }
       }
     };
@@ -175,6 +180,7 @@ export async function unbundle(options: UnbundleOptions): Promise<UnbundleResult
       await handle.close().catch(() => {});
     }
     await rm(temp, { force: true });
+    if (!committed) await created.removeIfEmpty();
   }
 }
 

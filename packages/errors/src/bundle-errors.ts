@@ -26,10 +26,11 @@ export class SignatureInvalidError extends BundlefarmError {
 
 export class PartMissingError extends BundlefarmError {
   static readonly code = 'BF_PART_MISSING';
-  constructor(index: number, filename: string, options: BundlefarmErrorOptions = {}) {
-    super(PartMissingError.code, `part ${index} (${filename}) is missing`, false, {
+  /** `where`: the directory or s3:// prefix the part was looked for in. */
+  constructor(index: number, filename: string, where?: string, options: BundlefarmErrorOptions = {}) {
+    super(PartMissingError.code, `part ${index} (${filename}) is missing${where !== undefined ? ` from ${where}` : ''}`, false, {
       ...options,
-      details: { ...options.details, index, filename },
+      details: { ...options.details, index, filename, ...(where !== undefined ? { where } : {}) },
     });
   }
 }

@@ -40,8 +40,9 @@ export class FileUnwritableError extends BundlefarmError {
 /** A destination that already exists and would be overwritten. */
 export class DestinationExistsError extends BundlefarmError {
   static readonly code = 'BF_DESTINATION_EXISTS';
-  constructor(path: string, options: BundlefarmErrorOptions = {}) {
-    super(DestinationExistsError.code, `${path} already exists; refusing to overwrite it`, false, {
+  /** `hint`: how to replace it anyway, in the caller's words (e.g. "give --overwrite to replace it"). */
+  constructor(path: string, hint?: string, options: BundlefarmErrorOptions = {}) {
+    super(DestinationExistsError.code, `${path} already exists; refusing to overwrite it${hint !== undefined ? ` (${hint})` : ''}`, false, {
       ...options,
       details: { ...options.details, path },
     });

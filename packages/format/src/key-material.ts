@@ -73,7 +73,7 @@ export function parsePrivateKey(pem: string | Buffer, source: string, passphrase
     throw new InvalidKeyError(source, 'the PEM is corrupt or truncated', { cause: err });
   }
   if (key.asymmetricKeyType !== 'rsa') {
-    throw new InvalidKeyError(source, `it is a ${key.asymmetricKeyType ?? 'non-RSA'} key; bundles need an RSA key`);
+    throw new InvalidKeyError(source, `it is ${keyTypeName(key.asymmetricKeyType)} key; bundles need an RSA key`);
   }
   assertConsistentRsaKey(key, source);
   return { source, key };
@@ -151,4 +151,19 @@ export function assertCertificateMatchesKey(cert: CertificateMaterial, key: Priv
   const a = cert.publicKey.export({ type: 'spki', format: 'der' });
   const b = createPublicKey(key.key).export({ type: 'spki', format: 'der' });
   if (!a.equals(b)) throw new CertificateKeyMismatchError(cert.source, key.source);
+}
+
+/** "an EC", "an Ed25519", "a DSA" …: a key type as a reader says it, with its article. */
+export function keyTypeName(type: string | undefined): string {
+  const names: Record<string, string> = {
+    ec: 'an EC',
+    ed25519: 'an Ed25519',
+    ed448: 'an Ed448',
+    x25519: 'an X25519',
+    x448: 'an X448',
+    'rsa-pss': 'an RSA-PSS',
+    dsa: 'a DSA',
+    dh: 'a DH',
+  };
+  return type === undefined ? 'a non-RSA' : (names[type] ?? `a ${type.toUpperCase()}`);
 }

@@ -257,6 +257,11 @@ describe('bundle worker (real worker process, Redis, the S3 front)', SLOW_TEST, 
     const retryProgress = env.progress.get(job.id!)!;
     assert.equal(retryProgress.at(-1)!.regions['us-east-1']!.stage, 'skipped');
     assert.equal(retryProgress.at(-1)!.regions['us-gov-west-1']!.stage, 'published');
+    // and its percent went on from where the first run had left it, never back (docs/service.md)
+    const firstRunPercent = lastProgress.percent;
+    assert.ok(firstRunPercent > 50, `the first run got to ${firstRunPercent} %`);
+    const percents = retryProgress.map((p) => p.percent);
+    for (let i = 1; i < percents.length; i++) assert.ok(percents[i]! >= percents[i - 1]!, `percent went back across attempts: ${percents.join(',')}`);
   });
 
   it('a cancel on the cancel channel during the upload stops the job and removes everything it uploaded', SLOW_TEST, async () => {

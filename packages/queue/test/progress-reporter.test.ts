@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BundleJobProgress } from '@bundlefarm/queue';
-import { JobProgressReporter } from '@bundlefarm/queue/worker';
+import { earlierPercent, JobProgressReporter } from '@bundlefarm/queue/worker';
 
 /**
  * The progress reporter on its own (its sender is where BullMQ's job.updateProgress goes; the end-to-end
@@ -89,6 +89,45 @@ describe('JobProgressReporter', () => {
     for (let i = 1; i < sent.length; i++) assert.ok(sent[i]!.percent >= sent[i - 1]!.percent, JSON.stringify(sent.map((p) => p.percent)));
     assert.ok(sent.some((p) => p.stage === 'uploading'), 'uploading once the whole image is read');
     assert.ok(sent.every((p) => p.percent <= 94 || p.stage === 'done' || p.stage === 'publishing'));
+  });
+
+  it('a later attempt (retry, takeover) starts from the percent an earlier one reached, and never reports less', async () => {
+    const { sent, send } = recorder();
+    // what the first attempt left in the job (job.progress, read back from Redis)
+    const floor = earlierPercent({ stage: 'uploading', percent: 59, regions: {} });
+    assert.equal(floor, 59);
+    const r = new JobProgressReporter(send, ['us-east-1'], {}, { intervalMs: 0, floorPercent: floor });
+    assert.equal(r.current.percent, 59);
+    r.stage('preflight');
+    r.stage('bundling');
+    r.bundle(engine(10 * MiB, 0));
+    r.bundle(engine(90 * MiB, 5));
+    r.stage('publishing');
+    r.regionPublished('us-east-1', 6, 1, 1);
+    await r.finish();
+    const percents = sent.map((p) => p.percent);
+    assert.ok(percents.every((p) => p >= 59), percents.join(','));
+    for (let i = 1; i < percents.length; i++) assert.ok(percents[i]! >= percents[i - 1]!, percents.join(','));
+    assert.ok(percents.some((p) => p > 59 && p < 100), `the new attempt's own progress shows once past the floor: ${percents.join(',')}`);
+    assert.equal(percents.at(-1), 100);
+  });
+
+  it('reads the earlier percent from whatever the job holds', () => {
+    for (const [stored, want] of [
+      [0, 0],
+      [null, 0],
+      ['59', 0],
+      [{ percent: 'x' }, 0],
+      [{ percent: Number.NaN }, 0],
+      [{ percent: -5 }, 0],
+      [{ percent: 1e9 }, 100],
+      [{ percent: 42.5 }, 42.5],
+    ] as const) {
+      assert.equal(earlierPercent(stored), want, JSON.stringify(stored));
+    }
+    // a floor of 100 (a retry of a completed job) still leaves the final 100 for the end
+    const r = new JobProgressReporter(async () => {}, ['us-east-1'], {}, { intervalMs: 0, floorPercent: 100 });
+    assert.equal(r.current.percent, 99);
   });
 
   it('coalesces counter updates while one is in flight, keeps stage changes, and goes on after a failure', async () => {

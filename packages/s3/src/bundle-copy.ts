@@ -75,7 +75,7 @@ export async function copyBundle(o: CopyBundleOptions): Promise<CopyBundleResult
     const sourceKey = sourcePrefix + part.filename;
     const key = prefix + part.filename;
     const source = await objectState(o.sourceClient, sourceBucket, sourceKey, stateOptions(sourceCtx));
-    if (!source.exists) throw new PartMissingError(part.index, formatS3Url(sourceBucket, sourceKey));
+    if (!source.exists) throw new PartMissingError(part.index, part.filename, formatS3Url(sourceBucket, sourcePrefix));
     const target = await objectState(o.targetClient, bucket, key, stateOptions(ctx));
     if (target.exists && target.size === source.size && source.etag !== undefined && target.etag === source.etag) {
       await putAcl(ctx, key);

@@ -140,7 +140,7 @@ export async function readLocalPart(directory: string, part: ManifestPart): Prom
   try {
     await stat(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new PartMissingError(part.index, path, { cause: err });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new PartMissingError(part.index, part.filename, directory, { cause: err });
     throw new FileUnreadableError(path, err);
   }
   const { data, complete } = await readBoundedFile(path, MAX_PART_BYTES);

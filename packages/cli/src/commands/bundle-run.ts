@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { createBundle, DEFAULT_LEVEL, DirectorySink, engineBackends, formatBackends, sharedWorkerPool } from '@bundlefarm/engine';
+import { InvalidNameError } from '@bundlefarm/errors';
 import {
   checkImageId,
   normalizeAccountId,
@@ -54,7 +55,7 @@ export function addBundleOptions(cmd: Command): Command {
     .option('-B, --block-device-mapping <map>', 'virtual=device,... e.g. ami=sda1,root=/dev/sda1')
     .option('--productcodes <codes>', 'comma-separated product codes')
     .option('--ec2cert <pem>', "EC2's certificate to encrypt for (default: the one of --region's partition)")
-    .option('--region <region>', 'target region; picks the EC2 certificate (aws, us-gov-west-1, cn-north-1)')
+    .option('--region <region>', "region the bundle is for (e.g. us-east-1, us-gov-west-1, cn-north-1; default us-east-1): its partition's EC2 certificate is used")
     .option('--level <n>', `compression level 1-9 (default ${DEFAULT_LEVEL})`, intOption('--level', 1, 9))
     .option('--threads <n>', 'compression threads (default: number of cores); SHA-1 of the tar stream and AES run beside them, on up to 2 more', intOption('--threads', 1, 256))
     .option('--fsync', 'flush parts and manifest to disk before publishing them (slower; default off, like tar)', false)
@@ -134,7 +135,13 @@ export async function runBundle(
           view.update(p.bytesIn, p.totalIn, `${formatBytes(p.bytesIn)} in, ${formatBytes(p.bytesOut)} out, ${p.partsDone} parts`),
       },
       sink,
-    );
+    ).catch((err: unknown) => {
+      // a name taken from the image's file name: say where it came from, and how to give one
+      if (prefix === undefined && err instanceof InvalidNameError) {
+        throw new InvalidNameError(String(err.details.value), `${String(err.details.reason)}; it is the image's file name: give a bundle name with -p NAME`);
+      }
+      throw err;
+    });
     view.stop();
     const { result } = created;
     const s = result.stats;

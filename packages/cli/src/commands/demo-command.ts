@@ -83,10 +83,10 @@ export function registerDemo(program: Command, io: CliIo, flags: () => GlobalFla
       out(io, `  verified   signature and the SHA-1 of every part`);
       out(io, `  unbundled  ${result.path}: identical to the image (SHA-256 ${a.slice(0, 16)}…)`);
       out(io);
-      out(io, 'Try it yourself:');
-      out(io, `  npx bundlefarm verify -m ${manifestPath} -c ${certPath}`);
-      out(io, `  npx bundlefarm unbundle -m ${manifestPath} -k ${keyPath} -d ${join(dir, 'again')}`);
-      out(io, `  npx bundlefarm bundle -i ${imagePath} -c ${certPath} -k ${keyPath} -u 1234-5678-9012 -r x86_64 -d ${join(dir, 'again-bundle')}`);
+      out(io, 'Try it yourself (the bundlefarm command: `npm install -g ./apps/cli` in the checkout; or `npx bundlefarm` inside it):');
+      out(io, `  bundlefarm verify -m ${manifestPath} -c ${certPath}`);
+      out(io, `  bundlefarm unbundle -m ${manifestPath} -k ${keyPath} -d ${join(dir, 'again')}`);
+      out(io, `  bundlefarm bundle -i ${imagePath} -c ${certPath} -k ${keyPath} -u 1234-5678-9012 -r x86_64 -d ${join(dir, 'again-bundle')}`);
     });
 }
 

@@ -129,8 +129,8 @@ export function registerEnqueue(program: Command, io: CliIo, flags: () => Global
     .requiredOption('-r, --arch <arch>', 'i386 or x86_64')
     .requiredOption('--identity <name>', 'signing key pair, by the name it has in the workers\' configuration')
     .requiredOption(
-      '--target <REGION:BUCKET[/PREFIX][@aki-…[,ari-…]]>',
-      'where to upload, repeatable: e.g. us-east-1:my-amis/images@aki-12345678 (kernel/ramdisk ids of that region after @)',
+      '--target <target>',
+      'where to upload, repeatable: REGION:BUCKET[/PREFIX][@aki-…[,ari-…]], e.g. us-east-1:my-amis/images@aki-12345678 (kernel/ramdisk ids of that region after @)',
       collect,
     )
     .option('-p, --prefix <name>', "bundle name (default: the image's file name)")

@@ -82,6 +82,7 @@ export function printSummary(io: CliIo, s: JobStatusView): void {
  * the job's (or the first failed region's) code, which the CLI prints and exits 1 with.
  */
 export function assertSucceeded(s: JobStatusView): void {
+  if (s.state === 'cancelled') throw new BundlefarmError('BF_CANCELLED', `bundle job ${s.id} was cancelled`, false);
   if (s.state === 'failed') {
     const e = s.error ?? { code: 'BF_JOB_FAILED', message: 'no reason given' };
     throw new BundlefarmError(e.code.startsWith('BF_') ? e.code : 'BF_JOB_FAILED', `bundle job ${s.id} failed: ${e.message}`, false);

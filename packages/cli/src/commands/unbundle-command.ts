@@ -1,7 +1,7 @@
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { DirectorySource, unbundle } from '@bundlefarm/engine';
-import { InvalidOptionError } from '@bundlefarm/errors';
+import { DestinationExistsError, InvalidOptionError } from '@bundlefarm/errors';
 import { readCertificateFile } from '@bundlefarm/format';
 import { out, type CliIo, type GlobalFlags } from '../cli-io.js';
 import { loadPrivateKey } from '../load-identity.js';
@@ -48,6 +48,9 @@ export function registerUnbundle(program: Command, io: CliIo, flags: () => Globa
           ...(opts.output !== undefined ? { output: opts.output } : { destination: opts.destination ?? '.' }),
           overwrite: opts.overwrite ?? false,
           onProgress: (p) => view.update(p.partsDone, p.partsTotal, `${p.partsDone}/${p.partsTotal} parts`),
+        }).catch((err: unknown) => {
+          if (err instanceof DestinationExistsError) throw new DestinationExistsError(String(err.details.path), 'give --overwrite to replace it');
+          throw err;
         });
         view.stop();
         out(io, `image: ${result.path}`);

@@ -12,11 +12,14 @@ import { addNotice, jobNotice, NOTIFY_QUEUE, type NoticeJobData } from '../notif
 import { BUNDLE_QUEUE, jobOptions } from '../queue-settings.js';
 import { redisOptions } from '../redis-connection.js';
 import { jobMac } from '../scopes/job-mac.js';
-import { toBundleStatus, type BundleState, type BundleStatus } from './bundle-status.js';
+import { CANCELLED_CODE, FINISHED_STATES, parseFailure, reportedState, toBundleStatus, type BundleState, type BundleStatus } from './bundle-status.js';
+import { listJobs, type JobPage, type ListOptions } from './job-listing.js';
+import { storedJobDataProblem, storedPrincipal } from './stored-job-data.js';
 import { checkImage, type ImageCheck, type ImageCheckOptions, type S3Client } from './image-size-check.js';
 import { isJobId, jobIdSchema, ledgerKey, randomJobId } from './job-ids.js';
 import {
   IdempotencyConflictError,
+  InvalidJobDataError,
   InvalidJobSpecError,
   JobNotFoundError,
   JobStateConflictError,
@@ -88,9 +91,33 @@ export interface RetryResult {
   keptRegions: string[];
 }
 
+/** Jobs per state; `failed` does not count the cancelled ones, `cancelled` does. */
 export type JobCounts = Record<(typeof COUNTED_STATES)[number], number>;
 
-export const COUNTED_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
+export const COUNTED_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed', 'cancelled'] as const;
+
+/** Lines of a job log returned at most per call. */
+export const MAX_LOG_LINES = 1000;
+
+export interface JobLog {
+  id: string;
+  /** Lines from the offset asked for, oldest first. */
+  lines: string[];
+  /** Offset of the line after the last returned (ask from here next). */
+  next: number;
+  /** Lines in the log. */
+  total: number;
+  state: BundleState;
+  finished: boolean;
+}
+
+/** Who enqueued a job and what state it is in: enough to decide who may see or manage it. */
+export interface JobOwner {
+  id: string;
+  /** The principal recorded in the job (undefined: none, or not a name). */
+  principal: string | undefined;
+  state: BundleState;
+}
 
 const NOT_STARTED: readonly BundleState[] = ['waiting', 'delayed', 'prioritized', 'waiting-children'];
 
@@ -231,9 +258,40 @@ export class BundleProducer {
         const before = await this.queue.getJobState(id);
         const job = await this.job(id);
         const state = await job.getState();
-        if (state === before || attempt === 3) return toBundleStatus(job, state);
+        if (state === before || attempt === 3) {
+          const problem = storedJobDataProblem(job.data);
+          if (problem !== undefined) throw new InvalidJobDataError(id, problem, storedPrincipal(job.data));
+          return toBundleStatus(job, state);
+        }
       }
     });
+  }
+
+  /** Who enqueued the job and its state (whatever its data holds); JobNotFoundError when there is no such job. */
+  async owner(id: string): Promise<JobOwner> {
+    return this.guard('read a job', async () => {
+      const job = await this.job(id);
+      return { id, principal: storedPrincipal(job.data), state: reportedState(await job.getState(), job.failedReason) };
+    });
+  }
+
+  /**
+   * The job's log (what its workers noted: attempts, preflight, bundling, each region published, the
+   * failure), from line `offset` on; `next` is the offset to ask from next time.
+   */
+  async logs(id: string, offset = 0): Promise<JobLog> {
+    return this.guard('read a job log', async () => {
+      const job = await this.job(id);
+      const from = Math.max(0, Math.floor(offset));
+      const { logs, count } = await this.queue.getJobLogs(id, from, from + MAX_LOG_LINES - 1, true);
+      const state = reportedState(await job.getState(), job.failedReason);
+      return { id, lines: logs, next: from + logs.length, total: count, state, finished: FINISHED_STATES.includes(state) };
+    });
+  }
+
+  /** A page of jobs, newest first (see job-listing.ts); InvalidCursorError for a cursor not given out here. */
+  async list(options: ListOptions = {}): Promise<JobPage> {
+    return this.guard('list jobs', () => listJobs(this.queue, this.redis, options));
   }
 
   /**
@@ -263,7 +321,7 @@ export class BundleProducer {
         await this.redis.publish(cancelChannel(this.prefix), id);
         return { id, outcome: 'cancelling' as const, previousState };
       }
-      throw new JobStateConflictError(id, state, 'cancel');
+      throw new JobStateConflictError(id, reportedState(state, job.failedReason), 'cancel');
     });
   }
 
@@ -276,9 +334,11 @@ export class BundleProducer {
     return this.guard('retry a job', async () => {
       const job = await this.job(id);
       const state = await job.getState();
+      const problem = storedJobDataProblem(job.data);
+      if (problem !== undefined) throw new InvalidJobDataError(id, problem, storedPrincipal(job.data));
       const failedRegions = state === 'completed' ? Object.values(job.returnvalue?.regions ?? {}).filter((r) => r.error) : [];
       if (state !== 'failed' && !(state === 'completed' && failedRegions.length > 0)) {
-        throw new JobStateConflictError(id, state, 'retry');
+        throw new JobStateConflictError(id, reportedState(state, job.failedReason), 'retry');
       }
       let completed: Record<string, RegionResult> = { ...(job.data.completedRegions ?? {}) };
       if (state === 'completed') {
@@ -288,7 +348,7 @@ export class BundleProducer {
       await job.updateData({ ...job.data, completedRegions: completed, run: (job.data.run ?? 0) + 1 });
       await job.retry(state === 'completed' ? 'completed' : 'failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       completed = job.data.completedRegions ?? completed;
-      return { id, state: await job.getState(), keptRegions: Object.keys(completed).sort() };
+      return { id, state: reportedState(await job.getState(), job.failedReason), keptRegions: Object.keys(completed).sort() };
     });
   }
 
@@ -312,8 +372,19 @@ export class BundleProducer {
   /** Jobs per state. */
   async counts(): Promise<JobCounts> {
     return this.guard('count jobs', async () => {
-      const raw = await this.queue.getJobCounts(...COUNTED_STATES);
-      return Object.fromEntries(COUNTED_STATES.map((s) => [s, raw[s] ?? 0])) as JobCounts;
+      const bullStates = COUNTED_STATES.filter((s) => s !== 'cancelled');
+      const raw = await this.queue.getJobCounts(...bullStates);
+      const counts = Object.fromEntries(COUNTED_STATES.map((s) => [s, raw[s] ?? 0])) as JobCounts;
+      // cancelled jobs are failed ones to BullMQ: told apart by their failure's code (one pipelined read)
+      const failed = await this.queue.getRanges(['failed'], 0, -1);
+      if (failed.length > 0) {
+        const pipeline = this.redis.pipeline();
+        for (const id of failed) pipeline.hget(this.queue.toKey(id), 'failedReason');
+        const reasons = (await pipeline.exec()) ?? [];
+        counts.cancelled = reasons.filter(([, r]) => typeof r === 'string' && parseFailure(r)?.code === CANCELLED_CODE).length;
+        counts.failed = Math.max(0, counts.failed - counts.cancelled);
+      }
+      return counts;
     });
   }
 

@@ -8,9 +8,21 @@ import { REPLACEMENT_NOTE, type BundleJobData, type BundleJobProgress, type Bund
  * progress, the result, why it failed, and one entry per target region merging the spec, the progress
  * and the result. Built from what BullMQ stores; holds no secrets because job data holds none.
  */
-export type BundleState = JobState | 'unknown';
+/**
+ * BullMQ's states, and `cancelled`: a job a user cancelled while it ran (BullMQ holds it as failed, with
+ * BF_CANCELLED) is reported as cancelled, not as a failure. A job cancelled before it started is removed.
+ */
+export type BundleState = JobState | 'cancelled' | 'unknown';
 
-export const FINISHED_STATES: readonly BundleState[] = ['completed', 'failed'];
+export const FINISHED_STATES: readonly BundleState[] = ['completed', 'failed', 'cancelled'];
+
+/** Code of the failure of a job a user cancelled. */
+export const CANCELLED_CODE = 'BF_CANCELLED';
+
+/** The state to report for a job BullMQ holds in `state` with `failedReason`: failed by a cancel is `cancelled`. */
+export function reportedState(state: BundleState, failedReason: string | null | undefined): BundleState {
+  return state === 'failed' && parseFailure(failedReason)?.code === CANCELLED_CODE ? 'cancelled' : state;
+}
 
 export interface RegionStatus {
   region: string;
@@ -145,13 +157,15 @@ function regionStatus(target: JobSpec['regions'][number], progress: BundleJobPro
   return status;
 }
 
-export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, state: BundleState): BundleStatus {
+/** The status of a job BullMQ holds in `state` (its data checked first: see stored-job-data.ts). */
+export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, bullState: BundleState): BundleStatus {
   const data = job.data;
+  const state = reportedState(bullState, job.failedReason);
   const progress = isProgress(job.progress) ? job.progress : null;
   const result = state === 'completed' && job.returnvalue ? job.returnvalue : null;
   const finished = FINISHED_STATES.includes(state);
   const error = state === 'completed' ? null : parseFailure(job.failedReason);
-  const failures = state === 'failed' ? regionFailures(error, data.spec.regions.map((r) => r.region)) : {};
+  const failures = state === 'failed' || state === 'cancelled' ? regionFailures(error, data.spec.regions.map((r) => r.region)) : {};
   return {
     id: job.id ?? '',
     name: job.name,

@@ -34,10 +34,36 @@ export class JobNotFoundError extends BundlefarmError {
 export class JobStateConflictError extends BundlefarmError {
   static readonly code = 'BF_JOB_STATE_CONFLICT';
   constructor(id: string, state: string, operation: string, options: BundlefarmErrorOptions = {}) {
-    super(JobStateConflictError.code, `cannot ${operation} bundle job ${JSON.stringify(id)}: it is ${state}`, false, {
+    const hint = operation === 'retry' ? ' (only failed or cancelled jobs can be retried)' : operation === 'cancel' ? ' (only waiting or running jobs can be cancelled)' : '';
+    super(JobStateConflictError.code, `cannot ${operation} bundle job ${JSON.stringify(id)}: it is ${state}${hint}`, false, {
       ...options,
       details: { ...options.details, id, state, operation },
     });
+  }
+}
+
+/**
+ * A job whose stored data is not a job this service made (added by hand in Redis, or by something
+ * else): it cannot be reported or retried. Permanent; the API answers 422.
+ */
+export class InvalidJobDataError extends BundlefarmError {
+  static readonly code = 'BF_JOB_DATA_INVALID';
+  /** The principal recorded in the job, if any (who may see this answer). */
+  readonly owner: string | undefined;
+  constructor(id: string, problem: string, owner: string | undefined, options: BundlefarmErrorOptions = {}) {
+    super(InvalidJobDataError.code, `bundle job ${JSON.stringify(id)} cannot be read: ${problem} (not a job this bundlefarm made)`, false, {
+      ...options,
+      details: { ...options.details, id },
+    });
+    this.owner = owner;
+  }
+}
+
+/** A cursor of GET /v1/bundles that is not one the API gave out. */
+export class InvalidCursorError extends BundlefarmError {
+  static readonly code = 'BF_BAD_CURSOR';
+  constructor(options: BundlefarmErrorOptions = {}) {
+    super(InvalidCursorError.code, 'the cursor is not one this API gave out: use the nextCursor of the previous page, or none for the first', false, options);
   }
 }
 

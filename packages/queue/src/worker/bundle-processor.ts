@@ -18,7 +18,7 @@ import { resolveImage } from './image-resolver.js';
 import { checkJobScope } from './job-authorization.js';
 import { asBundlefarmError, toJobFailure } from './job-failure.js';
 import { preflightRegions } from './preflight-regions.js';
-import { JobProgressReporter } from './progress-reporter.js';
+import { earlierPercent, JobProgressReporter } from './progress-reporter.js';
 import { RootfsInput } from './rootfs-source.js';
 import type { RegionClients } from './region-clients.js';
 import { removeLeftovers } from './region-leftovers.js';
@@ -197,12 +197,20 @@ class BundleJobRun {
       { image: spec.image, bundle: spec.name, regions: remaining.map((r) => r.region), skipped: Object.keys(earlier), identity: spec.identity, source: job.data.source, principal },
       'job started',
     );
+    await this.note(
+      `attempt ${job.attemptsMade + 1} started: ${remaining.map((r) => r.region).join(', ') || 'no region left'}${Object.keys(earlier).length > 0 ? ` (already published: ${Object.keys(earlier).join(', ')})` : ''}`,
+    );
     const skipped = Object.fromEntries(Object.entries(earlier).map(([region, r]) => [region, r.partKeys?.length ?? 0]));
     const reporter = new JobProgressReporter(
       (p) => job.updateProgress(p),
       remaining.map((r) => r.region),
       skipped,
-      { intervalMs: config.progressIntervalMs, onError: (err) => this.log.warn({ err }, 'progress update failed') },
+      {
+        intervalMs: config.progressIntervalMs,
+        // a retry or a takeover goes on from what watchers last saw (job.progress is what was stored)
+        floorPercent: earlierPercent(job.progress),
+        onError: (err) => this.log.warn({ err }, 'progress update failed'),
+      },
     );
     this.reporter = reporter;
     if (remaining.length === 0) return this.alreadyPublished(spec, earlier);
@@ -588,7 +596,7 @@ class BundleJobRun {
     this.log.info({ target: busy.details.target, holder: busy.details.holder, delayMs }, 'waiting: another job is writing to the target');
     await this.note(`waiting: ${busy.message}`);
     try {
-      const queued: BundleJobProgress = { stage: 'queued', percent: 0, bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
+      const queued: BundleJobProgress = { stage: 'queued', percent: this.percentReached(), bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
       await this.job.updateProgress(queued);
       await this.job.moveToDelayed(Date.now() + delayMs, this.token);
     } catch (moveErr) {
@@ -682,11 +690,16 @@ class BundleJobRun {
   }
 
   /** Gives the job back to the queue (not a failed attempt) and tells BullMQ it is no longer ours. */
+  /** The highest percent watchers have seen for the job: back in the queue, it stays (percent never goes down). */
+  private percentReached(): number {
+    return Math.max(earlierPercent(this.job.progress), this.reporter?.current.percent ?? 0);
+  }
+
   private async handBack(err: unknown): Promise<never> {
     const cause = asBundlefarmError(err);
     if (this.token === undefined) throw toJobFailure(cause);
     try {
-      const queued: BundleJobProgress = { stage: 'queued', percent: 0, bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
+      const queued: BundleJobProgress = { stage: 'queued', percent: this.percentReached(), bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: {} };
       await this.job.updateProgress(queued);
       await this.job.moveToWait(this.token);
     } catch (moveErr) {

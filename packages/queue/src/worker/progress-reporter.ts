@@ -11,7 +11,9 @@ import type { BundleJobProgress, FilesystemProgress, JobStage, RegionProgress } 
  * - `percent` is a whole number that never goes down: preflight 1, building the filesystem 2–31 (by
  *   the share of the tree's bytes or of the tarball read), bundling/uploading 2–94 or, after a build,
  *   32–94 (half image read, half parts stored — the part count is estimated from the compression ratio
- *   so far until it is known), publishing 95–99 (per region), done 100;
+ *   so far until it is known), publishing 95–99 (per region), done 100 — and not across attempts either: a later attempt
+ *   (a retry, or another worker taking over a stalled job) starts from the highest percent an earlier
+ *   one reported (`floorPercent`) and stays there until its own work passes it;
  * - an update is sent at once when the stage or a region's stage changes, otherwise at most once per
  *   `intervalMs` (a timer sends the latest state when things go quiet), never per part;
  * - updates go out one at a time, in order; while one is in flight, newer counter updates replace each
@@ -24,6 +26,11 @@ import type { BundleJobProgress, FilesystemProgress, JobStage, RegionProgress } 
 export interface ProgressReporterOptions {
   /** Least time between two updates that do not change a stage (ms). */
   intervalMs: number;
+  /**
+   * The highest percent an earlier attempt of the job reported (default 0): this attempt never reports
+   * less, so watchers never see the job go back.
+   */
+  floorPercent?: number;
   onError?: (err: unknown) => void;
 }
 
@@ -59,7 +66,9 @@ export class JobProgressReporter {
     const all: Record<string, RegionProgress> = {};
     for (const [region, parts] of Object.entries(skipped)) all[region] = { stage: 'skipped', partsDone: parts };
     for (const region of regions) all[region] = { stage: 'pending', partsDone: 0 };
-    this.state = { stage: 'queued', percent: 0, bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: all };
+    const floor = options.floorPercent;
+    const percent = typeof floor === 'number' && Number.isFinite(floor) ? Math.min(99, Math.max(0, Math.floor(floor))) : 0;
+    this.state = { stage: 'queued', percent, bytesIn: 0, totalIn: 0, bytesOut: 0, partsDone: 0, regions: all };
   }
 
   /** The latest state (a copy). */
@@ -199,4 +208,13 @@ function clone(p: BundleJobProgress): BundleJobProgress {
     regions: Object.fromEntries(Object.entries(p.regions).map(([k, v]) => [k, { ...v }])),
     ...(p.filesystem ? { filesystem: { ...p.filesystem } } : {}),
   };
+}
+
+/**
+ * The percent an earlier attempt left in the job's stored progress (job data read back from Redis, so
+ * anything: a number, an object, garbage), or 0.
+ */
+export function earlierPercent(stored: unknown): number {
+  const p = typeof stored === 'object' && stored !== null ? (stored as { percent?: unknown }).percent : undefined;
+  return typeof p === 'number' && Number.isFinite(p) ? Math.min(100, Math.max(0, p)) : 0;
 }

@@ -1,5 +1,15 @@
 import { ForbiddenError } from '../errors/http-errors.js';
-import { JobNotFoundError, OutOfScopeError, specScopeProblems, type BundleProducer, type BundleStatus, type JobSpec, type Principal } from '@bundlefarm/queue';
+import {
+  InvalidJobDataError,
+  JobNotFoundError,
+  OutOfScopeError,
+  specScopeProblems,
+  type BundleProducer,
+  type BundleStatus,
+  type JobOwner,
+  type JobSpec,
+  type Principal,
+} from '@bundlefarm/queue';
 
 /*
  * What a principal may do with jobs: enqueue only specs inside its scope, and see (or cancel, retry)
@@ -28,10 +38,26 @@ export function checkEnqueueScope(producer: BundleProducer, principal: Principal
  * may not see it; ForbiddenError when it may see but not manage it.
  */
 export async function visibleJob(producer: BundleProducer, principal: Principal, id: string, access: 'see' | 'manage'): Promise<BundleStatus> {
-  const status = await producer.status(id);
-  if (!principal.maySee(status.principal)) throw new JobNotFoundError(id);
-  if (access === 'manage' && !principal.mayManage(status.principal)) {
+  await checkJobAccess(producer, principal, id, access);
+  try {
+    return await producer.status(id);
+  } catch (err) {
+    // changed hands meanwhile (not possible today: a job's principal is set once), but never tell who
+    if (err instanceof InvalidJobDataError && !principal.maySee(err.owner)) throw new JobNotFoundError(id);
+    throw err;
+  }
+}
+
+/**
+ * Whether `principal` may see (or manage) job `id`, from the principal recorded in it — whatever else
+ * its data holds, so a job whose data is not a valid job is still hidden from those who may not see it
+ * (and answered 422 to those who may).
+ */
+export async function checkJobAccess(producer: BundleProducer, principal: Principal, id: string, access: 'see' | 'manage'): Promise<JobOwner> {
+  const owner = await producer.owner(id);
+  if (!principal.maySee(owner.principal)) throw new JobNotFoundError(id);
+  if (access === 'manage' && !principal.mayManage(owner.principal)) {
     throw new ForbiddenError(`principal ${JSON.stringify(principal.name)} may see but not cancel or retry another principal's job`);
   }
-  return status;
+  return owner;
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BundleProducer } from '@bundlefarm/queue';
 import { requireBoardLogin, type BoardLogins, type BoardRole } from '../auth/admin-auth.js';
 import { FailureLimiter } from '../auth/failure-limiter.js';
+import { boardProgress } from './board-progress.js';
 
 /** Where the read-only Bull Board is served (viewers and the admin). */
 export const BOARD_PATH = '/admin/queues';
@@ -28,7 +29,8 @@ const BOARD_HEADERS = {
 };
 
 /**
- * Bull Board (the queue's jobs, their data, progress, results and failures), twice:
+ * Bull Board (the queue's jobs, their data, progress — a bar per job, stages and regions in words —
+ * results and failures), twice:
  *
  * - at BOARD_PATH, read-only (bull-board's readOnlyMode, which its server enforces too, and every
  *   method but GET/HEAD refused here besides) for viewers — principals that may see every job, by
@@ -49,9 +51,12 @@ async function mount(app: FastifyInstance, producer: BundleProducer, path: strin
   const readOnly = role === 'viewer';
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(path);
+  const adapter = new BullMQAdapter(producer.queue, { readOnlyMode: readOnly, displayName: 'bundles', description: 'bundlefarm bundle jobs' });
+  // the percent as the bar the board draws, the stages and regions in words (board-progress.ts)
+  adapter.setFormatter('progress', boardProgress);
   createBullBoard({
     queues: [
-      new BullMQAdapter(producer.queue, { readOnlyMode: readOnly, displayName: 'bundles', description: 'bundlefarm bundle jobs' }),
+      adapter,
       // notices and how their deliveries went: to look at, never to edit (a notice is MAC-bound anyway)
       new BullMQAdapter(producer.notices, { readOnlyMode: true, displayName: 'notifications', description: 'job-end notices and their deliveries' }),
     ],

@@ -1,4 +1,4 @@
-import { jobSpecSchema, KNOWN_REGIONS, type BundleStatus, type CancelResult, type JobCounts, type RetryResult } from '@bundlefarm/queue';
+import { DEFAULT_LIST_LIMIT, jobSpecSchema, KNOWN_REGIONS, LIST_STATES, MAX_LIST_LIMIT, type BundleStatus, type CancelResult, type JobCounts, type JobLog, type JobPage, type RetryResult } from '@bundlefarm/queue';
 import { z } from 'zod';
 
 /**
@@ -99,7 +99,9 @@ export const bundleStatusSchema = z
   .object({
     id: z.string(),
     name: z.string(),
-    state: z.enum(['waiting', 'delayed', 'prioritized', 'waiting-children', 'active', 'completed', 'failed', 'unknown']),
+    state: z
+      .enum(['waiting', 'delayed', 'prioritized', 'waiting-children', 'active', 'completed', 'failed', 'cancelled', 'unknown'])
+      .describe('cancelled: stopped by a user while it ran (never counted as failed)'),
     finished: z.boolean(),
     source: z.string(),
     delivery: z.string().optional(),
@@ -154,9 +156,61 @@ export const queueResponseSchema = z
       prioritized: z.number(),
       'waiting-children': z.number(),
       completed: z.number(),
-      failed: z.number(),
+      failed: z.number().describe('failed jobs, not counting the cancelled ones'),
+      cancelled: z.number().describe('jobs a user cancelled while they ran'),
     }),
   });
+
+/** GET /v1/bundles: which jobs, how many. */
+export const listQuerySchema = z
+  .object({
+    state: z
+      .string()
+      .optional()
+      .describe(`comma-separated states to list (${LIST_STATES.join(', ')}); default all`)
+      .transform((s, ctx) => {
+        if (s === undefined || s === '') return undefined;
+        const states = s.split(',').map((x) => x.trim());
+        const unknown = states.filter((x) => !(LIST_STATES as readonly string[]).includes(x));
+        if (unknown.length > 0) ctx.addIssue({ code: 'custom', message: `unknown state ${JSON.stringify(unknown[0])}: one of ${LIST_STATES.join(', ')}` });
+        return states as Array<(typeof LIST_STATES)[number]>;
+      }),
+    limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT).describe(`jobs per page, 1-${MAX_LIST_LIMIT}`),
+    cursor: z.string().max(400).optional().describe('nextCursor of the previous page'),
+  })
+  .strict();
+
+export const jobSummarySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: bundleStatusSchema.shape.state,
+  finished: z.boolean(),
+  source: z.string(),
+  principal: z.string().optional(),
+  regions: z.array(z.string()).describe("the spec's regions, in its order"),
+  percent: z.number().nullable(),
+  stage: progressSchema.shape.stage.nullable(),
+  error: z
+    .object({ code: z.string(), message: z.string() })
+    .nullable()
+    .describe('why it failed or was cancelled; BF_JOB_DATA_INVALID for a job whose stored data is not a job of this service'),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+
+export const listResponseSchema = z.object({
+  jobs: z.array(jobSummarySchema).describe('newest first; only jobs the caller may see'),
+  nextCursor: z.string().nullable().describe('pass as ?cursor= for the next page; null on the last'),
+});
+
+export const logResponseSchema = z.object({
+  id: z.string(),
+  lines: z.array(z.string()).describe('what the workers noted, oldest first, from ?offset= on'),
+  next: z.number().describe('pass as ?offset= to get only newer lines'),
+  total: z.number(),
+  state: bundleStatusSchema.shape.state,
+  finished: z.boolean(),
+});
 
 export const uploadPartSchema = z.object({
   partNumber: z.number(),
@@ -199,6 +253,8 @@ export type BundleStatusResponse = z.infer<typeof bundleStatusSchema>;
 export type CancelResponse = z.infer<typeof cancelResponseSchema>;
 export type RetryResponse = z.infer<typeof retryResponseSchema>;
 export type QueueResponse = z.infer<typeof queueResponseSchema>;
+export type ListResponse = z.infer<typeof listResponseSchema>;
+export type LogResponse = z.infer<typeof logResponseSchema>;
 export type UploadResponse = z.infer<typeof uploadResponseSchema>;
 export type CompletedUploadResponse = z.infer<typeof completedUploadSchema>;
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
@@ -231,3 +287,5 @@ export type _StatusMatches = Assignable<BundleStatusResponse, BundleStatus>;
 export type _CancelMatches = Assignable<CancelResponse, CancelResult>;
 export type _RetryMatches = Assignable<RetryResponse, RetryResult>;
 export type _CountsMatch = Assignable<QueueResponse['counts'], JobCounts>;
+export type _ListMatches = Assignable<ListResponse, JobPage>;
+export type _LogMatches = Assignable<LogResponse, JobLog>;

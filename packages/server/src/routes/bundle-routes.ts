@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { jobIdSchema, type BundleProducer, type Principals } from '@bundlefarm/queue';
 import { principalOf, requirePrincipal } from '../auth/principals.js';
-import { checkEnqueueScope, reservedJobIdProblem, visibleJob } from '../auth/job-access.js';
+import { checkEnqueueScope, checkJobAccess, reservedJobIdProblem, visibleJob } from '../auth/job-access.js';
 import { BadRequestError } from '../errors/http-errors.js';
 import {
   bundleStatusSchema,
@@ -9,6 +10,9 @@ import {
   enqueueResponseSchema,
   errorBodySchema,
   jobSpecJsonSchema,
+  listQuerySchema,
+  listResponseSchema,
+  logResponseSchema,
   queueResponseSchema,
   responseJsonSchema,
   retryResponseSchema,
@@ -16,6 +20,8 @@ import {
   type CancelResponse,
   type EnqueueResponse,
   type ErrorBody,
+  type ListResponse,
+  type LogResponse,
   type QueueResponse,
   type RetryResponse,
 } from '../openapi/api-schemas.js';
@@ -49,15 +55,24 @@ const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, r
 const idParam = { type: 'object', properties: { id: { type: 'string', description: 'job id' } }, required: ['id'] };
 const security = [{ bearer: [] }];
 
+/** The query of GET /v1/bundles as clients write it (zod's input side; the route parses it with listQuerySchema). */
+function listQueryJsonSchema(): Record<string, unknown> {
+  const json = z.toJSONSchema(listQuerySchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
 /**
  * The bundle API, behind a principal's bearer token (checked before the body is read). What a caller
  * may do is its principal's scope: a spec outside it is 403 naming each field, and only jobs the
  * principal may see exist for it (others' are 404, as if absent):
  *
  * - POST /v1/bundles — enqueue a job spec (JSON); 202 + Location, or 200 for a repeated Idempotency-Key;
- * - GET /v1/bundles/:id — state, progress, result per region, error;
+ * - GET /v1/bundles?state=&limit=&cursor= — the jobs the principal may see, newest first, a page at a time;
+ * - GET /v1/bundles/:id — state, progress, result per region, error (422 for a job whose data is not a job's);
+ * - GET /v1/bundles/:id/logs?offset= — what the workers noted about the job, from a line on;
  * - DELETE /v1/bundles/:id — cancel (200 removed before it started; 202 a running job is being stopped);
- * - POST /v1/bundles/:id/retry — run a failed job again (regions already published are kept);
+ * - POST /v1/bundles/:id/retry — run a failed or cancelled job again (regions already published are kept);
  * - GET /v1/queue — job counts per state.
  */
 export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOptions): Promise<void> {
@@ -117,6 +132,36 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
     },
   );
 
+  app.get<{ Querystring: Record<string, string>; Reply: ListResponse | ErrorBody }>(
+    '/v1/bundles',
+    {
+      schema: {
+        tags: ['bundles'],
+        summary: 'List bundle jobs',
+        description:
+          "The jobs the caller's principal may see (its own, or every job with canSeeOthers), newest first, a page at a time: " +
+          'pass the answer\'s nextCursor as ?cursor= for the next page. A job a user cancelled while it ran is in state cancelled, not failed.',
+        security,
+        querystring: listQueryJsonSchema(),
+        response: { 200: responseJsonSchema(listResponseSchema), ...errors(400, 401, 503) },
+      },
+    },
+    async (request) => {
+      const q = listQuerySchema.safeParse(request.query ?? {});
+      if (!q.success) {
+        const issue = q.error.issues[0];
+        throw new BadRequestError(`query ${issue?.path.join('.') || 'string'}: ${issue?.message ?? 'invalid'}`);
+      }
+      const principal = principalOf(request);
+      return producer.list({
+        ...(q.data.state !== undefined ? { states: q.data.state } : {}),
+        limit: q.data.limit,
+        ...(q.data.cursor !== undefined ? { cursor: q.data.cursor } : {}),
+        visible: (owner) => principal.maySee(owner),
+      });
+    },
+  );
+
   app.get<{ Params: { id: string }; Reply: BundleStatusResponse | ErrorBody }>(
     '/v1/bundles/:id',
     {
@@ -125,10 +170,31 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
         summary: "A bundle job's state, progress and result",
         security,
         params: idParam,
-        response: { 200: responseJsonSchema(bundleStatusSchema), ...errors(401, 404, 503) },
+        response: { 200: responseJsonSchema(bundleStatusSchema), ...errors(401, 404, 422, 503) },
       },
     },
     async (request) => visibleJob(producer, principalOf(request), request.params.id, 'see'),
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { offset?: string }; Reply: LogResponse | ErrorBody }>(
+    '/v1/bundles/:id/logs',
+    {
+      schema: {
+        tags: ['bundles'],
+        summary: "A bundle job's log",
+        description: 'What its workers noted (attempts, preflight, bundling, each region published, the failure), oldest first; ?offset=N skips the first N lines (pass `next` to follow).',
+        security,
+        params: idParam,
+        querystring: { type: 'object', properties: { offset: { type: 'integer', minimum: 0, description: 'first line to return (default 0)' } } },
+        response: { 200: responseJsonSchema(logResponseSchema), ...errors(400, 401, 404, 503) },
+      },
+    },
+    async (request) => {
+      const raw = request.query?.offset;
+      if (raw !== undefined && !/^\d{1,9}$/.test(raw)) throw new BadRequestError('query offset: must be a whole number of lines (0 or more)');
+      await checkJobAccess(producer, principalOf(request), request.params.id, 'see');
+      return producer.logs(request.params.id, raw === undefined ? 0 : Number(raw));
+    },
   );
 
   app.delete<{ Params: { id: string }; Reply: CancelResponse | ErrorBody }>(
@@ -146,7 +212,7 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      await visibleJob(producer, principal, request.params.id, 'manage');
+      await checkJobAccess(producer, principal, request.params.id, 'manage');
       const r = await producer.cancel(request.params.id);
       request.log.info({ job: r.id, outcome: r.outcome, principal: principal.name }, 'bundle job cancelled');
       return reply.code(r.outcome === 'removed' ? 200 : 202).send(r);
@@ -158,16 +224,18 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
     {
       schema: {
         tags: ['bundles'],
-        summary: 'Retry a failed bundle job',
-        description: 'Runs a failed job again with fresh attempts (also a completed job one of whose regions failed). Regions already published are not redone.',
+        summary: 'Retry a failed or cancelled bundle job',
+        description:
+          'Runs a failed or cancelled job again with fresh attempts (also a completed job one of whose regions failed). Regions already published are not redone. ' +
+          'Any other job: 409 BF_JOB_STATE_CONFLICT naming its state; a job whose data is not a job of this service: 422 BF_JOB_DATA_INVALID.',
         security,
         params: idParam,
-        response: { 202: responseJsonSchema(retryResponseSchema), ...errors(401, 403, 404, 409, 503) },
+        response: { 202: responseJsonSchema(retryResponseSchema), ...errors(401, 403, 404, 409, 422, 503) },
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      await visibleJob(producer, principal, request.params.id, 'manage');
+      await checkJobAccess(producer, principal, request.params.id, 'manage');
       const r = await producer.retry(request.params.id);
       request.log.info({ job: r.id, kept: r.keptRegions, principal: principal.name }, 'bundle job retried');
       return reply.code(202).send(r);

@@ -154,8 +154,11 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
         };
         const challenge = 'HMAC-SHA256 header="X-Hub-Signature-256"';
         if (options.githubSecrets.length === 0) refuse(new UnauthorizedError('GitHub webhooks are not enabled (no secret is configured)', challenge));
-        if (!/^sha256=[0-9a-fA-F]{64}$/.test(firstHeader(request, 'x-hub-signature-256')?.trim() ?? '')) {
-          refuse(new UnauthorizedError('X-Hub-Signature-256 is missing or not sha256=<64 hex digits>', challenge));
+        const signature = firstHeader(request, 'x-hub-signature-256')?.trim();
+        if (signature === undefined || signature === '') {
+          refuse(new UnauthorizedError('X-Hub-Signature-256 is missing: set the webhook\'s secret in GitHub so that it signs its deliveries', challenge));
+        } else if (!/^sha256=[0-9a-fA-F]{64}$/.test(signature)) {
+          refuse(new UnauthorizedError('X-Hub-Signature-256 is not sha256=<64 hex digits>', challenge));
         }
         const event = firstHeader(request, 'x-github-event');
         const delivery = firstHeader(request, 'x-github-delivery');
