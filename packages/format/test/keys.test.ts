@@ -66,7 +66,7 @@ describe('private keys and certificates', () => {
     cases.push(['PKCS#8, wrong passphrase that decrypts to valid padding', () => parsePrivateKey(encrypted, 'k.pem', paddingLucky(encrypted)), /passphrase is wrong/]);
     cases.push(['PKCS#1, wrong passphrase that decrypts to valid padding', () => parsePrivateKey(traditional, 'k.pem', paddingLucky(traditional)), /passphrase is wrong/]);
     const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    cases.push(['EC key', () => parsePrivateKey(ec, 'k.pem'), /ec key; bundles need an RSA key/]);
+    cases.push(['EC key', () => parsePrivateKey(ec, 'k.pem'), /it is an EC key; bundles need an RSA key/]);
     for (const [what, fn, message] of cases) {
       assert.throws(fn, (e: unknown) => (e instanceof InvalidKeyError || e instanceof InvalidCertificateError) && message.test(e.message), what);
     }
