@@ -283,7 +283,7 @@ describe(`load: ${JOBS} small bundle jobs through the API, ${WORKERS} worker pro
     }
     for (const s of statuses.filter((x) => x.status !== 200)) assert.equal(s.json.error, 'BF_JOB_NOT_FOUND', s.text);
     const counts = await env.request('GET', '/v1/queue');
-    assert.deepEqual({ ...counts.json.counts }, { waiting: 0, active: 0, delayed: 0, prioritized: 0, 'waiting-children': 0, completed: KEEP_COMPLETED, failed: 0 });
+    assert.deepEqual({ ...counts.json.counts }, { waiting: 0, active: 0, delayed: 0, prioritized: 0, 'waiting-children': 0, completed: KEEP_COMPLETED, failed: 0, cancelled: 0 });
   });
 
   it('left exactly one bundle per job in the bucket', async () => {
