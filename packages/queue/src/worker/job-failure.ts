@@ -24,9 +24,12 @@ export function asBundlefarmError(err: unknown): BundlefarmError {
 /** The error to throw from the processor for `err`. */
 export function toJobFailure(err: BundlefarmError): Error {
   const reason = `${err.code}: ${err.message}`;
-  if (!err.transient) return new UnrecoverableError(reason);
-  const failure = new Error(reason);
-  failure.name = 'TransientBundleError';
+  const failure = err.transient ? Object.assign(new Error(reason), { name: 'TransientBundleError' }) : new UnrecoverableError(reason);
+  // BullMQ keeps the thrown error's stack in the job (Bull Board shows it): for an error bundlefarm
+  // classified — bad input, configuration, S3 said no — the code and message are the whole story, and
+  // frames of the worker's own files (local paths) are noise to whoever reads the board. Only an
+  // unexpected error (a bug) keeps the stack of where it happened, for the one who fixes it.
+  failure.stack = err.code === WorkerInternalError.code && err.cause instanceof Error && err.cause.stack ? err.cause.stack : `${failure.name}: ${reason}`;
   return failure;
 }
 
