@@ -118,7 +118,7 @@ describe('Redis restarted under running jobs', SLOW, () => {
     const refused = await call(api, 'POST', '/v1/bundles', specFor([{ region: 'us-east-1', bucket: before[0]!.bucket, prefix: 'refused/' }], { name: 'refused' }));
     assert.equal(refused.status, 503, JSON.stringify(refused.json));
     assert.equal(refused.json.error, 'BF_QUEUE_UNAVAILABLE');
-    await until('both workers to notice Redis is gone', () => linesSince(workers, marks, /Redis connection error/).every((l) => l.length > 0) || undefined, 30_000);
+    await until('both workers to notice Redis is gone', () => linesSince(workers, marks, /Redis unreachable: reconnecting/).every((l) => l.length > 0) || undefined, 30_000);
     // the running jobs go on without Redis: they finish their uploads (and wait for it to publish)
     const bundled = new RegExp(`"jobId":"(${running.join('|')})".*"msg":"bundled"`);
     await until('the running jobs to finish bundling', () => linesSince(workers, marks, bundled).flat().length === 2 || undefined, 60_000);
