@@ -43,6 +43,7 @@ import { createRedis, lockSafeReconnect } from '../redis-connection.js';
 import { isRedisConnectionError, logRedisReconnects } from '../redis-connection-log.js';
 import { CANCEL_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, createBundleProcessor, type BundleJob } from './bundle-processor.js';
 import { CancelListener } from './cancel-listener.js';
+import { LockFence } from './lock-fence.js';
 import { RegionClients } from './region-clients.js';
 import { trustWarnings } from './job-authorization.js';
 import { TargetClaims } from './target-claims.js';
@@ -62,6 +63,8 @@ export interface BundleWorkerOptions {
 interface RunningJob {
   job: BundleJob;
   token: string | undefined;
+  /** Renews the lock and stops the job's S3 writes when it cannot (see lock-fence.ts). */
+  fence: LockFence | undefined;
 }
 
 /**
@@ -125,16 +128,7 @@ export class BundleWorker {
 
   /** Renews the lock of every running job now (on reconnect); a lock found gone stops its job. */
   private renewLocks(): void {
-    for (const [jobId, { job, token }] of this.running) {
-      if (token === undefined) continue;
-      job.extendLock(token, this.config.lockDurationMs).then(
-        (renewed) => {
-          if (renewed !== 1 && this.running.has(jobId)) this.lockLost(jobId);
-          else this.logger.debug({ jobId }, 'job lock renewed after reconnecting');
-        },
-        (err: unknown) => this.logger.warn({ jobId, err }, 'could not renew the job lock after reconnecting (the renewal timer tries again)'),
-      );
-    }
+    for (const { fence } of this.running.values()) fence?.renewNow();
   }
 
   static async start(config: WorkerConfig, options: BundleWorkerOptions = {}): Promise<BundleWorker> {
@@ -155,7 +149,23 @@ export class BundleWorker {
     const processJob = createBundleProcessor({ config, clients, pool, logger, claims: new TargetClaims(connection, config.prefix) });
     // three declared parameters, as BullMQ passes the cancel signal only to processors that take one
     const processor = async (job: BundleJob, token: string | undefined, signal: AbortSignal | undefined): Promise<BundleJobResult> => {
-      if (job.id) running.set(job.id, { job, token });
+      const jobId = job.id;
+      // self-fencing: no S3 write for this job once its lock cannot be confirmed (see lock-fence.ts)
+      const fence =
+        token === undefined || jobId === undefined
+          ? undefined
+          : new LockFence({
+              lockDurationMs: config.lockDurationMs,
+              renew: async () => (await job.extendLock(token, config.lockDurationMs)) === 1,
+              onFence: (unconfirmedMs) => {
+                logger.error({ jobId, unconfirmedMs: Math.round(unconfirmedMs), fenceAfterMs: fence?.fenceAfterMs }, 'job lock not confirmed for too long: stopping its S3 writes (self-fencing)');
+                worker.cancelJob(jobId, LOCK_LOST_REASON);
+              },
+              onLost: () => {
+                if (worker.cancelJob(jobId, LOCK_LOST_REASON)) logger.error({ jobId }, 'lost the job lock: stopping the job');
+              },
+            }).start();
+      if (jobId) running.set(jobId, { job, token, fence });
       const completedBefore = job.data?.firstCompletedAt !== undefined;
       try {
         const result = await processJob(job, token, signal);
@@ -164,7 +174,8 @@ export class BundleWorker {
         if (err instanceof WaitingError && job.id) metrics?.jobHandedBack(job.id);
         throw err;
       } finally {
-        if (job.id) running.delete(job.id);
+        fence?.stop();
+        if (jobId) running.delete(jobId);
       }
     };
     const worker = new Worker<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, processor, {
