@@ -21,9 +21,10 @@ RUN --mount=type=cache,target=/root/.npm \
  && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: node, the libdeflate shared library, tini; no compilers ------------------------------
+# e2fsprogs, fdisk, attr, zstd, xz-utils, bzip2: jobs that build their filesystem from a tree or tarball
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libdeflate0 tini ca-certificates \
+ && apt-get install -y --no-install-recommends libdeflate0 tini ca-certificates e2fsprogs fdisk attr zstd xz-utils bzip2 \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app

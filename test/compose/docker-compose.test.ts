@@ -42,7 +42,7 @@ function interpolate(text: string, env: Record<string, string>): string {
       const value = env[name!];
       const missing = value === undefined || (colon === ':' && value === '');
       if (op === undefined) out += value ?? '';
-      else if (!missing) out += value!;
+      else if (!missing) out += value;
       else if (op === '-') out += interpolate(rest ?? '', env);
       else throw new MissingVariable(`${name}: ${interpolate(rest ?? '', env)}`);
       i = j;

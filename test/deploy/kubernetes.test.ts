@@ -27,10 +27,10 @@ const DIR = join(REPO, 'deploy', 'kubernetes');
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
 
 const VALIDATORS: Record<string, (o: Obj) => void> = {
-  'v1/ConfigMap': (o) => new ConfigMap(o as never).validate(),
-  'v1/Service': (o) => new Service(o as never).validate(),
-  'apps/v1/Deployment': (o) => new Deployment(o as never).validate(),
-  'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o as never).validate(),
+  'v1/ConfigMap': (o) => new ConfigMap(o).validate(),
+  'v1/Service': (o) => new Service(o).validate(),
+  'apps/v1/Deployment': (o) => new Deployment(o).validate(),
+  'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o).validate(),
   'keda.sh/v1alpha1/ScaledObject': (o) => new ScaledObject(o as never).validate(),
   'keda.sh/v1alpha1/TriggerAuthentication': (o) => new TriggerAuthentication(o as never).validate(),
 };
@@ -144,7 +144,7 @@ describe('deploy/kubernetes', () => {
       assert.deepEqual(config.metrics, { host: '0.0.0.0', port: 9464 });
       assert.equal(config.prefix, prefix);
       const volumeMount = worker.spec.template.spec.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'keys');
-      for (const id of Object.values(workerJson.identities) as Array<{ key: string; cert: string }>) {
+      for (const id of Object.values<{ key: string; cert: string }>(workerJson.identities)) {
         assert.ok(id.key.startsWith(`${volumeMount.mountPath}/`) && id.cert.startsWith(`${volumeMount.mountPath}/`), 'keys from the Secret mount');
       }
     } catch (err) {

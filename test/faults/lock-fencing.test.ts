@@ -21,7 +21,7 @@ import { after, describe, it } from 'node:test';
 import { Job } from 'bullmq';
 import type { BundleJobData, BundleJobResult } from '@bundlefarm/queue';
 import { s3Requests } from '../helpers/fault-proxy.js';
-import { s3Calls, type RecordedS3Request } from '../helpers/s3-front/request-log.js';
+import { s3Calls, type RecordedS3Request } from '@bundlefarm/s3-local';
 import { registerS3Credentials } from '../helpers/s3-server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { serviceEnvironment, specFor, until, type WorkerProcess } from '../service/service-environment.js';

@@ -63,7 +63,7 @@ async function injected(s: Record<string, unknown>): Promise<BundleJob> {
   const job = await env.queue.add(NAME, { spec: s as unknown as BundleJobData['spec'], source: 'test' }, jobOptions({ attempts: 3, backoffMs: 200 }));
   return until(`job ${job.id} to finish`, async () => {
     const fresh = await Job.fromId<BundleJobData, BundleJobResult>(env.queue, job.id!);
-    return fresh && fresh.finishedOn ? fresh : undefined;
+    return fresh?.finishedOn ? fresh : undefined;
   }, 120_000, 100);
 }
 
@@ -272,7 +272,7 @@ describe('two jobs for the same place at once', SLOW, () => {
       const finished = async (job: BundleJob) =>
         until(`job ${job.id} to finish`, async () => {
           const fresh = await Job.fromId<BundleJobData, BundleJobResult>(env.queue, job.id!);
-          return fresh && fresh.finishedOn ? fresh : undefined;
+          return fresh?.finishedOn ? fresh : undefined;
         }, 120_000, 100);
       const a = await finished(first);
       assert.equal(await a.getState(), 'completed', a.failedReason);

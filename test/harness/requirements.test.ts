@@ -23,11 +23,11 @@ function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
 /** Runs `fn` with stderr captured (the helpers print each skip reason there); returns what was printed. */
 function printed(fn: () => void): string {
   let text = '';
-  const write = process.stderr.write;
+  const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((chunk: string | Uint8Array) => {
     text += String(chunk);
     return true;
-  }) as typeof process.stderr.write;
+  });
   try {
     fn();
   } finally {

@@ -113,7 +113,10 @@ export async function readImage(image: string, options: { hash?: boolean } = {})
     entries.set(p, e);
     for (const line of res.get(`ea_list ${q(p)}`) ?? []) {
       const m = /^\s+(\S+) \(\d+\)/.exec(line);
-      if (m) eaGets.push(`ea_get -x ${q(p)} ${m[1]}`), e.xattrs.set(m[1]!, '');
+      if (m) {
+        eaGets.push(`ea_get -x ${q(p)} ${m[1]}`);
+        e.xattrs.set(m[1]!, '');
+      }
     }
   }
   // 3. xattr values (in the kernel's format: ea_get converts ACLs back)

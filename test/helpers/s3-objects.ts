@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '@bundlefarm/s3';
-import type { S3FrontBucketOptions } from './s3-front/index.js';
+import type { S3FrontBucketOptions } from '@bundlefarm/s3-local';
 import { s3rverClientSettings, type S3TestServer } from './s3-server.js';
 
 /** What a bucket holds, as a test sees it through its own client. */

@@ -8,10 +8,10 @@ import {
   type S3FrontBucketOptions,
   type S3FrontCredentials,
   type S3FrontOptions,
-} from './s3-front/index.js';
+} from '@bundlefarm/s3-local';
 
 /*
- * The S3 server of the tests: the S3 front (test/helpers/s3-front/), which checks every request as
+ * The S3 server of the tests: the S3 front (@bundlefarm/s3-local, packages/s3-local), which checks every request as
  * Amazon S3 does — signatures (SigV4, presigned, chunked; SigV2), regions (a bucket lives in one; one
  * endpoint per region; 301/400 for the wrong one), Content-MD5 and checksums, ACLs, anonymous access —
  * with s3rver behind it keeping the bytes. Clients use `s3rverClientSettings(endpoint, region)`:

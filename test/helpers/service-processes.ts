@@ -84,7 +84,7 @@ export interface ServiceProcessesOptions {
    * A principals file (its content) for the API and the workers (BUNDLEFARM_PRINCIPALS_FILE); the API
    * then has no legacy BUNDLEFARM_API_TOKENS unless `legacyToken` says so.
    */
-  principals?: unknown | ((secrets: ServiceSecrets) => unknown);
+  principals?: unknown;
   /** Keep the legacy token (secrets.apiToken) next to the principals file (default: only without one). */
   legacyToken?: boolean;
   /** The job MAC key for the API and the workers (BUNDLEFARM_JOB_MAC_KEY; default none). */

@@ -10,7 +10,7 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { ALL_USERS, EC2_ACCOUNT } from '../helpers/s3-front/index.js';
+import { ALL_USERS, EC2_ACCOUNT } from '@bundlefarm/s3-local';
 import { registerS3Credentials } from '../helpers/s3-server.js';
 import { bucketIn, client, frontServer, sdkRefusal, send } from './front-fixture.js';
 

@@ -7,7 +7,7 @@ import type { HttpRequest } from '@smithy/types';
 import { XMLParser } from 'fast-xml-parser';
 import { createFreshBucket } from '../helpers/s3-objects.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
-import type { S3FrontBucketOptions } from '../helpers/s3-front/index.js';
+import type { S3FrontBucketOptions } from '@bundlefarm/s3-local';
 
 /*
  * What the S3 front's own tests share: one front per test file (us-east-1, eu-west-1 and af-south-1

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { decodeAwsChunked } from '../helpers/s3-front/aws-chunked.js';
-import { parseRawQuery } from '../helpers/s3-front/request-target.js';
-import { S3FrontError } from '../helpers/s3-front/s3-error.js';
-import { sigV2Signature, sigV2StringToSign, verifySigV2 } from '../helpers/s3-front/signature-v2.js';
-import { credentialScopeOf, signWithScope, verifySigV4, type SigV4Input } from '../helpers/s3-front/signature-v4.js';
+import {
+  credentialScopeOf,
+  decodeAwsChunked,
+  parseRawQuery,
+  S3FrontError,
+  signWithScope,
+  sigV2Signature,
+  sigV2StringToSign,
+  verifySigV2,
+  verifySigV4,
+  type SigV4Input,
+} from '@bundlefarm/s3-local';
 
 /*
  * The front's signature checks against the worked examples in AWS's S3 documentation ("Examples:

@@ -429,7 +429,7 @@ describe('bundlefarm API (no workers)', () => {
     );
     try {
       const url = await app.listen({ host: '127.0.0.1', port: 0 });
-      const send = (body: string) => github({ ...env, url } as ServiceEnvironment, 'workflow_run', body);
+      const send = (body: string) => github({ ...env, url }, 'workflow_run', body);
       await unchanged(async () => {
         const fork = await send(workflowRun('mallory/os', { head_sha: 'f0f0f0f0123456789abcdef0123456789abcdef0' }));
         assert.equal(fork.status, 202, JSON.stringify(fork.json));

@@ -124,7 +124,7 @@ describe('Bull Board', { skip }, () => {
       const res = await front.goto(`${env.url}${BOARD_PATH}`);
       assert.equal(res?.status(), 200);
       assert.equal(await front.title(), 'bundlefarm');
-      const headers = await res!.allHeaders();
+      const headers = await res.allHeaders();
       assert.equal(headers['x-frame-options'], 'DENY');
       assert.match(headers['content-security-policy'] ?? '', /frame-ancestors 'none'/);
 
@@ -174,7 +174,7 @@ describe('Bull Board', { skip }, () => {
       const ap = await admin.newPage();
       const res = await ap.goto(`${env.url}${ADMIN_BOARD_PATH}`);
       assert.equal(res?.status(), 200);
-      assert.equal((await res!.allHeaders())['x-frame-options'], 'DENY');
+      assert.equal((await res.allHeaders())['x-frame-options'], 'DENY');
       const status = await write(ap, `${ADMIN_BOARD_PATH}/api/queues/bundles/pause`);
       assert.ok(status >= 200 && status < 300, `admin pause: ${status}`);
       assert.equal(await env.queue.isPaused(), true, 'the admin paused the queue');
@@ -214,6 +214,25 @@ describe('Bull Board', { skip }, () => {
       assert.equal((await fetch(`${url}${ADMIN_BOARD_PATH}/api/queues`, { headers: { authorization: basic(ADMIN.user, ADMIN.password) } })).status, 429, 'both boards');
       // the API itself is not locked
       assert.equal((await fetch(`${url}/v1/queue`, { headers: { authorization: `Bearer ${VIEWER_TOKEN}` } })).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('behind a proxy (BUNDLEFARM_TRUST_PROXY=true), a guesser cannot claim a fresh address per guess in X-Forwarded-For', async () => {
+    // true is one hop: the address the proxy appended (the right-most), never the ones the client wrote
+    const app = await buildServer(
+      { apiTokens: [], principalsFile, redisUrl: env.redis.url, queuePrefix: `${PREFIX}-proxy`, admin: ADMIN, logLevel: 'silent', trustProxy: true },
+      { logger: false },
+    );
+    try {
+      const url = await app.listen({ host: '127.0.0.1', port: 0 });
+      // what the proxy forwards: the client's own X-Forwarded-For, then the client's real address
+      const get = (auth: string, claimed: string, real = '203.0.113.7') =>
+        fetch(`${url}${BOARD_PATH}/api/queues`, { headers: { authorization: auth, 'x-forwarded-for': `${claimed}, ${real}` } });
+      for (let i = 0; i < 10; i++) assert.equal((await get(basic(ADMIN.user, `wrong-${i}`), `198.51.100.${i}`)).status, 401, `failure ${i + 1}`);
+      assert.equal((await get(basic(ADMIN.user, 'wrong-again'), '198.51.100.99')).status, 429, 'the real client is locked out whatever it claims');
+      assert.equal((await get(basic(ADMIN.user, ADMIN.password), '198.51.100.100', '203.0.113.8')).status, 200, 'another real client is not');
     } finally {
       await app.close();
     }

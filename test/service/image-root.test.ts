@@ -54,7 +54,7 @@ async function injected(s: Record<string, unknown>): Promise<Job<BundleJobData, 
   const job = await env.queue.add('img', { spec: s as unknown as BundleJobData['spec'], source: 'test' }, jobOptions({ attempts: 3, backoffMs: 200 }));
   return until(`job ${job.id} to finish`, async () => {
     const fresh = await Job.fromId<BundleJobData, BundleJobResult>(env.queue, job.id!);
-    return fresh && fresh.finishedOn ? fresh : undefined;
+    return fresh?.finishedOn ? fresh : undefined;
   }, 90_000, 100);
 }
 

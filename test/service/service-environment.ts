@@ -261,6 +261,6 @@ export function until<T>(what: string, fn: () => Promise<T | undefined | false> 
 }
 
 /** A job spec for the test image into the given targets. */
-export function specFor(regions: Array<{ region: string; bucket: string; prefix?: string }>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function specFor(regions: Array<{ region: string; bucket: string; prefix?: string; [more: string]: unknown }>, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { image: 'os-60m.img', architecture: 'x86_64', accountId: ACCOUNT, identity: 'release', regions, ...extra };
 }

@@ -127,14 +127,51 @@ describe('the webhook buffer budget', { timeout: 60_000 }, () => {
     // too slow: 408 after the body timeout
     assert.match(await exchange(head(LIMIT) + 'x'.repeat(10)), / 408 /);
     assert.match(await full(), / 401 /, 'the timed-out request gave its share back');
-    // while one holds the budget, another is refused unread, then admitted once the first is done
+    // while one holds most of the budget with bytes it really sent, another body that does not fit is refused
     let hold: Socket | undefined;
-    const held = exchange(head(LIMIT) + 'x'.repeat(10), (s) => (hold = s));
+    const held = exchange(head(LIMIT) + 'x'.repeat(LIMIT - 100), (s) => (hold = s));
     await new Promise((r) => setTimeout(r, 100));
-    assert.match(await exchange(head(LIMIT)), / 503 /, 'no budget left: refused at the headers');
+    assert.match(await full(), / 503 /, 'no budget left for its bytes: refused');
     hold?.destroy();
     await held;
     await new Promise((r) => setTimeout(r, 100));
     assert.match(await full(), / 401 /);
+  });
+
+  it('is not held by declarations: idle connections that declare a body and send none starve no delivery', async () => {
+    const { buildServer } = await import('@bundlefarm/server');
+    const LIMIT = 64 * 1024;
+    // room for two bodies; twenty connections declare one each and send nothing (before: each held its
+    // declared length, the budget was gone, and every real delivery got 503 until they timed out)
+    const app = await buildServer(
+      { apiTokens: ['budget-token-0123456789'], githubWebhookSecrets: ['budget-secret-0123456789'], redisUrl: redis.url, queuePrefix: 'budget2', webhookBodyLimit: LIMIT, webhookBufferBudget: 2 * LIMIT, webhookBodyTimeoutMs: 30_000 },
+      { logger: false },
+    );
+    after(() => app.close());
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = Number(new URL(url).port);
+    const head = (length: number): string =>
+      `POST /v1/hooks/github HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n` +
+      `X-GitHub-Event: push\r\nX-GitHub-Delivery: ${randomUUID()}\r\nX-Hub-Signature-256: sha256=${'0'.repeat(64)}\r\n\r\n`;
+    const idle: Socket[] = [];
+    after(() => idle.forEach((s) => s.destroy()));
+    await Promise.all(
+      Array.from({ length: 20 }, () => new Promise<void>((resolve) => {
+        const s = connect(port, '127.0.0.1', () => s.write(head(LIMIT), () => resolve()));
+        s.on('error', () => resolve());
+        idle.push(s);
+      })),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const status = await new Promise<string>((resolve) => {
+      let got = '';
+      const s = connect(port, '127.0.0.1', () => s.write(head(LIMIT) + 'x'.repeat(LIMIT)));
+      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      s.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
+      s.on('error', () => undefined);
+    });
+    assert.match(status, / 401 /, 'a whole body was read (then refused for its bad signature), not 503');
+    assert.equal(idle.filter((s) => !s.destroyed).length, 20, 'the idle connections are still open: they were not what made room');
+    idle.forEach((s) => s.destroy());
   });
 });

@@ -295,7 +295,7 @@ function queriesOf(d: Dashboard): string[] {
   walk(d.panels);
   for (const v of d.templating?.list ?? []) {
     const q = typeof v.query === 'object' && v.query !== null ? (v.query as { query?: string }).query : typeof v.query === 'string' ? v.query : undefined;
-    if (q && q.includes('bundlefarm_')) out.push(q);
+    if (q?.includes('bundlefarm_')) out.push(q);
   }
   return out;
 }

@@ -35,6 +35,8 @@ export interface JobProgressView {
   bytesOut: number;
   partsDone: number;
   partsTotal?: number;
+  /** Jobs with a filesystem build: where it is. */
+  filesystem?: { phase: string; entries: number; fileBytes: number };
 }
 
 export interface RegionErrorView {
@@ -52,6 +54,9 @@ export interface RegionStatusView {
   error?: RegionErrorView;
   /** The bundle someone else had published here, replaced by this job (`--replace`): what of it is gone. */
   replaced?: { manifest: string; removed: string[] };
+  /** The AMI the bundle is registered as (targets with `register`). */
+  imageId?: string;
+  imageName?: string;
 }
 
 export interface JobStatusView {
@@ -70,6 +75,14 @@ export interface JobStatusView {
 export interface JobSpecBody {
   name?: string;
   image: string;
+  /** Build an ext4 image from `image` (a root tree or a rootfs tarball) first. */
+  filesystem?: {
+    from: 'tree' | 'tarball';
+    sizeMiB?: number;
+    label?: string;
+    partition?: 'none' | 'mbr' | 'gpt';
+    fstab?: 'keep' | 'generate';
+  };
   architecture: string;
   accountId: string;
   identity: string;
@@ -80,6 +93,28 @@ export interface JobSpecBody {
   threads?: number;
   /** Replace a bundle already published at a target (default false: such a target is refused). */
   replace?: boolean;
+}
+
+/** One part of an upload (POST/GET /v1/uploads): stored already (`etag`), or to PUT to `url`. */
+export interface UploadPartView {
+  partNumber: number;
+  size: number;
+  etag?: string;
+  url?: string;
+}
+
+/** An upload into the staging area (see the API's /v1/uploads). */
+export interface UploadView {
+  id: string;
+  image: string;
+  filename: string;
+  size: number;
+  multipart: boolean;
+  partSize: number;
+  completed: boolean;
+  expiresAt: string;
+  parts: UploadPartView[];
+  completeUrl: string;
 }
 
 /** The API could not be reached (connection refused, DNS, timeout): transient. */
@@ -135,6 +170,18 @@ export class ApiClient {
       'x-bundlefarm-source': 'cli',
       ...(idempotencyKey !== undefined ? { 'idempotency-key': idempotencyKey } : {}),
     });
+  }
+
+  createUpload(filename: string, size: number): Promise<UploadView> {
+    return this.request<UploadView>('POST', '/v1/uploads', { filename, size });
+  }
+
+  upload(id: string): Promise<UploadView> {
+    return this.request<UploadView>('GET', `/v1/uploads/${encodeURIComponent(id)}`);
+  }
+
+  completeUpload(id: string, parts: Array<{ partNumber: number; etag: string }>): Promise<{ id: string; image: string; size: number }> {
+    return this.request('POST', `/v1/uploads/${encodeURIComponent(id)}/complete`, { parts });
   }
 
   status(id: string): Promise<JobStatusView> {

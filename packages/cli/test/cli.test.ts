@@ -142,6 +142,8 @@ describe('bundlefarm CLI', () => {
       ['bad mapping', [...base(s, out), '-B', 'root'], 'BF_BAD_OPTION', /block device mapping/],
       ['bad level', [...base(s, out), '--level', '12'], 'BF_BAD_OPTION', /--level/],
       ['bad name', [...base(s, out), '-p', 'a/b'], 'BF_BAD_NAME'],
+      // unbundle refuses to write an image as a hidden file: bundle must not make such a bundle
+      ['hidden name', [...base(s, out), '-p', '.bashrc'], 'BF_BAD_NAME', /starts with "\."/],
       ['cert of another key', [...base({ ...s, cert: join(s.dir, 'other-cert.pem') }, out)], 'BF_CERT_KEY_MISMATCH'],
       ['truncated key', [...base({ ...s, key: join(s.dir, 'truncated.pem') }, out)], 'BF_BAD_KEY', /truncated/],
       ['encrypted key', [...base({ ...s, key: join(s.dir, 'enc.pem') }, out)], 'BF_BAD_KEY', /encrypted/],

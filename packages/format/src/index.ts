@@ -15,3 +15,5 @@ export * from './part-naming.js';
 export * from './safe-file-name.js';
 export * from './bundle-parameters.js';
 export * from './self-signed-identity.js';
+export * from './manifest-migrate.js';
+export * from './ec2-wrap-check.js';

@@ -60,6 +60,7 @@ const END_TAG = /<\/([A-Za-z_:][A-Za-z0-9_.:-]*)[ \t\r\n]*>/y;
 const DECLARATION =
   /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['"])1\.0\1(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(['"])([A-Za-z][A-Za-z0-9._-]*)\2)?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(['"])(?:yes|no)\4)?[ \t\r\n]*\?>/;
 const ENCODINGS = new Set(['utf-8', 'utf8', 'ascii', 'us-ascii']);
+// eslint-disable-next-line no-control-regex -- XML 1.0 forbids exactly these control characters
 const NOT_XML_CHAR = /[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const BAD_AMPERSAND = /&(?!(?:amp|lt|gt|quot|apos);)/;
 const NOT_ALLOWED = 'comments, processing instructions, DOCTYPE and CDATA are not allowed in a manifest';

@@ -10,6 +10,7 @@ export function isPlainFileName(name: string): boolean {
     name !== '..' &&
     !/[/\\\0]/.test(name) &&
     // no control characters
+    // eslint-disable-next-line no-control-regex -- the control characters are what is refused
     !/[\x00-\x1f\x7f]/.test(name)
   );
 }

@@ -35,6 +35,11 @@ export function imageNotFound(requested: string): FileUnreadableError {
   return new FileUnreadableError(requested, Object.assign(new Error('no such file or directory'), { code: 'ENOENT' }));
 }
 
+/** A job's root tree that is not a directory (a file, a FIFO …: it is not opened). */
+export function notATree(requested: string): FileUnreadableError {
+  return new FileUnreadableError(requested, new Error('not a directory (a root tree is a directory)'));
+}
+
 /** True when `path` lies strictly below `root` (both absolute). */
 export function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);

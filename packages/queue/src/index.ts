@@ -6,6 +6,7 @@ export * from './redis-connection-log.js';
 export * from './queue-settings.js';
 export * from './cancel-channel.js';
 export * from './scopes/index.js';
+export * from './staging/index.js';
 export * from './producer/index.js';
 export * from './worker/index.js';
 export * from './metrics/index.js';

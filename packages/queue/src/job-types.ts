@@ -51,7 +51,18 @@ export interface ReplacedBundle {
   removed: string[];
 }
 
-export type JobStage = 'queued' | 'preflight' | 'bundling' | 'uploading' | 'publishing' | 'done';
+/** 'building-filesystem': a job with `filesystem` is making its ext4 image from the tree or tarball. */
+export type JobStage = 'queued' | 'preflight' | 'building-filesystem' | 'bundling' | 'uploading' | 'publishing' | 'done';
+
+/** Where the filesystem build of a job with `filesystem` is (in `BundleJobProgress.filesystem`). */
+export interface FilesystemProgress {
+  /** scanning (trees: sizes and exclusions), writing (entries into the image), finishing (shrink, journal, fsck, partition table). */
+  phase: 'scanning' | 'writing' | 'finishing' | 'done';
+  /** Entries written so far. */
+  entries: number;
+  /** Bytes of regular files written so far. */
+  fileBytes: number;
+}
 
 export interface RegionProgress {
   stage: 'pending' | 'uploading' | 'published' | 'failed' | 'skipped';
@@ -70,6 +81,8 @@ export interface BundleJobProgress {
   /** Known once bundling has produced the last part. */
   partsTotal?: number;
   regions: Record<string, RegionProgress>;
+  /** Jobs with `filesystem`: the build of the image (its size is `totalIn` once bundling starts). */
+  filesystem?: FilesystemProgress;
 }
 
 export interface RegionResult {
@@ -83,6 +96,14 @@ export interface RegionResult {
   error?: SerializedError;
   /** The bundle someone else had published here, which this job replaced (`replace: true`). */
   replaced?: ReplacedBundle;
+  /**
+   * The AMI the published bundle is registered as (the target asked for `register`). A region published
+   * but not yet registered (registration failed, or the worker died in between) has a manifestKey and no
+   * imageId: a retry registers it alone, never bundles it again.
+   */
+  imageId?: string;
+  /** The AMI's name, with imageId. */
+  imageName?: string;
 }
 
 /** `job.returnvalue` of a completed job. */

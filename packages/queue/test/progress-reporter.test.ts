@@ -26,6 +26,27 @@ function engine(bytesIn: number, partsDone: number, partsTotal?: number) {
 }
 
 describe('JobProgressReporter', () => {
+  it('a filesystem build is its own stage between preflight and bundling, its percent below bundling\'s', async () => {
+    const { sent, send } = recorder();
+    const r = new JobProgressReporter(send, ['us-east-1'], {}, { intervalMs: 100_000 });
+    r.stage('preflight');
+    r.filesystem({ phase: 'scanning', entries: 0, fileBytes: 0 }, 0);
+    r.filesystem({ phase: 'writing', entries: 500, fileBytes: 5 * MiB }, 0.5);
+    r.filesystem({ phase: 'done', entries: 1000, fileBytes: 10 * MiB }, 1);
+    r.stage('bundling');
+    r.bundle(engine(0, 0));
+    r.bundle(engine(100 * MiB, 10, 10));
+    await r.finish();
+    const stages = sent.map((p) => p.stage).filter((s, i, all) => s !== all[i - 1]);
+    assert.deepEqual(stages, ['preflight', 'building-filesystem', 'bundling', 'uploading', 'done']);
+    const build = sent.filter((p) => p.stage === 'building-filesystem');
+    assert.deepEqual(build.map((p) => p.filesystem?.phase), ['scanning', 'writing', 'done'], 'each phase change is sent at once');
+    assert.deepEqual(build.map((p) => p.percent), [2, 16, 31]);
+    const percents = sent.map((p) => p.percent);
+    assert.deepEqual(percents, [...percents].sort((a, b) => a - b), 'never goes down');
+    assert.equal(sent.filter((p) => p.stage === 'bundling').at(-1)!.percent, 32, 'bundling starts where the build ended');
+  });
+
   it('sends stage changes at once, the rest at most once per interval, and always a final 100 %', async () => {
     const { sent, send } = recorder();
     const r = new JobProgressReporter(send, ['us-east-1', 'eu-west-1'], { 'us-west-2': 3 }, { intervalMs: 1000 });

@@ -22,9 +22,14 @@ const pool = new WorkerPool({ threads: 1 });
 after(async () => {
   await pool.close();
   await proxy.close();
+  await govProxy.close();
   await s3.stop();
 });
 await s3.createBucket('metrics');
+// the S3 front checks the signing region against the bucket's, as S3 does
+await s3.createBucket('metrics-gov', { region: 'us-gov-west-1' });
+// GovCloud has endpoints of its own (as in S3): a proxy in front of the front's us-gov-west-1 endpoint
+const govProxy = await startFaultProxy({ target: s3.endpointFor('us-gov-west-1') });
 
 function metricsOf(m: WorkerMetrics) {
   return m.registry.metrics().then(parseExposition);
@@ -36,8 +41,8 @@ describe('WorkerMetrics', () => {
     after(() => metrics.close());
     const part = pseudoRandom(256 * 1024, 7);
     const md5 = createHash('md5').update(part).digest('base64');
-    const put = (client: ReturnType<typeof createS3Client>, key: string) =>
-      client.send(new PutObjectCommand({ Bucket: 'metrics', Key: key, Body: part, ContentLength: part.length, ContentMD5: md5 }));
+    const put = (client: ReturnType<typeof createS3Client>, key: string, bucket = 'metrics') =>
+      client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: part, ContentLength: part.length, ContentMD5: md5 }));
 
     // the SDK retries the 503 itself (its own attempts, inside one send)
     const sdkRetrying = createS3Client({ region: 'us-east-1', endpoint: proxy.endpoint, forcePathStyle: true, credentials, maxAttempts: 3 });
@@ -46,14 +51,14 @@ describe('WorkerMetrics', () => {
     await put(sdkRetrying, 'b/img.part.0');
 
     // bundlefarm's retry loop sends it again (an SDK that does not retry)
-    const oneShot = createS3Client({ region: 'us-gov-west-1', endpoint: proxy.endpoint, forcePathStyle: true, credentials, maxAttempts: 1 });
+    const oneShot = createS3Client({ region: 'us-gov-west-1', endpoint: govProxy.endpoint, forcePathStyle: true, credentials, maxAttempts: 1 });
     metrics.instrumentS3Client(oneShot, 'us-gov-west-1');
-    proxy.addFault({ match: (r) => s3Requests.putObject(r) && r.path.endsWith('.part.1'), action: { type: 'status', status: 500 }, times: 1 });
+    govProxy.addFault({ match: (r) => s3Requests.putObject(r) && r.path.endsWith('.part.1'), action: { type: 'status', status: 500 }, times: 1 });
     const policy = checkRetryOptions({ attempts: 3, baseDelayMs: 1, maxDelayMs: 5 });
-    await withRetry({ policy, operation: 'PutObject', bucket: 'metrics', key: 'b/img.part.1' }, () => put(oneShot, 'b/img.part.1'));
+    await withRetry({ policy, operation: 'PutObject', bucket: 'metrics-gov', key: 'b/img.part.1' }, () => put(oneShot, 'b/img.part.1', 'metrics-gov'));
     // a manifest and a part that goes through at once: not retries
-    await oneShot.send(new PutObjectCommand({ Bucket: 'metrics', Key: 'b/img.manifest.xml', Body: 'x' }));
-    await put(oneShot, 'b/img.part.2');
+    await oneShot.send(new PutObjectCommand({ Bucket: 'metrics-gov', Key: 'b/img.manifest.xml', Body: 'x' }));
+    await put(oneShot, 'b/img.part.2', 'metrics-gov');
 
     const m = await metricsOf(metrics);
     assert.equal(m.value('bundlefarm_worker_part_upload_retries_total', { region: 'us-east-1' }), 1, 'the SDK retry');

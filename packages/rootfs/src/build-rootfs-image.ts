@@ -24,7 +24,7 @@ import { ExclusionPolicy, ExclusionReport, type ExclusionClassId, type Exclusion
 import { Ext4Populator } from './ext4-populator.js';
 import { generatedFstab } from './fstab.js';
 import { partitionImage, partitionOverhead, type PartitionScheme } from './partition-table.js';
-import { FilesystemFullError, TreeUnreadableError } from './rootfs-errors.js';
+import { FilesystemFullError, ScratchLimitError, TreeUnreadableError } from './rootfs-errors.js';
 import { bytePath, type RootfsEntry } from './rootfs-entry.js';
 import { assertFreeSpace, createScratch, removeStaleScratch } from './scratch-space.js';
 import { TarballSource } from './tarball-source.js';
@@ -70,8 +70,16 @@ export interface BuildRootfsOptions {
   owners?: OwnerMapping;
   /** Replace /etc/fstab: with a file's content, or with a generated one. */
   fstab?: { file: string } | 'generate';
-  /** Bytes of tarball file contents staged at once (default 256 MiB). */
+  /** Bytes of tarball file contents staged at once (default 256 MiB; with `scratchLimit`, at most an eighth of it). */
   stageWindow?: number;
+  /**
+   * Most bytes the build may use in `scratchDir` (a service's bounded scratch space; default: no limit
+   * but the 10 GiB an image may have). The filesystem is made no larger than this less the stage
+   * window; a larger explicit size, or a tree whose files need more, is refused before anything is
+   * written, and a tarball as soon as its staged content passes it (ScratchLimitError). A partitioned
+   * image on a scratch filesystem that cannot insert ranges (tmpfs) is copied once: twice the space then.
+   */
+  scratchLimit?: number;
   signal?: AbortSignal;
   onProgress?: (progress: RootfsProgress) => void;
   /** What is left out, by class: for trees before the image is written, for tarballs after. */
@@ -118,6 +126,10 @@ export async function withRootfsImage<T>(options: BuildRootfsOptions, use: (imag
     if (options.size > MAX_IMAGE_SIZE) throw new InvalidOptionError('size', `${options.size / (1 << 20)} MiB is more than the 10240 MiB an image may have`);
     if (options.size < MIN_IMAGE_SIZE) throw new InvalidOptionError('size', `${options.size / (1 << 20)} MiB is less than ${MIN_IMAGE_SIZE / (1 << 20)} MiB`);
   }
+  const limit = scratchBudget(options, head + tail);
+  if (limit && options.size !== undefined && options.size > limit.imageBytes) {
+    throw new ScratchLimitError(`an image of ${options.size / (1 << 20)} MiB`, limit.total);
+  }
   const tree = 'tree' in options.source;
   requireTools([
     'mke2fs', 'debugfs', 'e2fsck', 'resize2fs', 'tune2fs', 'dumpe2fs', 'stdbuf',
@@ -127,19 +139,48 @@ export async function withRootfsImage<T>(options: BuildRootfsOptions, use: (imag
   await removeStaleScratch(options.scratchDir);
   const scratch = await createScratch(options.scratchDir);
   try {
-    const built = await build(options, scratch.dir, partition, head, tail);
+    const built = await build(options, scratch.dir, partition, head, tail, limit);
     return await use(built);
   } finally {
     await scratch.remove();
   }
 }
 
-async function build(options: BuildRootfsOptions, dir: string, partition: PartitionScheme, head: number, tail: number): Promise<BuiltRootfs> {
+/** What a scratch limit leaves for the image (whole disk) and for staged tarball content. */
+interface ScratchBudget {
+  total: number;
+  /** Largest image (with its partition table) the build may make. */
+  imageBytes: number;
+  stageWindow: number;
+}
+
+function scratchBudget(options: BuildRootfsOptions, overhead: number): ScratchBudget | undefined {
+  const total = options.scratchLimit;
+  if (total === undefined) return undefined;
+  if (!Number.isSafeInteger(total) || total <= 0) throw new InvalidOptionError('scratchLimit', `${total} is not a positive number of bytes`);
+  const stageWindow = options.stageWindow ?? Math.min(256 * 1024 * 1024, Math.floor(total / 8));
+  // whole MiB, as an explicit size is; never below the smallest image (refused then, with its size named)
+  const imageBytes = Math.floor((total - ('tarball' in options.source ? stageWindow : 0)) / (1 << 20)) * (1 << 20);
+  if (imageBytes - overhead < MIN_IMAGE_SIZE) throw new ScratchLimitError('even the smallest image', total);
+  return { total, imageBytes, stageWindow };
+}
+
+async function build(
+  options: BuildRootfsOptions,
+  dir: string,
+  partition: PartitionScheme,
+  head: number,
+  tail: number,
+  limit: ScratchBudget | undefined,
+): Promise<BuiltRootfs> {
   const signal = options.signal;
   const uuid = options.uuid ?? randomUUID();
   const report = new ExclusionReport();
   const skip = new Set<string>(options.fstab ? ['etc/fstab'] : []);
-  const fsCeiling = (options.size ?? MAX_IMAGE_SIZE) - head - tail;
+  const wanted = options.size ?? MAX_IMAGE_SIZE;
+  // the scratch limit, not the image's own size, is what caps the filesystem
+  const capped = limit !== undefined && limit.imageBytes < wanted;
+  const fsCeiling = (capped ? limit.imageBytes : wanted) - head - tail;
   const progress = throttle(options.onProgress);
   let source: AsyncIterable<RootfsEntry>;
   let tarball: TarballSource | undefined;
@@ -178,6 +219,7 @@ async function build(options: BuildRootfsOptions, dir: string, partition: Partit
     progress({ phase: 'scanning', entries: 0, fileBytes: 0 }, true);
     const scan = await scanTree({ ...treeOptions, report });
     options.onExclusions?.(report.summary());
+    if (capped && scan.allocatedBytes > fsCeiling) throw new ScratchLimitError(`the tree holds ${scan.allocatedBytes} bytes of files`, limit.total);
     if (scan.allocatedBytes > fsCeiling) {
       throw new FilesystemFullError(
         `the tree holds ${scan.allocatedBytes} bytes of files, more than the ${fsCeiling}-byte filesystem ${options.size ? 'asked for with -s' : 'an image may have (10 GiB)'}`,
@@ -202,8 +244,11 @@ async function build(options: BuildRootfsOptions, dir: string, partition: Partit
       stageDir: join(dir, 'stage'),
       report,
       skip,
-      ...(options.stageWindow !== undefined ? { stageWindow: options.stageWindow } : {}),
+      ...(options.stageWindow !== undefined ? { stageWindow: options.stageWindow } : limit ? { stageWindow: limit.stageWindow } : {}),
       ...(options.onNote ? { onNote: options.onNote } : {}),
+      ...(capped
+        ? { maxContentBytes: { bytes: fsCeiling, tooMuch: (n: number) => new ScratchLimitError(`the tarball holds more than ${n - 1} bytes of file data`, limit.total) } }
+        : {}),
     });
     source = tarball.entries();
   }

@@ -23,7 +23,7 @@ export function runTool(cmd: string, args: string[], signal?: AbortSignal): Prom
       args,
       { env: { ...process.env, PATH: toolPath(), LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024, ...(signal ? { signal } : {}) },
       (err, stdout, stderr) => {
-        if (err && typeof (err as { code?: unknown }).code !== 'number') reject(err);
+        if (err && typeof (err as { code?: unknown }).code !== 'number') reject(err as Error); // eslint-disable-line @typescript-eslint/no-unnecessary-type-assertion -- execFile's error (ENOENT: tool missing) as it is; callers read its code
         else resolve({ code: err ? Number((err as { code?: unknown }).code) : 0, stdout, stderr });
       },
     );

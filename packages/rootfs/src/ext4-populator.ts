@@ -8,7 +8,7 @@
  * created (0755 root:root), an entry given twice replaces the first (as tar extraction does).
  * Directory mtimes are set at the end, after their contents are in place.
  */
-import { DebugfsSession } from './debugfs-session.js';
+import type { DebugfsSession } from './debugfs-session.js';
 import { EntryUnsupportedError, TarballInvalidError, displayPath } from './rootfs-errors.js';
 import { TYPE_BITS, type RootfsEntry, type Timestamp } from './rootfs-entry.js';
 

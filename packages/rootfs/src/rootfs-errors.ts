@@ -78,6 +78,22 @@ export class ScratchSpaceError extends BundlefarmError {
   }
 }
 
+/**
+ * The build would need more scratch space than it is allowed (`scratchLimit`: a worker's
+ * `scratch.maxBytes`): an explicit size above it, a tree or tarball whose content exceeds it. Permanent:
+ * the same job on the same limit fails the same way. Refused before the image is written where the
+ * size is known up front (explicit size, tree scan), else as soon as the staged content passes it.
+ */
+export class ScratchLimitError extends BundlefarmError {
+  static readonly code = 'BF_SCRATCH_LIMIT';
+  constructor(what: string, limit: number, options: BundlefarmErrorOptions = {}) {
+    super(ScratchLimitError.code, `${what}: more than the ${limit} bytes of scratch space a build may use here`, false, {
+      ...options,
+      details: { ...options.details, limit },
+    });
+  }
+}
+
 /** Paths inside the image are byte strings (latin1 in JS strings); this turns one into readable text. */
 export function displayPath(path: string): string {
   return '/' + Buffer.from(path, 'latin1').toString('utf8');

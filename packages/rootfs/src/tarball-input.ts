@@ -108,20 +108,20 @@ export async function openTarball(path: string, stdin: Readable = process.stdin)
   requireTools([tool.cmd]);
   const child = spawn(tool.cmd, tool.args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
     child.on('error', (error) => resolve({ code: null, error }));
     child.on('close', (code) => resolve({ code }));
   });
-  child.stdin!.on('error', () => {});
+  child.stdin.on('error', () => {});
   const pump = (async () => {
-    for await (const chunk of raw) if (!child.stdin!.write(chunk)) await new Promise((r) => child.stdin!.once('drain', r));
-    child.stdin!.end();
+    for await (const chunk of raw) if (!child.stdin.write(chunk)) await new Promise((r) => child.stdin.once('drain', r));
+    child.stdin.end();
   })();
-  pump.catch(() => child.stdin!.destroy());
+  pump.catch(() => child.stdin.destroy());
   // piped at once: Node resumes (and so discards) the output of an exited child nobody has read yet
   const output = new PassThrough({ highWaterMark: 1 << 20 });
-  child.stdout!.pipe(output);
+  child.stdout.pipe(output);
   return {
     ...base,
     stream: wrapErrors(output, compression),

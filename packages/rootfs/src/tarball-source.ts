@@ -27,6 +27,12 @@ export interface TarballSourceOptions {
   report?: ExclusionReport;
   skip?: ReadonlySet<string>;
   onNote?: (note: string) => void;
+  /**
+   * Bytes of file data (holes not counted) staged over the whole tarball, at most: the error `tooMuch`
+   * makes is thrown as soon as staging passes it (the file being staged is removed). What is staged is content still to be
+   * written into the image, so scratch holds at most about this much plus the filesystem's metadata.
+   */
+  maxContentBytes?: { bytes: number; tooMuch: (bytes: number) => Error };
 }
 
 export interface DeferredXattr {
@@ -57,6 +63,8 @@ const ZERO = Buffer.alloc(4 * 1024 * 1024);
 
 export class TarballSource {
   private staged = 0;
+  /** File data (holes not counted) staged so far, over the whole tarball. */
+  private contentBytes = 0;
   private counter = 0;
   private readonly waiters: Array<() => void> = [];
   private readonly pendingAcls: Array<{ path: string; name: string; text: string }> = [];
@@ -154,14 +162,21 @@ export class TarballSource {
     } catch (err) {
       throw new FileUnwritableError(path, err);
     }
+    let over: Error | undefined;
     try {
+      const limit = this.options.maxContentBytes;
       for await (const { offset, data } of chunks) {
         // zero runs stay holes: debugfs would not allocate them anyway, and scratch stays small
         if (data.length <= ZERO.length && data.equals(ZERO.subarray(0, data.length))) continue;
+        this.contentBytes += data.length;
+        if (limit && this.contentBytes > limit.bytes) {
+          over = limit.tooMuch(this.contentBytes);
+          break;
+        }
         let done = 0;
         while (done < data.length) done += await writeCb(fd, data, done, data.length - done, offset + done);
       }
-      await ftruncateCb(fd, size);
+      if (!over) await ftruncateCb(fd, size);
     } catch (err) {
       await closeCb(fd).catch(() => {});
       unlinkQuiet(path);
@@ -169,6 +184,10 @@ export class TarballSource {
       throw err;
     }
     await closeCb(fd);
+    if (over) {
+      unlinkQuiet(path);
+      throw over;
+    }
   }
 }
 

@@ -288,8 +288,8 @@ function entryFrom(rel: string, type: RootfsEntryType, st: BigIntStats, owners: 
 
 async function listDir(fd: number, shown: string): Promise<Buffer[]> {
   try {
-    const names = fsCallback.readdirSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' });
-    return names.sort(Buffer.compare);
+    const names: Buffer[] = fsCallback.readdirSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' });
+    return names.sort((a, b) => Buffer.compare(a, b));
   } catch (err) {
     throw new TreeUnreadableError(shown, err);
   }

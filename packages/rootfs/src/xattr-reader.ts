@@ -23,7 +23,7 @@ export async function readXattrs(fds: readonly number[], describe: (fd: number) 
       ['--absolute-names', '-d', '-m', '-', '-e', 'base64', ...fds.map((fd) => prefix + fd)],
       { maxBuffer: 256 * 1024 * 1024, encoding: 'latin1' },
       (err, out, errOut) => {
-        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') reject(err);
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') reject(err as Error); // eslint-disable-line @typescript-eslint/no-unnecessary-type-assertion -- execFile's error (ENOENT: tool missing) as it is; callers read its code
         else resolve({ stdout: out, stderr: errOut });
       },
     );

@@ -321,7 +321,7 @@ export class S3PartSink implements PartSink {
       this.internal.abort();
       this.detachSignal();
       // a withdrawal under way (its DELETE is not cancelled) ends, and is reported, before abort() resolves
-      await Promise.allSettled(this.regions.flatMap((r) => [...r.inflight, r.cleanup, r.prepared]));
+      await Promise.allSettled(this.regions.flatMap((r) => [...r.inflight, r.cleanup ?? Promise.resolve(), r.prepared ?? Promise.resolve()]));
       await Promise.all(this.regions.map((r) => this.settle(r)));
       await Promise.all(this.regions.map((r) => this.deleteWritten(r)));
     })().catch(() => {});

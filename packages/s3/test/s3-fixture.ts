@@ -2,7 +2,7 @@ import { after } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, type S3Settings } from '@bundlefarm/s3';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../../test/helpers/fault-proxy.js';
-import type { S3FrontBucketOptions, S3FrontOptions } from '../../../test/helpers/s3-front/index.js';
+import type { S3FrontBucketOptions, S3FrontOptions } from '@bundlefarm/s3-local';
 import { createFreshBucket, listKeys as listFullKeys } from '../../../test/helpers/s3-objects.js';
 import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
 

@@ -19,7 +19,7 @@ import {
 import { partSinkContract } from '../../../test/contracts/part-sink.contract.js';
 import { s3Requests, type RequestInfo } from '../../../test/helpers/fault-proxy.js';
 import { SMALL } from '../../../test/helpers/fixtures.js';
-import { ALL_USERS, EC2_ACCOUNT } from '../../../test/helpers/s3-front/index.js';
+import { ALL_USERS, EC2_ACCOUNT } from '@bundlefarm/s3-local';
 import { createFreshBucket } from '../../../test/helpers/s3-objects.js';
 import { freshBucket, getObject, listKeys, quickRetry, s3Server, testClient, testProxy, testServer } from './s3-fixture.js';
 

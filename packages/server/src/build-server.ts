@@ -9,7 +9,9 @@ import { ServiceMetrics } from './metrics/service-metrics.js';
 import { openApiRoute, registerOpenApi } from './openapi/openapi.js';
 import { bundleRoutes } from './routes/bundle-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
-import { checkServerConfig, type ServerConfig } from './server-config.js';
+import { uploadRoutes } from './routes/upload-routes.js';
+import { StagingUploads } from './uploads/staging-uploads.js';
+import { checkServerConfig, fastifyTrustProxy, type ServerConfig } from './server-config.js';
 import { webhookRoutes } from './webhooks/webhook-routes.js';
 import { WebhookRules } from './webhooks/webhook-rules.js';
 
@@ -52,11 +54,12 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     ...(c.jobMacKey !== undefined ? { jobMacKey: jobMacKey(c.jobMacKey) } : {}),
   });
   const metrics = new ServiceMetrics(producer, c.redisUrl);
+  const uploads = c.staging !== undefined ? new StagingUploads(c.staging, producer) : undefined;
 
   const app = Fastify({
     logger: options.logger === false ? false : loggerOptions(c.logLevel, options.logStream),
     bodyLimit: c.bodyLimit,
-    trustProxy: c.trustProxy,
+    trustProxy: fastifyTrustProxy(c.trustProxy),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     requestTimeout: 60_000,
@@ -68,12 +71,14 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
   installErrorHandling(app, c.bodyLimit);
   app.addHook('onClose', async () => {
     await metrics.close();
+    uploads?.close();
     await producer.close();
   });
 
   await registerOpenApi(app, API_VERSION);
   await app.register(async (scope) => healthRoutes(scope, producer, metrics));
   await app.register(async (scope) => bundleRoutes(scope, { producer, principals: principals.all, bodyLimit: c.bodyLimit }));
+  await app.register(async (scope) => uploadRoutes(scope, { uploads, principals: principals.all }));
   await app.register(async (scope) =>
     webhookRoutes(scope, {
       producer,
@@ -100,6 +105,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
       jobMac: c.jobMacKey !== undefined,
       github: c.githubWebhookSecrets.length > 0,
       gitlab: c.gitlabWebhookTokens.length > 0,
+      staging: uploads ? c.staging?.url : null,
       redis: redisUp ? 'up' : 'not yet',
     },
     'bundlefarm API configured',

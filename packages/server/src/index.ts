@@ -1,5 +1,6 @@
 export * from './build-server.js';
 export * from './server-config.js';
+export { serverMain, EXIT_SERVER_CONFIG, type ServerMainOptions } from './server-main.js';
 export * from './openapi/api-schemas.js';
 export * from './errors/http-errors.js';
 export * from './errors/status-registry.js';

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { BundlefarmError } from '@bundlefarm/errors';
 import { DEFAULT_PREFIX, type S3Settings } from '@bundlefarm/queue';
 import { z } from 'zod';
@@ -27,6 +28,11 @@ export interface ServerConfig {
   imageRoot?: string;
   /** S3 access for the enqueue-time size check of s3:// images (default: none, no check). */
   s3?: S3Settings;
+  /**
+   * The staging area of `POST /v1/uploads` (default: none; the route then answers 404 BF_NOT_FOUND):
+   * images from CI are uploaded through presigned URLs to `url`/<principal>/<uuid>/<file>.
+   */
+  staging?: StagingConfig;
   /** Redis URL (default redis://127.0.0.1:6379). */
   redisUrl?: string;
   /** Queue key prefix (default "bundlefarm"; "{bundlefarm}" with Redis Cluster). */
@@ -53,8 +59,14 @@ export interface ServerConfig {
   boardReadOnly?: boolean;
   /** pino level (default info); `silent` for none. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Trust X-Forwarded-* from a reverse proxy (default false). */
-  trustProxy?: boolean;
+  /**
+   * Reverse proxies in front of the API whose X-Forwarded-For is believed (default false: none; the
+   * client is the TCP peer). A number: that many proxy hops (1 = one proxy, which appends the address it
+   * saw); a list: the proxies' addresses or CIDRs. `true` means 1 hop: trusting every hop would take the
+   * left-most X-Forwarded-For entry, which the client writes itself, so each guess at the board's
+   * password could claim a fresh address and the failed-login limiter would never stop it.
+   */
+  trustProxy?: boolean | number | string[];
   /** Seconds a delivery id / idempotency key is remembered (default 30 days). */
   replayTtlSeconds?: number;
   /** Attempts per job for transient failures (default 5). */
@@ -74,6 +86,18 @@ export interface ServerConfig {
    * that grows with every job up to this cap. Give every API replica the same value.
    */
   eventsMaxLen?: number;
+}
+
+/** Where uploads go, and how the API reaches it. */
+export interface StagingConfig {
+  /** `s3://BUCKET/PREFIX`; give the workers the same (BUNDLEFARM_STAGING). */
+  url: string;
+  /** How the API reaches the bucket (CreateMultipartUpload, ListParts, CompleteMultipartUpload, HeadObject); region = the bucket's. */
+  s3: S3Settings;
+  /** Endpoint the presigned URLs name, when clients reach S3 elsewhere than the API does (default: `s3.endpoint`). */
+  publicEndpoint?: string;
+  /** Seconds a presigned URL stays valid (default 3600, 60 to 604 800); a resume gets fresh ones. */
+  urlTtlSeconds?: number;
 }
 
 export type ResolvedServerConfig = z.output<typeof serverConfigSchema>;
@@ -104,6 +128,15 @@ export const serverConfigSchema = z
     webhookRulesFile: z.string().min(1).optional(),
     imageRoot: z.string().min(1).optional(),
     s3: z.custom<S3Settings>((v) => typeof v === 'object' && v !== null, 'must be S3 settings').optional(),
+    staging: z
+      .object({
+        url: z.string().regex(/^s3:\/\/[^/]+/, 'must be s3://BUCKET/PREFIX'),
+        s3: z.custom<S3Settings>((v) => typeof v === 'object' && v !== null, 'must be S3 settings'),
+        publicEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+        urlTtlSeconds: z.number().int().min(60).max(604_800).optional(),
+      })
+      .strict()
+      .optional(),
     redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default(SERVER_DEFAULTS.redisUrl),
     queuePrefix: z
       .string()
@@ -120,7 +153,13 @@ export const serverConfigSchema = z
       .optional(),
     boardReadOnly: z.boolean().default(false),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(SERVER_DEFAULTS.logLevel),
-    trustProxy: z.boolean().default(false),
+    trustProxy: z
+      .union([
+        z.boolean(),
+        z.number().int().min(1).max(10),
+        z.array(z.string().refine(isProxyAddress, 'must be an IP address or CIDR (e.g. 10.0.0.0/8)')).min(1),
+      ])
+      .default(false),
     replayTtlSeconds: z.number().int().min(1).max(366 * 24 * 3600).default(SERVER_DEFAULTS.replayTtlSeconds),
     jobAttempts: z.number().int().min(1).max(100).optional(),
     jobBackoffMs: z.number().int().min(0).max(3_600_000).optional(),
@@ -168,6 +207,7 @@ export const ENV = {
   webhookRulesFile: 'BUNDLEFARM_WEBHOOK_RULES',
   imageRoot: 'BUNDLEFARM_IMAGE_ROOT',
   s3: 'BUNDLEFARM_S3_*',
+  staging: 'BUNDLEFARM_STAGING',
   redisUrl: 'BUNDLEFARM_REDIS_URL',
   queuePrefix: 'BUNDLEFARM_QUEUE_PREFIX',
   bodyLimit: 'BUNDLEFARM_BODY_LIMIT',
@@ -206,6 +246,9 @@ export interface ListenConfig {
  * | BUNDLEFARM_S3_SIZE_CHECK | HeadObject s3:// images at enqueue (default: true when any BUNDLEFARM_S3_* below is set) |
  * | BUNDLEFARM_S3_REGION, BUNDLEFARM_S3_ENDPOINT, BUNDLEFARM_S3_FORCE_PATH_STYLE | where |
  * | BUNDLEFARM_S3_ACCESS_KEY_ID, BUNDLEFARM_S3_SECRET_ACCESS_KEY | credentials (default: the AWS SDK chain) |
+ * | BUNDLEFARM_STAGING | staging area of POST /v1/uploads, `s3://BUCKET/PREFIX` (reached with the BUNDLEFARM_S3_* settings) |
+ * | BUNDLEFARM_STAGING_ENDPOINT | endpoint presigned URLs name (default BUNDLEFARM_S3_ENDPOINT, else AWS) |
+ * | BUNDLEFARM_STAGING_URL_TTL | seconds presigned URLs stay valid (default 3600) |
  * | BUNDLEFARM_REDIS_URL, BUNDLEFARM_QUEUE_PREFIX | queue |
  * | BUNDLEFARM_BODY_LIMIT, BUNDLEFARM_WEBHOOK_BODY_LIMIT, BUNDLEFARM_WEBHOOK_BUFFER_BUDGET | bytes |
  * | BUNDLEFARM_WEBHOOK_BODY_TIMEOUT_MS, BUNDLEFARM_MAX_CONNECTIONS | |
@@ -239,6 +282,13 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
     }
     return Number(v);
   };
+  const proxies = (name: string): boolean | number | string[] | undefined => {
+    const v = str(name)?.trim();
+    if (v === undefined) return undefined;
+    if (/^\d+$/.test(v)) return Number(v);
+    if (/^[a-z]+$/i.test(v)) return bool(name);
+    return v.split(',').map((a) => a.trim());
+  };
   const bool = (name: string): boolean | undefined => {
     const v = str(name)?.toLowerCase();
     if (v === undefined) return undefined;
@@ -266,7 +316,7 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   set('bodyLimit', int(ENV.bodyLimit));
   set('webhookBodyLimit', int(ENV.webhookBodyLimit));
   set('boardReadOnly', bool(ENV.boardReadOnly));
-  set('trustProxy', bool(ENV.trustProxy));
+  set('trustProxy', proxies(ENV.trustProxy));
   set('replayTtlSeconds', int(ENV.replayTtlSeconds));
   set('jobAttempts', int(ENV.jobAttempts));
   set('jobBackoffMs', int(ENV.jobBackoffMs));
@@ -282,7 +332,8 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   else if (user !== undefined || password !== undefined) problems.push('BUNDLEFARM_ADMIN_USER and BUNDLEFARM_ADMIN_PASSWORD: set both or neither');
 
   const s3Wanted = bool('BUNDLEFARM_S3_SIZE_CHECK') ?? ['BUNDLEFARM_S3_REGION', 'BUNDLEFARM_S3_ENDPOINT', 'BUNDLEFARM_S3_ACCESS_KEY_ID'].some((n) => str(n) !== undefined);
-  if (s3Wanted) {
+  const stagingUrl = str(ENV.staging);
+  const s3Settings = (): S3Settings => {
     const accessKeyId = str('BUNDLEFARM_S3_ACCESS_KEY_ID');
     const secretAccessKey = str('BUNDLEFARM_S3_SECRET_ACCESS_KEY');
     if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
@@ -290,11 +341,23 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
     }
     const endpoint = str('BUNDLEFARM_S3_ENDPOINT');
     const forcePathStyle = bool('BUNDLEFARM_S3_FORCE_PATH_STYLE');
-    config.s3 = {
+    return {
       region: str('BUNDLEFARM_S3_REGION') ?? 'us-east-1',
       ...(endpoint !== undefined ? { endpoint } : {}),
       ...(forcePathStyle !== undefined ? { forcePathStyle } : {}),
       ...(accessKeyId !== undefined && secretAccessKey !== undefined ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    };
+  };
+  const s3 = s3Wanted || stagingUrl !== undefined ? s3Settings() : undefined;
+  if (s3Wanted && s3) config.s3 = s3;
+  if (stagingUrl !== undefined && s3) {
+    const publicEndpoint = str('BUNDLEFARM_STAGING_ENDPOINT');
+    const urlTtlSeconds = int('BUNDLEFARM_STAGING_URL_TTL');
+    config.staging = {
+      url: stagingUrl,
+      s3,
+      ...(publicEndpoint !== undefined ? { publicEndpoint } : {}),
+      ...(urlTtlSeconds !== undefined ? { urlTtlSeconds } : {}),
     };
   }
 
@@ -311,4 +374,22 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   }
   if (problems.length > 0 || !resolved) throw new ServerConfigError(problems);
   return { config: resolved, listen };
+}
+
+/** An IPv4/IPv6 address, or one with a /prefix length: what proxy-addr (Fastify's trustProxy) accepts. */
+function isProxyAddress(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** Fastify's trustProxy from ours: `true` is one hop, never "every hop" (see ServerConfig.trustProxy). */
+export function fastifyTrustProxy(value: boolean | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (value === false || Array.isArray(value)) return value;
+  const hops = value === true ? 1 : value;
+  // proxy-addr asks hop by hop from the TCP peer outwards: trust the first `hops` of them
+  return (_address, hop) => hop < hops;
 }

@@ -7,25 +7,39 @@ import type { Command } from 'commander';
 import { createBundle, DirectorySink, DirectorySource, sharedWorkerPool, unbundle, verifyBundle } from '@bundlefarm/engine';
 import { ec2CertificateForRegion, generateSelfSignedIdentity, parseManifest } from '@bundlefarm/format';
 import { readFile } from 'node:fs/promises';
-import { out, type CliIo } from '../cli-io.js';
+import { out, type CliIo, type GlobalFlags } from '../cli-io.js';
 import { intOption } from '../option-parsers.js';
 
 interface DemoFlags {
   dir?: string;
   size: number;
+  service?: boolean;
+  dataDir?: string;
 }
 
 /**
  * The README's first command: a throwaway key pair and a sample image, bundled, verified and unbundled,
  * with no Redis, no S3 and no AWS account. Prints where everything is.
  */
-export function registerDemo(program: Command, io: CliIo): void {
+export function registerDemo(program: Command, io: CliIo, flags: () => GlobalFlags): void {
   program
     .command('demo')
     .description('make a throwaway key pair and sample image, then bundle, verify and unbundle it')
     .option('--dir <dir>', 'work directory (default: a new one under the system temp directory)')
     .option('--size <MiB>', 'sample image size in MiB', intOption('--size', 1, 1024), 24)
+    .option('--service', 'through the service: enqueue to two regions of a local service (bundlefarm serve --local; one is started if none runs), list the S3 objects, unbundle them')
+    .option('--data-dir <dir>', 'with --service: the local service\'s data dir (default: serve --local\'s)')
     .action(async (opts: DemoFlags) => {
+      if (opts.service) {
+        const { runServiceDemo } = await import('./demo-service.js');
+        await runServiceDemo(io, {
+          ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+          ...(opts.dir !== undefined ? { dir: opts.dir } : {}),
+          size: opts.size * 1024 * 1024,
+          quiet: flags().quiet,
+        });
+        return;
+      }
       const dir = resolve(opts.dir ?? (await mkdtemp(join(tmpdir(), 'bundlefarm-demo-'))));
       await mkdir(dir, { recursive: true });
       const identity = generateSelfSignedIdentity({ commonName: 'bundlefarm demo (throwaway)' });
@@ -77,7 +91,7 @@ export function registerDemo(program: Command, io: CliIo): void {
 }
 
 /** A sample image that looks like a small disk: text, binary noise, and long runs of zeros. */
-async function writeSampleImage(path: string, size: number): Promise<void> {
+export async function writeSampleImage(path: string, size: number): Promise<void> {
   const handle = await open(path, 'w');
   try {
     const chunk = 1024 * 1024;
@@ -106,7 +120,7 @@ async function writeSampleImage(path: string, size: number): Promise<void> {
   }
 }
 
-async function sha256(path: string): Promise<string> {
+export async function sha256(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const c of createReadStream(path)) h.update(c as Buffer);
   return h.digest('hex');

@@ -41,7 +41,11 @@ export async function followJob(client: ApiClient, id: string, io: CliIo, option
       const p = status.progress;
       if (p) {
         const parts = p.partsTotal !== undefined ? `${p.partsDone}/${p.partsTotal} parts` : `${p.partsDone} parts`;
-        view.update(Math.round(p.percent * 10), 1000, `${p.stage}, ${formatBytes(p.bytesIn)} in, ${formatBytes(p.bytesOut)} out, ${parts}`);
+        const detail =
+          p.stage === 'building-filesystem' && p.filesystem
+            ? `${p.filesystem.phase}, ${p.filesystem.entries} entries, ${formatBytes(p.filesystem.fileBytes)} of files`
+            : `${formatBytes(p.bytesIn)} in, ${formatBytes(p.bytesOut)} out, ${parts}`;
+        view.update(Math.round(p.percent * 10), 1000, `${p.stage}, ${detail}`);
       } else {
         view.update(0, 1000, status.state);
       }
@@ -67,6 +71,7 @@ export function printSummary(io: CliIo, s: JobStatusView): void {
     const where = region.manifestKey !== undefined ? `s3://${region.bucket}/${region.manifestKey}` : `s3://${region.bucket}/${region.prefix}`;
     const what = region.error ? `failed: ${region.error.code}: ${region.error.message}` : region.stage;
     out(io, `${region.region}: ${where} ${what}`);
+    if (region.imageId !== undefined) out(io, `${region.region}: AMI ${region.imageId}${region.imageName !== undefined ? ` (${region.imageName})` : ''}`);
     if (region.replaced) out(io, `${region.region}: replaced the bundle published at ${region.replaced.manifest}: ${region.replaced.removed.length} of its objects removed`);
   }
   if (s.error && s.state !== 'completed') out(io, `error:    ${s.error.code}: ${s.error.message}`);

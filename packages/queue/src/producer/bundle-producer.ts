@@ -165,7 +165,7 @@ export class BundleProducer {
     const earlier = await this.guard('look up earlier deliveries', () => this.replayed(keys, id));
     if (earlier !== undefined) return this.replay(earlier, spec, options);
 
-    const imageCheck = await checkImage(spec.image, this.imageCheck);
+    const imageCheck = await checkImage(spec.image, this.imageCheck, spec.filesystem?.from ?? 'image');
     // a bundle already published at a target is refused here when S3 says so (409), else by the worker
     const targetCheck = await this.published.check(spec, name);
 

@@ -27,6 +27,9 @@ export interface RegionStatus {
   error?: SerializedError;
   /** The bundle someone else had published here, replaced by this job (`replace: true`): what of it is gone. */
   replaced?: ReplacedBundle;
+  /** The AMI the bundle is registered as (targets with `register`), once registered. */
+  imageId?: string;
+  imageName?: string;
 }
 
 export interface BundleFailure {
@@ -125,6 +128,8 @@ function regionStatus(target: JobSpec['regions'][number], progress: BundleJobPro
   for (const r of [earlier, final]) {
     if (!r) continue;
     if (r.manifestKey !== undefined) status.manifestKey = r.manifestKey;
+    if (typeof r.imageId === 'string') status.imageId = r.imageId;
+    if (typeof r.imageName === 'string') status.imageName = r.imageName;
     if (r.partKeys !== undefined) {
       status.partKeys = r.partKeys;
       status.partsDone = Math.max(status.partsDone, r.partKeys.length);
@@ -168,6 +173,9 @@ export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, state: 
       if (failure && status.manifestKey === undefined) {
         status.error = failure;
         status.stage = 'failed';
+      } else if (failure && t.register !== undefined && status.imageId === undefined) {
+        // published, but its registration failed: the bundle is there, the AMI is not
+        status.error = failure;
       }
       return status;
     }),

@@ -1,9 +1,9 @@
-import { realpath } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ImageEmptyError, ImageTooLargeError, isBundlefarmError } from '@bundlefarm/errors';
+import { FileUnreadableError, ImageEmptyError, ImageTooLargeError, isBundlefarmError } from '@bundlefarm/errors';
 import { MAX_IMAGE_SIZE } from '@bundlefarm/format';
 import { objectSize, S3BucketNotFoundError, S3ObjectNotFoundError } from '@bundlefarm/s3';
-import { openBeneath } from '../image-root.js';
+import { notATree, openBeneath, resolveBeneath } from '../image-root.js';
 
 /** The S3 client type of @bundlefarm/s3 (without a direct dependency on the SDK). */
 export type S3Client = Parameters<typeof objectSize>[0];
@@ -29,8 +29,16 @@ export interface ImageCheckOptions {
 
 export type ImageCheck = { checked: true; size: number } | { checked: false; reason: string };
 
-export async function checkImage(image: string, options: ImageCheckOptions): Promise<ImageCheck> {
+/**
+ * What `image` names: a disk image (default), or with a spec's `filesystem.from` a root tree (a
+ * directory under the image root) or a rootfs tarball (held to the 10 GiB of an image, as its content
+ * must fit in one; the worker also refuses one larger than its scratch space).
+ */
+export type ImageKind = 'image' | 'tree' | 'tarball';
+
+export async function checkImage(image: string, options: ImageCheckOptions, kind: ImageKind = 'image'): Promise<ImageCheck> {
   if (image.startsWith('s3://')) return checkS3Image(image, options);
+  if (kind === 'tree') return checkLocalTree(image, options.imageRoot);
   return checkLocalImage(image, options.imageRoot);
 }
 
@@ -39,17 +47,33 @@ function checkSize(image: string, size: number): void {
   if (size === 0) throw new ImageEmptyError(image);
 }
 
+async function realRoot(imageRoot: string): Promise<string | undefined> {
+  return realpath(resolve(imageRoot)).catch(() => undefined);
+}
+
+/** A root tree: a directory inside the root (found by the same walk: a symlink out answers ENOENT). */
+async function checkLocalTree(image: string, imageRoot: string | undefined): Promise<ImageCheck> {
+  if (imageRoot === undefined) return { checked: false, reason: 'no local image root is configured here' };
+  const root = await realRoot(imageRoot);
+  if (root === undefined) return { checked: false, reason: 'the image root does not exist here' };
+  const path = await resolveBeneath(root, image);
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    throw new FileUnreadableError(image, err);
+  }
+  if (!st.isDirectory()) throw notATree(image);
+  return { checked: true, size: 0 };
+}
+
 async function checkLocalImage(image: string, imageRoot: string | undefined): Promise<ImageCheck> {
   if (imageRoot === undefined) return { checked: false, reason: 'no local image root is configured here' };
-  let realRoot: string;
-  try {
-    realRoot = await realpath(resolve(imageRoot));
-  } catch {
-    return { checked: false, reason: 'the image root does not exist here' };
-  }
+  const root = await realRoot(imageRoot);
+  if (root === undefined) return { checked: false, reason: 'the image root does not exist here' };
   // as the worker opens it (see image-root.ts): a FIFO, socket or device is refused without blocking,
   // and a missing path answers exactly as one that leads out of the root through a symlink
-  const { handle, stat } = await openBeneath(realRoot, image);
+  const { handle, stat } = await openBeneath(root, image);
   await handle.close();
   checkSize(image, stat.size);
   return { checked: true, size: stat.size };

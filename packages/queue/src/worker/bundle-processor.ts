@@ -1,5 +1,5 @@
 import { DelayedError, WaitingError, type Job } from 'bullmq';
-import { bundleImage, checkImageSize, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
+import { bundleImage, checkImageSize, FileImageSource, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
 import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
 import {
   buildSignedManifest,
@@ -10,16 +10,20 @@ import {
   partitionOfRegion,
   type CertificateMaterial,
 } from '@bundlefarm/format';
+import { removeStaleScratch, withRootfsImage } from '@bundlefarm/rootfs';
 import { objectOwnership, S3PartSink, type RetryEvent, type WithdrawnBundle } from '@bundlefarm/s3';
-import { jobSpecSchema, type JobSpec, type RegionTarget } from '../job-spec.js';
+import { jobSpecSchema, type FilesystemSpec, type JobSpec, type RegionTarget } from '../job-spec.js';
 import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult, ReplacedBundle } from '../job-types.js';
 import { resolveImage } from './image-resolver.js';
 import { checkJobScope } from './job-authorization.js';
 import { asBundlefarmError, toJobFailure } from './job-failure.js';
 import { preflightRegions } from './preflight-regions.js';
 import { JobProgressReporter } from './progress-reporter.js';
+import { RootfsInput } from './rootfs-source.js';
 import type { RegionClients } from './region-clients.js';
 import { removeLeftovers } from './region-leftovers.js';
+import { removeStagedImage } from './staged-image-cleanup.js';
+import { awaitingRegistration, registerPublished } from './region-registration.js';
 import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
 import type { WorkerConfig } from './worker-config.js';
 import { InvalidJobSpecError } from '../producer/producer-errors.js';
@@ -35,7 +39,10 @@ import type { WorkerLogger } from './worker-logger.js';
  *    principal vouches for or an unknown identity fails the job at once (UnrecoverableError, no retries).
  * 2. The image reference is resolved (s3:// or a path inside the image root — nothing outside it) and
  *    the image opened and checked (open + fstat, or HeadObject; 1 byte to 10 GiB) before any target is
- *    looked at: a missing or unusable image fails the job with nothing anywhere touched.
+ *    looked at: a missing or unusable image fails the job with nothing anywhere touched. With
+ *    `filesystem`, the image is a root tree or a rootfs tarball (rootfs-source.ts), found and checked the
+ *    same way, and a job that cannot fit the worker's scratch limit is refused here (BF_SCRATCH_LIMIT).
+ *    Every job starts by removing what killed workers of this host left in the scratch space.
  * 3. Regions published by an earlier attempt (`completedRegions`) are skipped. The job takes the claim
  *    on every other target in Redis (target-claims.ts): while another job writes a bundle of this name
  *    there, this one waits, delayed in the queue (not a failed attempt). Each such region is then
@@ -44,7 +51,9 @@ import type { WorkerLogger } from './worker-logger.js';
  *    A transient preflight failure fails the attempt at once (the retry bundles once for all regions);
  *    a permanent one leaves that region out: the job bundles for the others and fails in the end naming
  *    it (if every region fails, it fails right there).
- * 4. The image is bundled once (engine, on the process's shared pool) into one S3PartSink over all
+ * 4. (`filesystem`) The ext4 image is built in the scratch space (stage "building-filesystem"), and
+ *    deleted once bundled, however the attempt ends.
+ *    The image is bundled once (engine, on the process's shared pool) into one S3PartSink over all
  *    usable regions; a region that fails during the upload is given up and cleaned by the sink while
  *    the others go on. Every object written carries the job's mark (`x-amz-meta-bundlefarm-job`: its
  *    id and creation time, the same for every attempt of the job; see jobOwner). Just
@@ -59,7 +68,10 @@ import type { WorkerLogger } from './worker-logger.js';
  *    Then keys of this bundle's name that its manifest does not name (more parts of an earlier attempt,
  *    or of the bundle it replaced) and stray preflight probes of this job are removed from each published
  *    region (best effort; never an object another job or a human wrote: see region-leftovers.ts).
- * 6. Some region failed → the job fails with RegionsFailedError (retried if transient); else the
+ * 6. Published regions whose target asks for `register` are registered as AMIs (region-registration.ts),
+ *    each AMI id recorded in the job at once; a region published earlier but not registered yet is only
+ *    registered (never bundled again). A failed registration fails its region like a failed upload.
+ * 7. Some region failed → the job fails with RegionsFailedError (retried if transient); else the
  *    result (merged with earlier attempts') is returned.
  *
  * The signal (BullMQ's cancel) stops preflight and bundling; the sink lets the uploads already sent end
@@ -117,6 +129,8 @@ class BundleJobRun {
   private claimed: { targets: RegionTarget[]; name: string; renew: NodeJS.Timeout } | undefined;
   /** Another worker may own the job now: its claims and data are not this attempt's to touch. */
   private lockLost = false;
+  /** The job passed authorization (MAC, principal, scope): only then may its staged image be deleted. */
+  private authorizedImage: { image: string; principal: string | undefined } | undefined;
 
   constructor(
     private readonly ctx: BundleProcessorContext,
@@ -129,7 +143,10 @@ class BundleJobRun {
 
   async run(): Promise<BundleJobResult> {
     try {
-      return await this.execute();
+      const result = await this.execute();
+      // the job ends here: its staged image (if it was uploaded) is not needed any more
+      await this.removeStagedImage();
+      return result;
     } catch (err) {
       await this.reporter?.close();
       if (err instanceof TargetBusyError) return await this.waitForTarget(err);
@@ -150,6 +167,8 @@ class BundleJobRun {
       else this.log.warn({ err: failure, seconds, retried: failure.transient }, 'job failed');
       const reported = replacementNote(failure, replaced);
       await this.note(`failed: ${reported.code}: ${reported.message}`);
+      // failed for good (permanent, cancelled, or the last attempt): the staged image goes too
+      if (!this.lockLost && (!reported.transient || this.job.attemptsMade + 1 >= (this.job.opts.attempts ?? 1))) await this.removeStagedImage();
       throw toJobFailure(reported);
     } finally {
       await this.releaseTargets();
@@ -160,6 +179,8 @@ class BundleJobRun {
     const { job, ctx } = this;
     const { config, clients } = ctx;
 
+    // what a killed worker of this host left in the scratch space goes first, whatever this job is
+    await this.removeStaleScratch();
     const parsed = jobSpecSchema.safeParse(job.data?.spec);
     if (!parsed.success) {
       throw new InvalidJobSpecError(parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(spec)', message: i.message })));
@@ -167,6 +188,7 @@ class BundleJobRun {
     const spec = parsed.data;
     // before the image or S3 is touched: a job is run only for a principal that may ask for it
     const principal = await checkJobScope(job, spec, config);
+    this.authorizedImage = { image: spec.image, principal: typeof job.data.principal === 'string' ? job.data.principal : undefined };
     const identity = config.identities.get(spec.identity);
     if (!identity) throw new KeyNotConfiguredError(spec.identity);
     const accountId = normalizeAccountId(spec.accountId);
@@ -208,12 +230,20 @@ class BundleJobRun {
     let healthy: RegionTarget[];
     let preflightFailed: Map<string, BundlefarmError>;
     let source: ImageSource | undefined;
+    let rootfs: RootfsInput | undefined;
     try {
-      source = await resolveImage(spec.image, { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry });
-      // opened and checked before any target is looked at (the engine reads this very open source)
-      checkImageSize(source.description, (await source.open()).size);
+      const inputOptions = { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry };
+      if (spec.filesystem) {
+        // a tree or tarball: found, opened and checked, and refused if it cannot fit the scratch space
+        rootfs = await RootfsInput.open(spec.image, spec.filesystem.from, inputOptions);
+        rootfs.checkFits(spec.filesystem, config.scratch.maxBytes);
+      } else {
+        source = await resolveImage(spec.image, inputOptions);
+        // opened and checked before any target is looked at (the engine reads this very open source)
+        checkImageSize(source.description, (await source.open()).size);
+      }
       // the name is needed before bundling, to look for a bundle of that name (the engine derives it the same way)
-      const name = checkBundleName(spec.name ?? source.defaultName);
+      const name = checkBundleName(spec.name ?? (rootfs ?? source!).defaultName);
       // no other job writes this name to these targets meanwhile (else this one waits: TargetBusyError)
       await this.claimTargets(remaining, name);
 
@@ -256,25 +286,29 @@ class BundleJobRun {
         },
       });
       this.sink = sink;
-      reporter.stage('bundling');
       const pool = ctx.pool;
-      result = await bundleImage(
-        {
-          image: source,
-          name,
-          ...(spec.level !== undefined ? { level: spec.level } : {}),
-          threads: Math.min(spec.threads ?? pool.threads, pool.threads),
-          pool,
-          signal: bundling.signal,
-          onProgress: (p) => reporter.bundle(p),
-          progressIntervalMs: ENGINE_PROGRESS_MS,
-        },
-        sink,
-      );
+      const bundle = (image: ImageSource): Promise<BundleResult> => {
+        reporter.stage('bundling');
+        return bundleImage(
+          {
+            image,
+            name,
+            ...(spec.level !== undefined ? { level: spec.level } : {}),
+            threads: Math.min(spec.threads ?? pool.threads, pool.threads),
+            pool,
+            signal: bundling.signal,
+            onProgress: (p) => reporter.bundle(p),
+            progressIntervalMs: ENGINE_PROGRESS_MS,
+          },
+          sink,
+        );
+      };
+      result = rootfs ? await this.buildFilesystem(spec.filesystem!, rootfs, name, bundling.signal, bundle) : await bundle(source!);
     } finally {
       this.signal?.removeEventListener('abort', onAbort);
       // the engine closes what it read; an attempt that stopped before that closes it here
       await source?.close();
+      await rootfs?.close();
     }
     if (bundling.signal.aborted) {
       // the abort came after the last part: nothing is published yet, so remove it all
@@ -371,6 +405,8 @@ class BundleJobRun {
       result.name,
       completed,
     );
+    // published regions that ask for it become AMIs (each recorded at once; a failure leaves the region published)
+    for (const [region, err] of await this.register(spec, completed)) failed.set(region, err);
 
     if (failed.size > 0) throw this.regionsFailure(spec, failed, Object.keys(completed));
     const out: BundleJobResult = {
@@ -402,6 +438,10 @@ class BundleJobRun {
 
   /** Every region was published by earlier attempts (e.g. the worker died before completing the job). */
   private async alreadyPublished(spec: JobSpec, earlier: Record<string, RegionResult>): Promise<BundleJobResult> {
+    // regions published but not registered yet (registration failed, or the worker died): registered now, alone
+    this.publishing = true;
+    const unregistered = await this.register(spec, earlier);
+    if (unregistered.size > 0) throw this.regionsFailure(spec, unregistered, Object.keys(earlier));
     const first = earlier[spec.regions[0]!.region]!;
     const facts = await readPublishedFacts(this.ctx.clients.forRegion(first.region), first, {
       retry: this.ctx.config.s3.retry,
@@ -445,6 +485,88 @@ class BundleJobRun {
         }
       }),
     );
+  }
+
+  /** Registers the published regions awaiting it as AMIs (region-registration.ts); the regions that failed. */
+  private async register(spec: JobSpec, results: Record<string, RegionResult>): Promise<Map<string, BundlefarmError>> {
+    const waiting = awaitingRegistration(spec, results);
+    if (waiting.length === 0) return new Map();
+    await this.note(`registering ${waiting.map((t) => `${t.region} as ${JSON.stringify(t.register!.name)}`).join(', ')}`);
+    return registerPublished(spec, results, {
+      clients: this.ctx.clients,
+      log: this.log,
+      record: async (region, result) => {
+        await this.job.updateData({ ...this.job.data, completedRegions: { ...(this.job.data.completedRegions ?? {}), [region]: result } });
+        await this.note(`registered ${region}: ${result.imageId!} (${result.imageName!})`);
+      },
+    });
+  }
+
+  /**
+   * Builds the job's ext4 image from its tree or tarball in the scratch space (stage
+   * "building-filesystem"), hands it to `bundle`, and deletes it however that ends. A tarball that could
+   * not be read fails the job with the read's own error (transient S3 trouble stays transient), not the
+   * builder's "corrupt tarball".
+   */
+  private async buildFilesystem(
+    fs: FilesystemSpec,
+    input: RootfsInput,
+    name: string,
+    signal: AbortSignal,
+    bundle: (image: ImageSource) => Promise<BundleResult>,
+  ): Promise<BundleResult> {
+    const reporter = this.reporter!;
+    const { scratch } = this.ctx.config;
+    let tarballRead = 0;
+    reporter.filesystem({ phase: 'scanning', entries: 0, fileBytes: 0 }, 0);
+    const started = performance.now();
+    try {
+      return await withRootfsImage(
+        {
+          source: input.buildSource((bytes) => (tarballRead = bytes)),
+          scratchDir: scratch.dir,
+          scratchLimit: scratch.maxBytes,
+          ...(fs.sizeMiB !== undefined ? { size: fs.sizeMiB * 1024 * 1024 } : {}),
+          partition: fs.partition,
+          ...(fs.label !== undefined ? { label: fs.label } : {}),
+          ...(fs.fstab === 'generate' ? { fstab: 'generate' as const } : {}),
+          signal,
+          onProgress: (p) =>
+            reporter.filesystem(
+              { phase: p.phase, entries: p.entries, fileBytes: p.fileBytes },
+              p.fraction ?? (input.size ? tarballRead / input.size : undefined),
+            ),
+          onExclusions: (summary) => {
+            if (summary.length === 0) return;
+            this.log.info({ excluded: summary.map((c) => ({ class: c.id, count: c.count, examples: c.examples })) }, 'left out of the filesystem');
+            void this.note(`left out of the filesystem: ${summary.map((c) => `${c.title} (${c.count})`).join('; ')}`);
+          },
+          onNote: (note) => this.log.debug({ note }, 'filesystem build note'),
+        },
+        async (built) => {
+          reporter.filesystem({ phase: 'done', entries: built.entries, fileBytes: built.fileBytes }, 1);
+          const seconds = round((performance.now() - started) / 1000);
+          this.log.info(
+            { from: fs.from, size: built.size, fsSize: built.fsSize, partition: built.partition, uuid: built.uuid, entries: built.entries, files: built.files, fileBytes: built.fileBytes, seconds },
+            'filesystem built',
+          );
+          await this.note(`filesystem built: ext4, ${built.size} bytes (${built.partition === 'none' ? 'no partition table' : built.partition}), UUID ${built.uuid}, ${built.entries} entries in ${seconds} s`);
+          return bundle(new FileImageSource(built.path, { description: `the filesystem built from ${input.description}`, defaultName: name }));
+        },
+      );
+    } catch (err) {
+      throw input.readError ?? err;
+    }
+  }
+
+  /** Removes scratch directories of dead processes of this host (a killed worker's); never fails the job. */
+  private async removeStaleScratch(): Promise<void> {
+    try {
+      const removed = await removeStaleScratch(this.ctx.config.scratch.dir);
+      if (removed.length > 0) this.log.info({ removed }, 'removed scratch left by a worker that died');
+    } catch (err) {
+      this.log.warn({ err }, 'could not look for stale scratch');
+    }
   }
 
   /** Takes the claim on every target (see target-claims.ts) and keeps renewing it while the attempt runs. */
@@ -493,6 +615,14 @@ class BundleJobRun {
       throw toJobFailure(busy);
     }
     throw new DelayedError(busy.message);
+  }
+
+  /** Deletes the job's staged image, if it is one (see staged-image-cleanup.ts); never throws. */
+  private async removeStagedImage(): Promise<void> {
+    const a = this.authorizedImage;
+    if (!a || this.ctx.config.staging === undefined) return;
+    const outcome = await removeStagedImage(this.ctx.config.staging, a.image, a.principal, () => this.ctx.clients.forImages(), this.log, this.ctx.config.s3.retry);
+    if (outcome === 'deleted') await this.note(`deleted the staged image ${a.image}`);
   }
 
   /** The job, as every object it writes carries it (`x-amz-meta-bundlefarm-job`: see jobOwner). */

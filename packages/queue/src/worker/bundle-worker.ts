@@ -47,6 +47,7 @@ import { LockFence } from './lock-fence.js';
 import { RegionClients } from './region-clients.js';
 import { trustWarnings } from './job-authorization.js';
 import { TargetClaims } from './target-claims.js';
+import { removeStaleScratch } from '@bundlefarm/rootfs';
 import { describeWorkerConfig, type WorkerConfig } from './worker-config.js';
 import { createWorkerLogger, type WorkerLogger } from './worker-logger.js';
 
@@ -139,7 +140,7 @@ export class BundleWorker {
     if (pool.threads !== config.threads) logger.warn({ threads: pool.threads, configured: config.threads }, 'the process CPU pool already existed with another size');
     const running = new Map<string, RunningJob>();
     const metrics = config.metrics ? new WorkerMetrics({ pool, slots: config.concurrency, running: () => running.size }) : undefined;
-    const clients = new RegionClients(config.s3, metrics ? (client, region) => metrics.instrumentS3Client(client, region) : undefined);
+    const clients = new RegionClients(config.s3, metrics ? (client, region) => metrics.instrumentS3Client(client, region) : undefined, config.ec2);
     // bounded reconnects: a worker back from an outage renews its locks before they run out (see redis-connection.ts)
     const redisSettings = { url: config.redisUrl, ...lockSafeReconnect(config.lockDurationMs) };
     const connection = createRedis(redisSettings);
@@ -217,6 +218,11 @@ export class BundleWorker {
       'worker started',
     );
     for (const warning of trustWarnings(config)) logger.warn(warning);
+    // filesystem builds of a worker of this host that was killed (each job's start looks again)
+    await removeStaleScratch(config.scratch.dir).then(
+      (removed) => removed.length > 0 && logger.info({ removed }, 'removed scratch left by a worker that died'),
+      (err: unknown) => logger.warn({ err }, 'could not look for stale scratch'),
+    );
     return bw;
   }
 

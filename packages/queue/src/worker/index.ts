@@ -1,5 +1,6 @@
 export * from './worker-errors.js';
 export * from './worker-config.js';
+export * from './worker-ec2-config.js';
 export * from './job-authorization.js';
 export * from './worker-logger.js';
 export * from './region-clients.js';
@@ -15,3 +16,5 @@ export * from './target-claims.js';
 export * from './cancel-listener.js';
 export * from './bundle-worker.js';
 export * from './worker-main.js';
+export * from './staged-image-cleanup.js';
+export * from './region-registration.js';

@@ -1,15 +1,17 @@
 import type { BundleProgress } from '@bundlefarm/engine';
 import { PART_SIZE } from '@bundlefarm/format';
-import type { BundleJobProgress, JobStage, RegionProgress } from '../job-types.js';
+import type { BundleJobProgress, FilesystemProgress, JobStage, RegionProgress } from '../job-types.js';
 
 /**
  * Turns what a job is doing into `job.updateProgress(BundleJobProgress)` calls that are cheap for Redis
  * and easy for watchers:
  *
- * - stages only move forward: queued → preflight → bundling → uploading → publishing → done;
- * - `percent` is a whole number that never goes down: preflight 1, bundling/uploading 2–94 (half image
- *   read, half parts stored — the part count is estimated from the compression ratio so far until it is
- *   known), publishing 95–99 (per region), done 100;
+ * - stages only move forward: queued → preflight → building-filesystem (jobs with `filesystem`) →
+ *   bundling → uploading → publishing → done;
+ * - `percent` is a whole number that never goes down: preflight 1, building the filesystem 2–31 (by
+ *   the share of the tree's bytes or of the tarball read), bundling/uploading 2–94 or, after a build,
+ *   32–94 (half image read, half parts stored — the part count is estimated from the compression ratio
+ *   so far until it is known), publishing 95–99 (per region), done 100;
  * - an update is sent at once when the stage or a region's stage changes, otherwise at most once per
  *   `intervalMs` (a timer sends the latest state when things go quiet), never per part;
  * - updates go out one at a time, in order; while one is in flight, newer counter updates replace each
@@ -27,7 +29,10 @@ export interface ProgressReporterOptions {
 
 export type ProgressSender = (progress: BundleJobProgress) => Promise<unknown>;
 
-const STAGES: readonly JobStage[] = ['queued', 'preflight', 'bundling', 'uploading', 'publishing', 'done'];
+const STAGES: readonly JobStage[] = ['queued', 'preflight', 'building-filesystem', 'bundling', 'uploading', 'publishing', 'done'];
+
+/** Percent points of a filesystem build (after preflight's 1 %), taken from bundling's share. */
+const BUILD_SHARE = 30;
 
 export class JobProgressReporter {
   private readonly state: BundleJobProgress;
@@ -38,6 +43,8 @@ export class JobProgressReporter {
   private pump: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Percent points bundling starts after (a filesystem was built first). */
+  private bundleBase = 2;
 
   /**
    * `regions`: the regions this attempt works on; `skipped`: regions published by an earlier attempt,
@@ -64,6 +71,15 @@ export class JobProgressReporter {
     if (this.advance(stage)) this.queue(true);
   }
 
+  /** Progress of a filesystem build (`fraction` 0–1 of it, when known). */
+  filesystem(p: FilesystemProgress, fraction?: number): void {
+    const force = this.advance('building-filesystem') || this.state.filesystem?.phase !== p.phase;
+    this.state.filesystem = { ...p };
+    this.bundleBase = 2 + BUILD_SHARE;
+    if (fraction !== undefined) this.raise(2 + Math.floor((BUILD_SHARE - 1) * Math.min(1, Math.max(0, fraction))));
+    this.queue(force);
+  }
+
   /** Progress of the bundle from the engine. */
   bundle(p: BundleProgress): void {
     const s = this.state;
@@ -80,7 +96,7 @@ export class JobProgressReporter {
       }
       if (r.stage === 'uploading') r.partsDone = p.partsDone;
     }
-    this.raise(2 + Math.floor(92 * bundleFraction(p)));
+    this.raise(this.bundleBase + Math.floor((94 - this.bundleBase) * bundleFraction(p)));
     this.queue(force);
   }
 
@@ -178,5 +194,9 @@ function bundleFraction(p: BundleProgress): number {
 }
 
 function clone(p: BundleJobProgress): BundleJobProgress {
-  return { ...p, regions: Object.fromEntries(Object.entries(p.regions).map(([k, v]) => [k, { ...v }])) };
+  return {
+    ...p,
+    regions: Object.fromEntries(Object.entries(p.regions).map(([k, v]) => [k, { ...v }])),
+    ...(p.filesystem ? { filesystem: { ...p.filesystem } } : {}),
+  };
 }

@@ -1,5 +1,5 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { mkdir, readFile, realpath, stat } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { isBundlefarmError } from '@bundlefarm/errors';
@@ -15,6 +15,8 @@ import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, typ
 import { DEFAULT_PREFIX } from '../queue-settings.js';
 import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
 import { Principals } from '../scopes/principals.js';
+import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
+import { ec2ConfigSchema, resolveEc2Config, type WorkerEc2Config } from './worker-ec2-config.js';
 import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
 
 /**
@@ -36,6 +38,7 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * | `BUNDLEFARM_WORKER_METRICS_HOST` | (file's `metricsHost`; `127.0.0.1`) | address the metrics port binds to (`0.0.0.0` in a container) |
  * | `BUNDLEFARM_PRINCIPALS_FILE` | none                  | the API's principals file (scopes/principals.ts): every job must name one of them and stay in its scope |
  * | `BUNDLEFARM_JOB_MAC_KEY`  | none                     | the API's job MAC key (32+ characters): every job must carry a valid MAC |
+ * | `BUNDLEFARM_STAGING`      | (file's `staging`; none) | the API's staging area `s3://BUCKET/PREFIX`: staged images of ended jobs are deleted (see staged-image-cleanup.ts) |
  *
  * An empty variable counts as unset.
  *
@@ -78,6 +81,10 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * - `ec2Certificates` (default: the certificates shipped in @bundlefarm/format): `{ "aws" | "aws-us-gov" |
  *   "aws-cn": "/path/cert.pem" }` — the EC2 certificate a partition's bundles are encrypted for, for a
  *   certificate rotation (or tests that hold the matching private key).
+ * - `ec2` (default: AWS endpoints; the `s3` section's static credentials, else the SDK's chain): how
+ *   published bundles are registered as AMIs (job specs' `register`) — see worker-ec2-config.ts:
+ *   `endpoint`, `accessKeyIdEnv` / `secretAccessKeyEnv` / `sessionTokenEnv`, `maxAttempts`, and
+ *   `regions: { "<region>": { … } }` overrides (an EC2-compatible endpoint per region, for tests).
  * - `concurrency` (default 1): jobs this process runs at once, 1–64. They share one CPU pool.
  * - `threads` (default: the number of cores): size of the process's CPU pool, 1–256.
  * - `progressIntervalMs` (default 1000): least time between two progress updates of a job, 100–60 000.
@@ -90,6 +97,21 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  *   to half of it never costs a running job its lock (reconnects are bounded by it: docs/service.md,
  *   "Redis outages and job locks"); a longer one may (the job is then stopped here and retried).
  *   Values of a few seconds are for tests.
+ * - `scratch` (jobs with `filesystem`: where their ext4 image is built): `{ dir, maxBytes }`.
+ *   `dir` (default: the OS temp directory, e.g. /tmp; created if missing) gets one `bundlefarm-rootfs-*`
+ *   subdirectory per build, removed when the build ends however it ends; those a killed worker left
+ *   behind on this host are removed when the worker starts and at the start of every job. `maxBytes`
+ *   (default 12 GiB: the 10 GiB an image may have, staging and slack; at least 64 MiB) is what one build
+ *   may use there: the image (its allocated bytes, about the content) plus tarball files staged on their
+ *   way into it (at most an eighth of `maxBytes`, 256 MiB at most). A job that would need more —
+ *   `filesystem.sizeMiB` above it, an S3 or local tarball larger than it, a tree whose files need more
+ *   — is refused before its filesystem is built (BF_SCRATCH_LIMIT, not retried); a tarball whose
+ *   content turns out larger is stopped as soon as it passes the limit. Each job slot (`concurrency`)
+ *   may use `maxBytes` at once: size the directory's filesystem for `concurrency × maxBytes`.
+ * - `staging` (default: none): the staging area `s3://BUCKET/PREFIX` of uploaded images (the API's
+ *   BUNDLEFARM_STAGING; its bucket is read with the `imageRegion` client). When a job whose image was
+ *   uploaded there ends (completed, failed for good, cancelled), the worker deletes the image — only
+ *   an object of the job's own principal carrying the API's upload mark (staged-image-cleanup.ts).
  * - `metricsPort` (default: none, no metrics server): serve `GET /metrics` (Prometheus text format:
  *   jobs running, pool threads busy, bytes per stage, part upload latency, retries, build info) on this
  *   port, 0–65 535 (0: any free port, logged at start-up). `metricsHost` (default `127.0.0.1`): the
@@ -106,6 +128,8 @@ export interface WorkerConfig {
   /** Real path of the image root, when configured. */
   imageRoot: string | undefined;
   s3: WorkerS3Config;
+  /** How to reach EC2 per region, to register AMIs. */
+  ec2: WorkerEc2Config;
   /** EC2 certificates replacing the shipped ones, per partition. */
   ec2Certificates: Readonly<Partial<Record<Partition, CertificateMaterial>>>;
   concurrency: number;
@@ -113,6 +137,8 @@ export interface WorkerConfig {
   progressIntervalMs: number;
   shutdownGraceMs: number;
   lockDurationMs: number;
+  /** Where jobs with `filesystem` build their image, and the most bytes one build may use there. */
+  scratch: { dir: string; maxBytes: number };
   /** Where the worker serves /metrics; undefined: it does not. */
   metrics?: { host: string; port: number } | undefined;
   /**
@@ -122,6 +148,8 @@ export interface WorkerConfig {
   principals: Principals | undefined;
   /** Key of the job MAC (BUNDLEFARM_JOB_MAC_KEY); undefined: MACs are not checked. Never log. */
   jobMacKey: Buffer | undefined;
+  /** The staging area of uploaded images (BUNDLEFARM_STAGING or `staging`); undefined: none, nothing is ever deleted. */
+  staging?: StagingArea | undefined;
 }
 
 /** S3 connection settings without the region (that comes with each target). */
@@ -149,6 +177,7 @@ export const WORKER_ENV = {
   metricsHost: 'BUNDLEFARM_WORKER_METRICS_HOST',
   principalsFile: 'BUNDLEFARM_PRINCIPALS_FILE',
   jobMacKey: 'BUNDLEFARM_JOB_MAC_KEY',
+  staging: 'BUNDLEFARM_STAGING',
 } as const;
 
 export const WORKER_DEFAULTS = {
@@ -163,7 +192,11 @@ export const WORKER_DEFAULTS = {
   partsInFlight: 4,
   imageRegion: 'us-east-1',
   metricsHost: '127.0.0.1',
+  scratchMaxBytes: 12 * 1024 ** 3,
 } as const;
+
+/** Smallest `scratch.maxBytes`: a 16 MiB image and its staging, with room to spare. */
+export const MIN_SCRATCH_BYTES = 64 * 1024 * 1024;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -214,6 +247,7 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    ec2: ec2ConfigSchema.optional(),
     ec2Certificates: z.object({ aws: pathSchema.optional(), 'aws-us-gov': pathSchema.optional(), 'aws-cn': pathSchema.optional() }).strict().optional(),
     concurrency: whole(1, 64).optional(),
     threads: whole(1, 256).optional(),
@@ -222,6 +256,11 @@ const fileSchema = z
     lockDurationMs: whole(1_000, 3_600_000).optional(),
     metricsPort: whole(0, 65_535).optional(),
     metricsHost: hostSchema.optional(),
+    scratch: z
+      .object({ dir: pathSchema.optional(), maxBytes: whole(MIN_SCRATCH_BYTES, Number.MAX_SAFE_INTEGER).optional() })
+      .strict()
+      .optional(),
+    staging: z.string().min(1).optional(),
   })
   .strict();
 
@@ -247,6 +286,7 @@ const envSchema = z.object({
   [WORKER_ENV.metricsHost]: hostSchema.optional(),
   [WORKER_ENV.principalsFile]: z.string().min(1).optional(),
   [WORKER_ENV.jobMacKey]: z.string().min(MIN_JOB_MAC_KEY_LENGTH, `must have at least ${MIN_JOB_MAC_KEY_LENGTH} characters`).optional(),
+  [WORKER_ENV.staging]: z.string().min(1).optional(),
 });
 
 function isRedisUrl(s: string): boolean {
@@ -294,17 +334,28 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   const base = dirname(configFile);
   const at = (p: string): string => resolve(base, p);
   // read in parallel, reported in a fixed order (loader by loader, each in the file's order), whichever read ends first
-  const found: [ConfigProblem[], ConfigProblem[], ConfigProblem[]] = [[], [], []];
+  const found: [ConfigProblem[], ConfigProblem[], ConfigProblem[], ConfigProblem[]] = [[], [], [], []];
   const principalsFile = envResult.data[WORKER_ENV.principalsFile];
-  const [identities, ec2Certificates, imageRoot, principals] = await Promise.all([
+  const [identities, ec2Certificates, imageRoot, principals, scratchDir] = await Promise.all([
     loadIdentities(file.identities, at, env, found[0]),
     loadEc2Certificates(file.ec2Certificates ?? {}, at, found[1]),
     file.imageRoot !== undefined ? checkImageRoot(at(file.imageRoot), found[2]) : Promise.resolve(undefined),
     principalsFile !== undefined ? loadPrincipals(principalsFile) : Promise.resolve(undefined),
+    checkScratchDir(file.scratch?.dir !== undefined ? at(file.scratch.dir) : tmpdir(), found[3]),
   ]);
   problems.push(...found.flat());
   if (principals !== undefined && 'problem' in principals) problems.push(principals.problem);
   const s3 = resolveS3(file.s3 ?? {}, env, problems);
+  const stagingUrl = envResult.data[WORKER_ENV.staging] ?? file.staging;
+  let staging: StagingArea | undefined;
+  if (stagingUrl !== undefined) {
+    try {
+      staging = parseStagingArea(stagingUrl, envResult.data[WORKER_ENV.staging] !== undefined ? WORKER_ENV.staging : 'staging');
+    } catch (err) {
+      problems.push({ path: envResult.data[WORKER_ENV.staging] !== undefined ? WORKER_ENV.staging : 'staging', message: describeError(err) });
+    }
+  }
+  const ec2 = resolveEc2Config(file.ec2 ?? {}, s3.defaults.credentials, env, problems);
   if (problems.length > 0) throw new WorkerConfigError(problems, configFile);
 
   const e = envResult.data;
@@ -317,15 +368,18 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     identities,
     imageRoot,
     s3,
+    ec2,
     ec2Certificates,
     concurrency: file.concurrency ?? WORKER_DEFAULTS.concurrency,
     threads: file.threads ?? availableParallelism(),
     progressIntervalMs: file.progressIntervalMs ?? WORKER_DEFAULTS.progressIntervalMs,
     shutdownGraceMs: file.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs,
     lockDurationMs: file.lockDurationMs ?? WORKER_DEFAULTS.lockDurationMs,
+    scratch: { dir: scratchDir ?? tmpdir(), maxBytes: file.scratch?.maxBytes ?? WORKER_DEFAULTS.scratchMaxBytes },
     metrics: metricsEndpoint(e[WORKER_ENV.metricsPort] ?? file.metricsPort, e[WORKER_ENV.metricsHost] ?? file.metricsHost),
     principals: principals !== undefined && 'value' in principals ? principals.value : undefined,
     jobMacKey: macKey !== undefined ? jobMacKey(macKey) : undefined,
+    staging,
   };
 }
 
@@ -421,6 +475,22 @@ async function checkImageRoot(path: string, problems: ConfigProblem[]): Promise<
   }
 }
 
+/** The scratch directory, created if missing (owner only), as a real path. */
+async function checkScratchDir(path: string, problems: ConfigProblem[]): Promise<string | undefined> {
+  try {
+    await mkdir(path, { recursive: true, mode: 0o700 });
+    const real = await realpath(path);
+    if (!(await stat(real)).isDirectory()) {
+      problems.push({ path: 'scratch.dir', message: `${path} is not a directory` });
+      return undefined;
+    }
+    return real;
+  } catch (err) {
+    problems.push({ path: 'scratch.dir', message: `${path} cannot be used: ${(err as { code?: string }).code ?? String(err)}` });
+    return undefined;
+  }
+}
+
 function resolveS3(s3: NonNullable<WorkerFile['s3']>, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): WorkerS3Config {
   const { regions = {}, acl, partsInFlight, retry, imageRegion, ...defaults } = s3;
   const connection = (input: S3ConnectionInput, path: string, region: string): S3ConnectionSettings => {
@@ -507,6 +577,11 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
       acl: config.s3.acl,
       partsInFlight: config.s3.partsInFlight,
     },
+    ec2: {
+      endpoint: config.ec2.defaults.endpoint ?? 'aws',
+      regionEndpoints: Object.fromEntries(Object.entries(config.ec2.regions).flatMap(([region, s]) => (s.endpoint !== undefined ? [[region, s.endpoint]] : []))),
+      staticCredentials: config.ec2.defaults.credentials !== undefined,
+    },
     ec2CertificateOverrides: Object.keys(config.ec2Certificates),
     concurrency: config.concurrency,
     threads: config.threads,
@@ -514,8 +589,10 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
     shutdownGraceMs: config.shutdownGraceMs,
     lockDurationMs: config.lockDurationMs,
     metrics: config.metrics ? `${config.metrics.host}:${config.metrics.port}` : 'off',
+    scratch: config.scratch,
     principals: config.principals?.names ?? null,
     jobMac: config.jobMacKey !== undefined,
+    staging: config.staging ? stagingAreaUrl(config.staging) : null,
   };
 }
 

@@ -67,7 +67,8 @@ export class RegionsFailedError extends BundlefarmError {
 
 /** An unexpected error (a bug, or something no layer below classified): retried, as it may pass. */
 export class WorkerInternalError extends BundlefarmError {
-  static readonly code = 'BF_INTERNAL';
+  // not the API's BF_INTERNAL (a 500, never retried): one code, one meaning (error-registry.ts)
+  static readonly code = 'BF_WORKER_INTERNAL';
   constructor(message: string, options: BundlefarmErrorOptions = {}) {
     super(WorkerInternalError.code, `internal error: ${message}`, true, options);
   }

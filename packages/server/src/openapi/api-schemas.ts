@@ -46,7 +46,7 @@ const serializedErrorSchema = z.object({
 const regionStageSchema = z.enum(['pending', 'uploading', 'published', 'failed', 'skipped']);
 
 const progressSchema = z.object({
-  stage: z.enum(['queued', 'preflight', 'bundling', 'uploading', 'publishing', 'done']),
+  stage: z.enum(['queued', 'preflight', 'building-filesystem', 'bundling', 'uploading', 'publishing', 'done']),
   percent: z.number(),
   bytesIn: z.number(),
   totalIn: z.number(),
@@ -54,6 +54,14 @@ const progressSchema = z.object({
   partsDone: z.number(),
   partsTotal: z.number().optional(),
   regions: z.record(z.string(), z.object({ stage: regionStageSchema, partsDone: z.number() })),
+  filesystem: z
+    .object({
+      phase: z.enum(['scanning', 'writing', 'finishing', 'done']),
+      entries: z.number(),
+      fileBytes: z.number(),
+    })
+    .optional()
+    .describe('jobs with "filesystem": where the build of the ext4 image from the tree or tarball is'),
 });
 
 /** A bundle someone else had published at a target, replaced by the job (`replace: true`). */
@@ -71,6 +79,8 @@ const regionResultSchema = z.object({
   partKeys: z.array(z.string()).optional(),
   error: serializedErrorSchema.optional(),
   replaced: replacedBundleSchema.optional(),
+  imageId: z.string().optional().describe('the AMI the bundle is registered as (targets with register)'),
+  imageName: z.string().optional().describe('the AMI name'),
 });
 
 const resultSchema = z.object({
@@ -111,6 +121,8 @@ export const bundleStatusSchema = z
         partKeys: z.array(z.string()).optional(),
         error: serializedErrorSchema.optional(),
         replaced: replacedBundleSchema.optional(),
+        imageId: z.string().optional().describe('the AMI the bundle is registered as (targets with register), once registered'),
+        imageName: z.string().optional(),
       }),
     ),
     createdAt: z.string(),
@@ -146,6 +158,32 @@ export const queueResponseSchema = z
     }),
   });
 
+export const uploadPartSchema = z.object({
+  partNumber: z.number(),
+  size: z.number().describe('bytes of the image in this part: from (partNumber - 1) * partSize'),
+  etag: z.string().optional().describe('the part is stored already, with this ETag (the MD5 of its bytes): not to be sent again'),
+  url: z.string().optional().describe('presigned URL to PUT the bytes to (send Content-MD5; no Authorization header)'),
+});
+
+export const uploadResponseSchema = z.object({
+  id: z.string().describe('upload id (a UUID)'),
+  image: z.string().describe('the job image once complete: s3://BUCKET/PREFIX/<principal>/<id>/<filename>'),
+  filename: z.string(),
+  size: z.number(),
+  multipart: z.boolean().describe('false: one PUT (part 1 of 1); true: a multipart upload'),
+  partSize: z.number(),
+  completed: z.boolean().describe('the object is complete: nothing left to send'),
+  expiresAt: z.string().describe('when the URLs stop working (GET the upload again for fresh ones)'),
+  parts: z.array(uploadPartSchema),
+  completeUrl: z.string().describe('POST { parts: [{ partNumber, etag }] } here once every part is sent'),
+});
+
+export const completedUploadSchema = z.object({
+  id: z.string(),
+  image: z.string().describe('s3:// URL to enqueue the job with'),
+  size: z.number(),
+});
+
 export const healthResponseSchema = z.object({ ok: z.literal(true) });
 export const readyResponseSchema = z.object({ ok: z.boolean(), redis: z.enum(['up', 'down']) });
 
@@ -161,6 +199,8 @@ export type BundleStatusResponse = z.infer<typeof bundleStatusSchema>;
 export type CancelResponse = z.infer<typeof cancelResponseSchema>;
 export type RetryResponse = z.infer<typeof retryResponseSchema>;
 export type QueueResponse = z.infer<typeof queueResponseSchema>;
+export type UploadResponse = z.infer<typeof uploadResponseSchema>;
+export type CompletedUploadResponse = z.infer<typeof completedUploadSchema>;
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
 export type ReadyResponse = z.infer<typeof readyResponseSchema>;
 export type WebhookResponse = z.infer<typeof webhookResponseSchema>;

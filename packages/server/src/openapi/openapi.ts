@@ -19,6 +19,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       },
       tags: [
         { name: 'bundles', description: 'Bundle jobs' },
+        { name: 'uploads', description: 'Images from CI, uploaded through presigned S3 URLs into the staging area' },
         { name: 'webhooks', description: 'CI webhooks mapped to jobs by rules' },
         { name: 'health', description: 'Probes and metrics' },
       ],

@@ -10,10 +10,11 @@ import { BodyTimeoutError, BodyTooLargeError, BusyError } from '../errors/http-e
  *   a byte is read);
  * - in time: the body must arrive within `timeoutMs` (BUNDLEFARM_WEBHOOK_BODY_TIMEOUT_MS);
  * - in total: all unauthenticated bodies being read share one budget (BUNDLEFARM_WEBHOOK_BUFFER_BUDGET).
- *   A request's declared Content-Length is taken from it before a byte of the body is read (`admit`,
- *   in the route's onRequest hook); a request it cannot cover is refused there with 503 and its
- *   connection closed. A body without a length draws on it chunk by chunk, and fails the same way.
- *   Bytes are given back when the request's answer is sent (or it is aborted).
+ *   A body draws on it chunk by chunk, as its bytes arrive — never by its declared Content-Length,
+ *   which costs a client nothing to send: sixteen idle connections each declaring a megabyte would
+ *   otherwise hold the whole budget, send nothing, and starve every real delivery until they time out.
+ *   A chunk the budget cannot cover fails its request with 503 and its connection is closed. Bytes are
+ *   given back when the request's answer is sent (or it is aborted).
  *
  * So N slow connections hold at most the budget between them, plus what Node keeps per socket (its
  * read buffer, ~16 KiB, and the headers), not N × limit.
@@ -64,18 +65,14 @@ export class RawBodies {
   constructor(private readonly options: RawBodyOptions) {}
 
   /**
-   * Before the body is read: refuses a declared length over the limit (413) or one the budget cannot
-   * cover now (503), else takes it from the budget. Throws the error to answer with.
+   * Before the body is read: refuses a declared length over the limit (413), unread. Nothing is taken
+   * from the budget for a declaration: the body's bytes draw on it as they come. Throws the error to
+   * answer with.
    */
   admit(request: FastifyRequest): void {
     const declared = Number(request.headers['content-length']);
     if (!Number.isFinite(declared) || declared < 0) return;
     if (declared > this.options.limit) this.refuse(request, new BodyTooLargeError(this.options.limit));
-    if (!this.options.budget.reserve(declared)) {
-      request.log.warn({ budget: this.options.budget.total, inUse: this.options.budget.inUse }, 'webhook refused: the buffer budget for unauthenticated bodies is used up');
-      this.refuse(request, new BusyError('too many webhook bodies are being received at once'));
-    }
-    this.reserved.set(request, declared);
   }
 
   /** Marks `request` so its connection is closed after the answer, and throws `err`. */
@@ -109,8 +106,8 @@ export class RawBodies {
         done(new BodyTooLargeError(options.limit), undefined);
         return;
       }
-      /** Bytes this request holds of the budget already (its declared length, taken by `admit`). */
-      const covered = budgeted ? (reserved.get(request) ?? 0) : Infinity;
+      /** Bytes that need no budget: all of them for an authenticated route, none for the others. */
+      const covered = budgeted ? 0 : Infinity;
       const chunks: Buffer[] = [];
       let size = 0;
       let finished = false;
@@ -133,7 +130,7 @@ export class RawBodies {
       const onData = (chunk: Buffer): void => {
         if (size + chunk.length > options.limit) return finish(new BodyTooLargeError(options.limit));
         if (size + chunk.length > covered) {
-          // more than declared (or nothing declared): the rest draws on the budget as it comes
+          // each chunk of an unauthenticated body draws on the budget as it comes
           const more = size + chunk.length - Math.max(covered, size);
           if (!options.budget.reserve(more)) {
             request.log.warn({ budget: options.budget.total }, 'webhook body refused: the buffer budget for unauthenticated bodies is used up');

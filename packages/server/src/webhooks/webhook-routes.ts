@@ -149,7 +149,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
         const delivery = firstHeader(request, 'x-github-delivery');
         if (event === undefined || delivery === undefined) refuse(new BadRequestError('X-GitHub-Event and X-GitHub-Delivery are required'));
         if (!EVENT_NAME.test(event ?? '') || (delivery ?? '').length > 200) refuse(new BadRequestError('X-GitHub-Event or X-GitHub-Delivery is malformed'));
-        // the body's declared length is taken from the shared budget now, or the request is refused unread
+        // a declared length over the limit is refused unread; the body's bytes draw on the shared budget as they come
         reply.header('connection', 'close');
         bodies.admit(request);
         reply.removeHeader('connection');
@@ -201,7 +201,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
       if (payload === undefined) throw new MalformedJsonError('expected a JSON payload');
       const header = firstHeader(request, 'x-gitlab-event');
       const event = gitlabEventName(header, payload);
-      const kind = (payload as { object_kind?: unknown } | null)?.object_kind;
+      const kind = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>).object_kind : undefined;
       const problem = gitlabHeaderProblem(header, typeof kind === 'string' ? kind : undefined);
       return intake(reply, gitlabContext(event, delivery, payload), raw, delivery, problem);
     },

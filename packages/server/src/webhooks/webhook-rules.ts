@@ -146,7 +146,7 @@ export class WebhookRules {
         name: rule.name,
         provider: rule.provider,
         events: new Set(rule.events),
-        conditions: Object.entries(rule.when).map(([k, g]) => [k as Placeholder, new GlobSet(typeof g === 'string' ? [g] : (g as string[]))]),
+        conditions: Object.entries(rule.when).map(([k, g]) => [k as Placeholder, new GlobSet(typeof g === 'string' ? [g] : (g))]),
         principal: rule.principal,
         allowForks: rule.allowForks,
         spec: rule.spec,
@@ -265,7 +265,7 @@ export function templateScopeProblems(principal: Principal, spec: Record<string,
     }
     const where = prefix.complete ? targetPath(bucket.text, prefix.text, name.text) : `${bucket.text}/${prefix.text}`;
     const fits = prefix.complete && name.complete ? principal.targets.matches(where) : principal.targets.matchesPrefix(where);
-    if (!fits) problems.push({ path: `${at}.prefix`, message: `principal ${who} may not write under ${JSON.stringify(`${String(region.bucket)}/${String(region.prefix ?? '')}`)}` });
+    if (!fits) problems.push({ path: `${at}.prefix`, message: `principal ${who} may not write under ${JSON.stringify(`${String(region.bucket)}/${typeof region.prefix === 'string' ? region.prefix : ''}`)}` });
   });
   return problems;
 }

@@ -83,6 +83,9 @@ export class RequestLog {
   private nextSeq = 1;
   private readonly events = new EventEmitter();
 
+  /** `keep` false: records are not kept (`all` stays empty; `waitFor` and `onAnswered` still see them), for a long-running front. */
+  constructor(private readonly keep = true) {}
+
   /** Every request since the start (or `clear`), in arrival order. */
   get all(): readonly RecordedS3Request[] {
     return this.records;
@@ -139,7 +142,7 @@ export class RequestLog {
       receivedAt: performance.now(),
       answeredAt: 0,
     };
-    this.records.push(record);
+    if (this.keep) this.records.push(record);
     return record;
   }
 

@@ -1,6 +1,6 @@
 /*
  * The store behind the S3 front: s3rver (file-backed) on a private loopback port, on a thread of its
- * own (s3rver-thread.mjs), spoken to without signatures (it takes unsigned requests as anonymous and
+ * own (s3rver-thread.ts), spoken to without signatures (it takes unsigned requests as anonymous and
  * enforces nothing) after the front has checked what S3 checks. s3rver keeps bytes, listings, ranges,
  * multipart uploads and copies as S3 does.
  */
@@ -34,7 +34,7 @@ export class S3rverStore {
 
   /** Starts s3rver on a free loopback port, on a thread of its own, keeping its files in `directory`. */
   static async start(directory: string): Promise<S3rverStore> {
-    const thread = new Worker(new URL('./s3rver-thread.mjs', import.meta.url), { workerData: { directory } });
+    const thread = new Worker(new URL('./s3rver-thread.js', import.meta.url), { workerData: { directory } });
     try {
       const port = await new Promise<number>((resolve, reject) => {
         thread.once('message', (m: { port: number }) => resolve(m.port));
@@ -75,9 +75,11 @@ export class S3rverStore {
     return r.headers;
   }
 
-  async createBucket(name: string): Promise<void> {
+  /** Creates a bucket; with `adopt`, one the store kept from an earlier run is taken as it is. */
+  async createBucket(name: string, adopt = false): Promise<void> {
     const response = await this.request({ method: 'PUT', path: encodedPath(name), headers: {}, body: Buffer.alloc(0) });
     const text = await readAll(response.message);
+    if (adopt && response.status === 409 && text.toString().includes('<Code>BucketAlreadyExists</Code>')) return;
     if (response.status !== 200) throw new Error(`the store refused bucket ${name}: ${response.status} ${text.toString().slice(0, 200)}`);
   }
 

@@ -24,7 +24,7 @@
  * --local`): nothing here depends on node:test.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -69,6 +69,12 @@ export interface S3FrontBucketOptions {
   objectOwnership?: ObjectOwnership;
   /** Canned ACL of the bucket itself (default private). */
   acl?: CannedAcl;
+  /**
+   * `'adopt'`: a bucket of that name the store already keeps (a front started again on the same
+   * `directory`) is taken over with these settings, its objects kept; default `'fail'`. Object ACLs are
+   * not kept across runs: earlier objects read back as private.
+   */
+  existing?: 'fail' | 'adopt';
 }
 
 export interface S3FrontOptions {
@@ -92,6 +98,8 @@ export interface S3FrontOptions {
   sigV2?: boolean;
   /** The clock requests are checked against (default: the system clock). */
   now?: () => Date;
+  /** Keep every request in `requests.all` (default true; false for a front that runs for long, e.g. `bundlefarm serve --local`). */
+  recordRequests?: boolean;
   /** Largest request body accepted, in bytes (default 1 GiB; bodies are held in memory to be checked before they are stored). */
   maxBodyBytes?: number;
 }
@@ -176,7 +184,7 @@ const BUCKET_READ_OPERATIONS = new Set(['ListObjects', 'ListObjectsV2', 'HeadBuc
 
 export class S3Front {
   /** Every request answered, in order. */
-  readonly requests = new RequestLog();
+  readonly requests: RequestLog;
   readonly defaultRegion: string;
   /** Where the store behind the front keeps its files. */
   readonly directory: string;
@@ -203,6 +211,7 @@ export class S3Front {
     directory: string,
     private readonly ownsDirectory: boolean,
   ) {
+    this.requests = new RequestLog(options.recordRequests ?? true);
     this.defaultRegion = options.defaultRegion ?? S3_FRONT_DEFAULTS.defaultRegion;
     this.directory = directory;
     this.credentials = new CredentialStore(options.credentials ?? [], options.processCredentials ?? true);
@@ -270,7 +279,7 @@ export class S3Front {
     if (this.buckets.has(name)) throw new Error(`S3 front: bucket ${name} exists already`);
     const region = options.region ?? this.defaultRegion;
     await this.openRegion(region);
-    await this.store.createBucket(name);
+    await this.store.createBucket(name, options.existing === 'adopt');
     this.registerBucket(name, { ...options, region });
   }
 
@@ -491,6 +500,8 @@ export class S3Front {
         return this.createMultipartUpload(x, bucket);
       case 'CompleteMultipartUpload':
         return this.withKeyLock(bucket.name, target.key!, () => this.completeMultipartUpload(x, bucket));
+      case 'ListParts':
+        return this.listParts(x, bucket);
       case 'AbortMultipartUpload': {
         const uploadId = queryValue(target, 'uploadId');
         await this.forwardAndAnswer(x);
@@ -789,6 +800,35 @@ export class S3Front {
     if (x.record.status !== 200 || !out) return;
     const uploadId = uploadIdOf(out);
     if (uploadId !== undefined) this.pendingUploads.set(uploadId, acl);
+  }
+
+  /**
+   * ListParts, which s3rver lacks: read from s3rver's own files of the upload (`<bucket>/._S3rver_uploads/<id>/`:
+   * `key`, and per part `N` with its MD5 in `N.md5`), answered as S3 does (one page; parts after
+   * `part-number-marker`).
+   */
+  private async listParts(x: Exchange, bucket: BucketRecord): Promise<void> {
+    const uploadId = queryValue(x.target, 'uploadId') ?? '';
+    const noSuchUpload = new S3FrontError(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.', { UploadId: uploadId });
+    if (!/^[0-9a-f]{1,64}$/.test(uploadId)) throw noSuchUpload;
+    const dir = join(this.directory, bucket.name, '._S3rver_uploads', uploadId);
+    const key = await readFile(join(dir, 'key'), 'utf8').catch(() => undefined);
+    if (key === undefined || key !== x.target.key) throw noSuchUpload;
+    const marker = Number(queryValue(x.target, 'part-number-marker') ?? '0');
+    const names = (await readdir(dir)).filter((n) => /^\d+$/.test(n) && Number(n) > marker).sort((a, b) => Number(a) - Number(b));
+    const parts: string[] = [];
+    for (const n of names) {
+      const md5 = await readFile(join(dir, `${n}.md5`), 'utf8').catch(() => undefined);
+      if (md5 === undefined) continue; // still being written
+      const info = await stat(join(dir, n));
+      parts.push(`<Part><PartNumber>${n}</PartNumber><LastModified>${info.mtime.toISOString()}</LastModified><ETag>"${md5.trim()}"</ETag><Size>${info.size}</Size></Part>`);
+    }
+    const text = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    this.answerXml(
+      x,
+      `<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${text(bucket.name)}</Bucket><Key>${text(key)}</Key><UploadId>${uploadId}</UploadId>` +
+        `<PartNumberMarker>${marker}</PartNumberMarker><MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated>${parts.join('')}</ListPartsResult>`,
+    );
   }
 
   private async completeMultipartUpload(x: Exchange, bucket: BucketRecord): Promise<void> {
