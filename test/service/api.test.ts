@@ -550,11 +550,13 @@ describe('bundlefarm API (no workers)', () => {
       assert.ok(doc.paths[path], path);
     }
     assert.ok(!Object.keys(doc.paths).some((p: string) => p.startsWith('/admin')), 'Bull Board routes are not documented');
-    const body = doc.paths['/v1/bundles'].post.requestBody.content['application/json'].schema;
+    // bodies are named component schemas (openapi-shape.ts): follow the reference
+    const deref = (schema: { $ref?: string }): any => (schema.$ref ? doc.components.schemas[schema.$ref.replace('#/components/schemas/', '')] : schema);
+    const body = deref(doc.paths['/v1/bundles'].post.requestBody.content['application/json'].schema);
     assert.equal(body.additionalProperties, false);
     assert.deepEqual(body.required, ['image', 'architecture', 'accountId', 'identity', 'regions']);
     assert.ok(body.properties.regions.items.properties.region.enum.includes('us-gov-west-1'));
-    assert.ok(doc.paths['/v1/bundles/{id}'].get.responses['200'].content['application/json'].schema.properties.regions);
+    assert.ok(deref(doc.paths['/v1/bundles/{id}'].get.responses['200'].content['application/json'].schema).properties.regions);
   });
 
   it('never logs tokens, signatures or secrets', async () => {

@@ -83,7 +83,7 @@ export interface JobSpecBody {
     partition?: 'none' | 'mbr' | 'gpt';
     fstab?: 'keep' | 'generate';
   };
-  architecture: string;
+  architecture: 'i386' | 'x86_64';
   accountId: string;
   identity: string;
   regions: Array<{ region: string; bucket: string; prefix?: string; kernelId?: string; ramdiskId?: string }>;

@@ -110,6 +110,20 @@ describe('bundlefarm CLI', () => {
     assert.ok((await readFile(join(back, 'sparse.img'))).equals(await readFile(sparse)));
   });
 
+  it('takes what ec2-bundle-image scripts pass: --batch, and no -d (then /tmp, as ec2-bundle-image)', async () => {
+    const s = await setup();
+    const name = `bf-cli-default-dest-${process.pid}-${Date.now()}`;
+    const args = base(s, 'unused').filter((a, i, all) => a !== '-d' && all[i - 1] !== '-d');
+    try {
+      const r = await bundlefarm([...args, '-p', name, '--batch']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(existsSync(join('/tmp', `${name}.manifest.xml`)), 'manifest in /tmp');
+      assert.ok(existsSync(join('/tmp', `${name}.part.0`)), 'parts in /tmp');
+    } finally {
+      for (const f of await readdir('/tmp')) if (f.startsWith(`${name}.`)) await rm(join('/tmp', f), { force: true });
+    }
+  });
+
   it('unbundles the ec2-ami-tools fixture (-s source dir)', async () => {
     const dir = await tempDir();
     const r = await bundlefarm(['unbundle', '-m', join(SMALL, 'small.img.manifest.xml'), '-k', join(SMALL, 'user-key.pem'), '-s', SMALL, '-d', dir]);

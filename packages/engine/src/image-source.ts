@@ -3,7 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FileUnreadableError, ImageEmptyError, ImageTooLargeError } from '@bundlefarm/errors';
-import { MAX_IMAGE_SIZE } from '@bundlefarm/format';
+import { checkRegularFile, MAX_IMAGE_SIZE } from '@bundlefarm/format';
 
 /**
  * Where the bytes of an image come from: a local file, or an object in S3 (`@bundlefarm/s3`). The engine
@@ -141,16 +141,5 @@ export function checkImageSize(description: string, size: number): void {
 }
 
 /** Throws FileUnreadableError (naming `description`) unless `st` is a regular file's. */
-export function checkRegularFile(st: Stats, description: string): void {
-  if (st.isDirectory()) throw new FileUnreadableError(description, Object.assign(new Error('is a directory'), { code: 'EISDIR' }));
-  if (!st.isFile()) throw new FileUnreadableError(description, new Error(`not a regular file (${fileKind(st)})`));
-}
-
-function fileKind(st: Stats): string {
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSymbolicLink()) return 'a symlink';
-  return 'not a file';
-}
+/** A regular file, or FileUnreadableError naming what it is instead (@bundlefarm/format). */
+export { checkRegularFile };

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { FileUnreadableError, isBundlefarmError, PartMissingError, PartTamperedError } from '@bundlefarm/errors';
-import { PART_SIZE, type ManifestPart } from '@bundlefarm/format';
+import { MAX_PART_BYTES, type ManifestPart } from '@bundlefarm/format';
 import type { PartSource } from './part-source.js';
 
-/** Largest part file accepted: ec2 parts are 10 MiB; other tools allow other sizes, up to this. */
-export const MAX_PART_BYTES = 8 * PART_SIZE;
+export { MAX_PART_BYTES };
 
 function isMissing(err: unknown): boolean {
   const code = (err as { code?: unknown; name?: unknown } | null)?.code ?? (err as { name?: unknown } | null)?.name;

@@ -17,3 +17,4 @@ export * from './bundle-parameters.js';
 export * from './self-signed-identity.js';
 export * from './manifest-migrate.js';
 export * from './ec2-wrap-check.js';
+export * from './regular-file.js';

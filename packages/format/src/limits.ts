@@ -11,3 +11,6 @@ export const TAR_RECORD_SIZE = 10240;
 export const TAR_BLOCK_SIZE = 512;
 
 export const MANIFEST_VERSION = '2007-10-10';
+
+/** Largest part file accepted: ec2 parts are 10 MiB; other tools allow other sizes, up to this. */
+export const MAX_PART_BYTES = 8 * PART_SIZE;

@@ -18,7 +18,7 @@
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { checkRegularFile } from '@bundlefarm/engine';
+import { checkRegularFile } from '@bundlefarm/format';
 import { FileUnreadableError, UnsafePathError } from '@bundlefarm/errors';
 
 /** How the image root is named in messages (job results are seen by API users; the server's paths are not theirs). */

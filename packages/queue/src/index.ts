@@ -10,3 +10,5 @@ export * from './staging/index.js';
 export * from './producer/index.js';
 export * from './worker/index.js';
 export * from './metrics/index.js';
+export * from './notify/job-notice.js';
+export * from './notify/notify-endpoint.js';

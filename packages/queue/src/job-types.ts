@@ -16,7 +16,7 @@ export interface BundleJobData {
    * with a principals file run the job only inside that principal's scope.
    */
   principal?: string;
-  /** HMAC of id, spec, principal, source and delivery (scopes/job-mac.ts), when the API has a job MAC key. */
+  /** HMAC of id, spec, principal, source, delivery and origin (scopes/job-mac.ts), when the API has a job MAC key. */
   mac?: string;
   /** Regions finished by an earlier attempt (with their results): a retry redoes only the others. */
   completedRegions?: Record<string, RegionResult>;
@@ -31,6 +31,29 @@ export interface BundleJobData {
    * can say exactly what is gone.
    */
   replaced?: Record<string, ReplacedBundle>;
+  /**
+   * Where the job came from when a CI webhook made it: provider, repository, commit and rule (covered by
+   * the job MAC, so a commit status can only be posted for the commit the webhook named).
+   */
+  origin?: JobOrigin;
+  /**
+   * The API found notification targets for this job (a principal's or rule's endpoints, or a commit
+   * status): the worker then queues a notice when the job ends (notify/job-notice.ts).
+   */
+  notify?: true;
+  /** Runs of the job started by a retry through the API (absent: 0); each run's end is notified once. */
+  run?: number;
+}
+
+/** The CI event a job came from. */
+export interface JobOrigin {
+  provider: 'github' | 'gitlab';
+  /** owner/name (GitHub) or the project's path with its namespace (GitLab). */
+  repository: string;
+  /** The commit, 40 (or 64) lowercase hex digits. */
+  sha: string;
+  /** The webhook rule that made the job. */
+  rule?: string;
 }
 
 /**

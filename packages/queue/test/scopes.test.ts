@@ -115,15 +115,24 @@ describe('scopes', () => {
 describe('job MAC', () => {
   const key = Buffer.from('k'.repeat(32));
   const fields = { id: 'job-1', spec: spec({}), principal: 'team-a', source: 'api' };
-  it('covers id, spec, principal, source and delivery', () => {
+  it('covers id, spec, principal, source, delivery and origin', () => {
     const mac = jobMac(key, fields);
     assert.ok(jobMacValid(key, fields, mac));
     assert.ok(jobMacValid(key, { ...fields, spec: JSON.parse(JSON.stringify(fields.spec)) }, mac), 'survives a JSON round trip (Redis)');
-    for (const changed of [{ id: 'job-2' }, { principal: 'ops' }, { source: 'github' }, { delivery: 'd' }, { spec: spec({ identity: 'release' }) }]) {
+    for (const changed of [{ id: 'job-2' }, { principal: 'ops' }, { source: 'github' }, { delivery: 'd' }, { spec: spec({ identity: 'release' }) }, { origin: { provider: 'github', repository: 'acme/os', sha: 'a'.repeat(40) } }]) {
       assert.ok(!jobMacValid(key, { ...fields, ...changed }, mac), JSON.stringify(changed));
     }
     assert.ok(!jobMacValid(Buffer.from('x'.repeat(32)), fields, mac), 'another key');
     assert.ok(!jobMacValid(key, fields, undefined));
     assert.ok(!jobMacValid(key, fields, 'v1:zz'));
+  });
+  it('an origin cannot be moved to another commit or repository', () => {
+    const origin = { provider: 'github', repository: 'acme/os', sha: 'a'.repeat(40), rule: 'tags' };
+    const mac = jobMac(key, { ...fields, origin });
+    assert.ok(jobMacValid(key, { ...fields, origin: JSON.parse(JSON.stringify(origin)) }, mac));
+    for (const changed of [{ sha: 'b'.repeat(40) }, { repository: 'evil/os' }, { provider: 'gitlab' }, { rule: 'other' }]) {
+      assert.ok(!jobMacValid(key, { ...fields, origin: { ...origin, ...changed } }, mac), JSON.stringify(changed));
+    }
+    assert.ok(!jobMacValid(key, fields, mac), 'the origin removed');
   });
 });

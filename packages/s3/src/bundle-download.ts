@@ -11,7 +11,6 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { FileUnwritableError, PartTamperedError } from '@bundlefarm/errors';
-import { readVerifiedParts } from '@bundlefarm/engine';
 import { manifestName, parseManifest, type ManifestPart, type ParsedManifest } from '@bundlefarm/format';
 import type { TransferProgress } from './bundle-upload.js';
 import { checkConcurrency, UPLOAD_DEFAULTS } from './bundle-upload.js';
@@ -73,6 +72,8 @@ export async function downloadBundle(o: DownloadBundleOptions): Promise<Download
 
 /** One part, through the engine's reader (missing → PartMissingError, SHA-1 mismatch → PartTamperedError). */
 async function fetchVerified(source: S3PartSource, part: ManifestPart, signal: AbortSignal | undefined): Promise<Buffer> {
+  // loaded when a download runs: the API imports @bundlefarm/s3 and never loads the engine
+  const { readVerifiedParts } = await import('@bundlefarm/engine');
   for await (const { data } of readVerifiedParts([part], source, signal)) return data;
   /* c8 ignore next */
   throw new PartTamperedError(part.index, part.filename, part.digest, 'nothing read');

@@ -6,9 +6,11 @@ import { registerBullBoard } from './board/bull-board.js';
 import { installErrorHandling } from './errors/error-handler.js';
 import { loggerOptions } from './logging/logger-options.js';
 import { ServiceMetrics } from './metrics/service-metrics.js';
-import { openApiRoute, registerOpenApi } from './openapi/openapi.js';
+import { openApiRoute, registerApiDocs, registerOpenApi } from './openapi/openapi.js';
 import { bundleRoutes } from './routes/bundle-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { Notifier } from './notifications/notifier.js';
+import { NotifyTargets } from './notifications/notify-targets.js';
 import { uploadRoutes } from './routes/upload-routes.js';
 import { StagingUploads } from './uploads/staging-uploads.js';
 import { checkServerConfig, fastifyTrustProxy, type ServerConfig } from './server-config.js';
@@ -22,6 +24,8 @@ export interface BuildServerOptions {
   logger?: false;
   /** Where log lines go instead of stdout (same level and redaction). */
   logStream?: NodeJS.WritableStream;
+  /** Where notification endpoints' `secretEnv` variables are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -38,6 +42,13 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
   // rules run as principals: with a principals file each names one, and is checked against its scope now
   const rules =
     c.webhookRulesFile !== undefined ? await WebhookRules.load(c.webhookRulesFile, c.principalsFile !== undefined ? principals.all : undefined) : WebhookRules.none;
+  // endpoint secrets are read now: a missing one stops the API before it takes a request
+  const notifyTargets = new NotifyTargets({
+    principals: principals.all,
+    rules,
+    statusProviders: new Set([...(c.githubStatusToken !== undefined ? (['github'] as const) : []), ...(c.gitlabStatusToken !== undefined ? (['gitlab'] as const) : [])]),
+    env: options.env ?? process.env,
+  });
 
   const producer = new BundleProducer({
     redisUrl: c.redisUrl,
@@ -69,7 +80,25 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
   app.setValidatorCompiler(() => () => true);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installErrorHandling(app, c.bodyLimit);
+  const notifier = notifyTargets.any
+    ? Notifier.start({
+        redisUrl: c.redisUrl,
+        prefix: c.queuePrefix,
+        bundles: producer.queue,
+        notices: producer.notices,
+        targets: notifyTargets,
+        macKey: c.jobMacKey !== undefined ? jobMacKey(c.jobMacKey) : undefined,
+        attempts: c.notifyAttempts,
+        backoffMs: c.notifyBackoffMs,
+        timeoutMs: c.notifyTimeoutMs,
+        publicUrl: c.publicUrl,
+        github: c.githubStatusToken !== undefined ? { apiUrl: c.githubApiUrl, token: c.githubStatusToken } : undefined,
+        gitlab: c.gitlabStatusToken !== undefined ? { apiUrl: c.gitlabApiUrl, token: c.gitlabStatusToken } : undefined,
+        logger: app.log,
+      })
+    : undefined;
   app.addHook('onClose', async () => {
+    await notifier?.close();
     await metrics.close();
     uploads?.close();
     await producer.close();
@@ -89,6 +118,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
       bodyLimit: c.webhookBodyLimit,
       bodyTimeoutMs: c.webhookBodyTimeoutMs,
       budget: new BodyBudget(c.webhookBufferBudget),
+      notifyTargets,
     }),
   );
   await registerBullBoard(app, producer, {
@@ -96,6 +126,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     readOnly: c.boardReadOnly,
   });
   openApiRoute(app);
+  await registerApiDocs(app);
   // a moment for Redis, so the first requests do not meet a connection still being made; never fails
   const redisUp = await producer.connected(3_000);
   app.log.info(
@@ -105,6 +136,8 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
       jobMac: c.jobMacKey !== undefined,
       github: c.githubWebhookSecrets.length > 0,
       gitlab: c.gitlabWebhookTokens.length > 0,
+      notifications: notifier !== undefined,
+      commitStatuses: [...(c.githubStatusToken !== undefined ? ['github'] : []), ...(c.gitlabStatusToken !== undefined ? ['gitlab'] : [])],
       staging: uploads ? c.staging?.url : null,
       redis: redisUp ? 'up' : 'not yet',
     },

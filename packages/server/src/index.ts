@@ -14,3 +14,7 @@ export { ServiceMetrics } from './metrics/service-metrics.js';
 export { githubSignature, verifyGithubSignature, verifyGitlabToken } from './webhooks/signatures.js';
 export { MAX_EVENT_VALUE_BYTES, WebhookRules, WebhookRulesError, webhookRulesFileSchema, type WebhookRulesFile } from './webhooks/webhook-rules.js';
 export { PLACEHOLDERS, githubContext, gitlabContext, type EventContext } from './webhooks/event-context.js';
+export { notificationSignature, verifyNotificationSignature, SIGNATURE_HEADER, DELIVERY_HEADER, EVENT_HEADER } from './notifications/notification-signature.js';
+export { deliveryId, type DeliveryRecord } from './notifications/notifier.js';
+export { commitState, originProblem } from './notifications/commit-status.js';
+export { NotifyTargets, MIN_NOTIFY_SECRET_LENGTH, type NotifyTarget } from './notifications/notify-targets.js';

@@ -86,6 +86,25 @@ export interface ServerConfig {
    * that grows with every job up to this cap. Give every API replica the same value.
    */
   eventsMaxLen?: number;
+  /**
+   * The API's address as CI systems reach it (e.g. https://bundlefarm.example.com): commit statuses link
+   * to `PUBLIC_URL/v1/bundles/ID`. Default: none, statuses carry no link.
+   */
+  publicUrl?: string;
+  /** GitHub token that may post commit statuses (repo:status). None: no GitHub commit statuses. */
+  githubStatusToken?: string;
+  /** GitHub REST API base (default https://api.github.com; GitHub Enterprise: https://HOST/api/v3). */
+  githubApiUrl?: string;
+  /** GitLab token that may post commit statuses (api scope). None: no GitLab commit statuses. */
+  gitlabStatusToken?: string;
+  /** GitLab REST API base (default https://gitlab.com/api/v4). */
+  gitlabApiUrl?: string;
+  /** Attempts of each notification delivery (default 8). */
+  notifyAttempts?: number;
+  /** First retry delay of a notification in ms (default 5 000, doubled each attempt, at most 10 minutes). */
+  notifyBackoffMs?: number;
+  /** Milliseconds a notification endpoint (or commit status API) has to answer (default 10 000). */
+  notifyTimeoutMs?: number;
 }
 
 /** Where uploads go, and how the API reaches it. */
@@ -112,9 +131,28 @@ export const SERVER_DEFAULTS = {
   maxConnections: 2048,
   logLevel: 'info',
   replayTtlSeconds: 30 * 24 * 3600,
+  githubApiUrl: 'https://api.github.com',
+  gitlabApiUrl: 'https://gitlab.com/api/v4',
+  notifyAttempts: 8,
+  notifyBackoffMs: 5_000,
+  notifyTimeoutMs: 10_000,
   host: '0.0.0.0',
   port: 8080,
 } as const;
+
+const httpUrl = (what: string) =>
+  z
+    .string()
+    .max(2048)
+    .refine((v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === 'https:' || u.protocol === 'http:') && u.username === '' && u.password === '';
+      } catch {
+        return false;
+      }
+    }, `must be the http(s) URL of ${what}, without user or password`)
+    .transform((v) => v.replace(/\/+$/, ''));
 
 const secret = (what: string, min: number) => z.string().min(min, `each ${what} must have at least ${min} characters`).max(1024);
 
@@ -166,6 +204,14 @@ export const serverConfigSchema = z
     keepCompleted: z.number().int().min(0).max(1_000_000).optional(),
     keepFailed: z.number().int().min(0).max(1_000_000).optional(),
     eventsMaxLen: z.number().int().min(100).max(10_000_000).optional(),
+    publicUrl: httpUrl('the API').optional(),
+    githubStatusToken: secret('GitHub status token', 8).optional(),
+    githubApiUrl: httpUrl('the GitHub API').default(SERVER_DEFAULTS.githubApiUrl),
+    gitlabStatusToken: secret('GitLab status token', 8).optional(),
+    gitlabApiUrl: httpUrl('the GitLab API').default(SERVER_DEFAULTS.gitlabApiUrl),
+    notifyAttempts: z.number().int().min(1).max(50).default(SERVER_DEFAULTS.notifyAttempts),
+    notifyBackoffMs: z.number().int().min(1).max(3_600_000).default(SERVER_DEFAULTS.notifyBackoffMs),
+    notifyTimeoutMs: z.number().int().min(100).max(600_000).default(SERVER_DEFAULTS.notifyTimeoutMs),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -225,6 +271,14 @@ export const ENV = {
   keepCompleted: 'BUNDLEFARM_KEEP_COMPLETED',
   keepFailed: 'BUNDLEFARM_KEEP_FAILED',
   eventsMaxLen: 'BUNDLEFARM_EVENTS_MAX_LEN',
+  publicUrl: 'BUNDLEFARM_PUBLIC_URL',
+  githubStatusToken: 'BUNDLEFARM_GITHUB_STATUS_TOKEN',
+  githubApiUrl: 'BUNDLEFARM_GITHUB_API_URL',
+  gitlabStatusToken: 'BUNDLEFARM_GITLAB_STATUS_TOKEN',
+  gitlabApiUrl: 'BUNDLEFARM_GITLAB_API_URL',
+  notifyAttempts: 'BUNDLEFARM_NOTIFY_ATTEMPTS',
+  notifyBackoffMs: 'BUNDLEFARM_NOTIFY_BACKOFF_MS',
+  notifyTimeoutMs: 'BUNDLEFARM_NOTIFY_TIMEOUT_MS',
 } as const satisfies Record<keyof ServerConfig, string>;
 
 export interface ListenConfig {
@@ -257,6 +311,11 @@ export interface ListenConfig {
  * | BUNDLEFARM_LOG_LEVEL, BUNDLEFARM_REPLAY_TTL, BUNDLEFARM_JOB_ATTEMPTS, BUNDLEFARM_JOB_BACKOFF_MS | |
  * | BUNDLEFARM_KEEP_COMPLETED, BUNDLEFARM_KEEP_FAILED | finished jobs kept in Redis (default 1000, 5000) |
  * | BUNDLEFARM_EVENTS_MAX_LEN | events the queue's event stream keeps (default 10 000) |
+ * | BUNDLEFARM_PUBLIC_URL | the API's address for links in commit statuses |
+ * | BUNDLEFARM_GITHUB_STATUS_TOKEN, BUNDLEFARM_GITHUB_API_URL | GitHub commit statuses (API default https://api.github.com) |
+ * | BUNDLEFARM_GITLAB_STATUS_TOKEN, BUNDLEFARM_GITLAB_API_URL | GitLab commit statuses (API default https://gitlab.com/api/v4) |
+ * | BUNDLEFARM_NOTIFY_ATTEMPTS, BUNDLEFARM_NOTIFY_BACKOFF_MS, BUNDLEFARM_NOTIFY_TIMEOUT_MS | notification deliveries (default 8, 5 000, 10 000) |
+ * | (each endpoint's `secretEnv`) | its signing secret, 16+ characters (principals and rules files name the variable) |
  * | BUNDLEFARM_API_HOST, BUNDLEFARM_API_PORT | where to listen (default 0.0.0.0:8080) |
  */
 export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedServerConfig; listen: ListenConfig } {
@@ -323,6 +382,14 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   set('keepCompleted', int(ENV.keepCompleted));
   set('keepFailed', int(ENV.keepFailed));
   set('eventsMaxLen', int(ENV.eventsMaxLen));
+  set('publicUrl', str(ENV.publicUrl));
+  set('githubStatusToken', str(ENV.githubStatusToken));
+  set('githubApiUrl', str(ENV.githubApiUrl));
+  set('gitlabStatusToken', str(ENV.gitlabStatusToken));
+  set('gitlabApiUrl', str(ENV.gitlabApiUrl));
+  set('notifyAttempts', int(ENV.notifyAttempts));
+  set('notifyBackoffMs', int(ENV.notifyBackoffMs));
+  set('notifyTimeoutMs', int(ENV.notifyTimeoutMs));
   const level = str(ENV.logLevel);
   if (level !== undefined) config.logLevel = level as ServerConfig['logLevel'];
 

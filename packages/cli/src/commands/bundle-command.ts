@@ -11,8 +11,9 @@ export function registerBundle(program: Command, io: CliIo, flags: () => GlobalF
     .command('bundle')
     .description('bundle a disk image into NAME.manifest.xml and NAME.part.N (ec2-bundle-image compatible)')
     .requiredOption('-i, --image <path>', 'image file to bundle (at most 10 GiB)')
-    .requiredOption('-d, --destination <dir>', 'directory for the manifest and parts (created if missing)')
-    .option('-p, --prefix <name>', "bundle name (default: the image's file name)");
+    .option('-d, --destination <dir>', 'directory for the manifest and parts (created if missing; default /tmp, as ec2-bundle-image)', '/tmp')
+    .option('-p, --prefix <name>', "bundle name (default: the image's file name)")
+    .option('--batch', 'accepted for ec2-bundle-image scripts: bundlefarm never prompts (no effect)');
   addBundleOptions(cmd).action(async (opts: BundleFlags) => {
     // Validate everything before reading a byte of the image.
     const prepared = await prepareBundle(opts, io);

@@ -7,7 +7,8 @@ import { createS3Client } from '@bundlefarm/s3';
 import { cancelChannel } from '../cancel-channel.js';
 import { canonicalJson } from '../canonical-json.js';
 import { bundleNameSchema, validateJobSpec, type JobSpec, type SpecProblem } from '../job-spec.js';
-import type { BundleJobData, BundleJobResult, RegionResult } from '../job-types.js';
+import type { BundleJobData, BundleJobResult, JobOrigin, RegionResult } from '../job-types.js';
+import { addNotice, jobNotice, NOTIFY_QUEUE, type NoticeJobData } from '../notify/job-notice.js';
 import { BUNDLE_QUEUE, jobOptions } from '../queue-settings.js';
 import { redisOptions } from '../redis-connection.js';
 import { jobMac } from '../scopes/job-mac.js';
@@ -47,6 +48,15 @@ export interface EnqueueOptions {
   replayKeys?: string[];
   /** Refuse (IdempotencyConflictError) when `jobId` exists with a different spec (default false). */
   requireSameSpec?: boolean;
+  /** The CI event the job comes from (recorded in the job, under its MAC). */
+  origin?: JobOrigin;
+  /** The job has notification targets: its end is to be notified (default false). */
+  notify?: boolean;
+  /**
+   * Queue a `queued` notice (a pending commit status) with the job — before it, so that no end of the
+   * job can be notified ahead of it (default false; only with `notify`).
+   */
+  pendingNotice?: boolean;
 }
 
 export interface EnqueueResult {
@@ -96,6 +106,8 @@ const NOT_STARTED: readonly BundleState[] = ['waiting', 'delayed', 'prioritized'
 export class BundleProducer {
   readonly prefix: string;
   readonly queue: Queue<BundleJobData, BundleJobResult>;
+  /** Notices of job ends and queued webhook jobs (notify/job-notice.ts). */
+  readonly notices: Queue<NoticeJobData>;
   private readonly redis: Redis;
   private readonly options: ResolvedProducerOptions;
   private readonly imageCheck: ImageCheckOptions;
@@ -122,6 +134,8 @@ export class BundleProducer {
       streams: { events: { maxLen: this.options.eventsMaxLen } },
     });
     this.queue.on('error', () => {});
+    this.notices = new Queue<NoticeJobData>(NOTIFY_QUEUE, { connection: this.redis, prefix: this.prefix });
+    this.notices.on('error', () => {});
     const { imageRoot, s3, s3TimeoutMs } = this.options.imageCheck;
     this.s3 = s3 ? createS3Client({ connectionTimeoutMs: 2_000, requestTimeoutMs: 5_000, maxAttempts: 2, ...s3 }) : undefined;
     this.imageCheck = {
@@ -191,8 +205,13 @@ export class BundleProducer {
         source: options.source,
         ...(options.delivery !== undefined ? { delivery: options.delivery } : {}),
         ...(options.principal !== undefined ? { principal: options.principal } : {}),
+        ...(options.origin !== undefined ? { origin: options.origin } : {}),
+        ...(options.notify === true ? { notify: true as const } : {}),
       };
       if (this.options.jobMacKey) data.mac = jobMac(this.options.jobMacKey, { id, ...data });
+      if (options.pendingNotice === true && data.notify === true) {
+        await addNotice(this.notices, jobNotice({ id, data, state: 'queued' }), this.options.jobMacKey);
+      }
       try {
         await this.queue.add(name, data, { ...jobOptions(this.options.jobPolicy), jobId: id });
       } catch (err) {
@@ -228,6 +247,9 @@ export class BundleProducer {
       let state: BundleState = await job.getState();
       const previousState = state;
       if (NOT_STARTED.includes(state)) {
+        // the notice first: a job removed is gone with what a notice says of it. Should a worker take the
+        // job meanwhile, the notifier holds the notice until the job ends, and delivers it if it is cancelled
+        if (job.data.notify === true) await addNotice(this.notices, jobNotice({ id, data: job.data, state: 'cancelled', failedReason: 'BF_CANCELLED: the job was cancelled before it started' }), this.options.jobMacKey);
         try {
           await job.remove();
           return { id, outcome: 'removed' as const, previousState };
@@ -261,8 +283,9 @@ export class BundleProducer {
       let completed: Record<string, RegionResult> = { ...(job.data.completedRegions ?? {}) };
       if (state === 'completed') {
         for (const r of Object.values(job.returnvalue?.regions ?? {})) if (!r.error && r.manifestKey) completed[r.region] = r;
-        await job.updateData({ ...job.data, completedRegions: completed });
       }
+      // a new run: its end is notified again (notices are one per job, state and run)
+      await job.updateData({ ...job.data, completedRegions: completed, run: (job.data.run ?? 0) + 1 });
       await job.retry(state === 'completed' ? 'completed' : 'failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       completed = job.data.completedRegions ?? completed;
       return { id, state: await job.getState(), keptRegions: Object.keys(completed).sort() };
@@ -322,7 +345,7 @@ export class BundleProducer {
     this.closed = true;
     // BullMQ's close waits for a connection that may never come (Redis down): give it a moment only
     if (this.redis.status !== 'ready') this.redis.disconnect();
-    await Promise.race([this.queue.close().catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    await Promise.race([Promise.all([this.queue.close().catch(() => {}), this.notices.close().catch(() => {})]), new Promise((r) => setTimeout(r, 2_000).unref())]);
     this.redis.disconnect();
     this.s3?.destroy();
     this.published.close();

@@ -3,8 +3,9 @@ import { canonicalJson } from '../canonical-json.js';
 
 /*
  * The job MAC: HMAC-SHA256, with a key the API and the workers share and Redis never sees
- * (BUNDLEFARM_JOB_MAC_KEY), over what makes a job what it is — its id, spec, principal, source and
- * webhook delivery. The API adds it when it enqueues; a worker with the key runs no job whose MAC is
+ * (BUNDLEFARM_JOB_MAC_KEY), over what makes a job what it is — its id, spec, principal, source,
+ * webhook delivery and origin (the repository and commit a commit status goes to). The API adds it
+ * when it enqueues; a worker with the key runs no job whose MAC is
  * missing or wrong. So whoever can write to Redis (or use Bull Board's add/edit) cannot make a worker
  * sign something, nor pass a job off as another principal's or as a GitHub delivery. Not covered:
  * `completedRegions` (the workers' own record of published regions, rewritten as they publish).
@@ -15,13 +16,15 @@ export interface JobMacFields {
   principal?: string | undefined;
   source: string;
   delivery?: string | undefined;
+  /** Left out of the MAC text when absent, so MACs of jobs without one are what they always were. */
+  origin?: unknown;
 }
 
 export const MIN_JOB_MAC_KEY_LENGTH = 32;
 const VERSION = 'v1';
 
 export function jobMac(key: Buffer, f: JobMacFields): string {
-  const text = canonicalJson({ v: VERSION, id: f.id, spec: f.spec, principal: f.principal, source: f.source, delivery: f.delivery });
+  const text = canonicalJson({ v: VERSION, id: f.id, spec: f.spec, principal: f.principal, source: f.source, delivery: f.delivery, origin: f.origin });
   return `${VERSION}:${createHmac('sha256', key).update(text, 'utf8').digest('hex')}`;
 }
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { notifyEndpointsSchema, type NotifyEndpoint } from '../notify/notify-endpoint.js';
 import { GlobSet } from './glob.js';
 import { PrincipalsFileError } from './scope-errors.js';
 import { findTokenDigest, hashToken, MIN_TOKEN_LENGTH, TOKEN_HASH_PATTERN, tokenDigest } from './token-hash.js';
@@ -16,7 +17,8 @@ import { findTokenDigest, hashToken, MIN_TOKEN_LENGTH, TOKEN_HASH_PATTERN, token
  *     "targets": ["acme-amis-nightly/team-a/**"],          // BUCKET/PREFIX/NAME it may write (globs)
  *     "images": ["team-a/**", "s3://acme-ci-images/team-a/**"],  // image-root paths and s3:// objects it may read
  *     "canSeeOthers": false,                               // GET others' jobs (and the read-only board)
- *     "canCancelOthers": false                             // DELETE / retry others' jobs (implies seeing them)
+ *     "canCancelOthers": false,                            // DELETE / retry others' jobs (implies seeing them)
+ *     "notify": [ { "url": "https://ci.example/hook", "secretEnv": "TEAM_A_NOTIFY_SECRET" } ]  // job-end notifications
  * } ] }
  * ```
  *
@@ -39,6 +41,7 @@ export const principalSchema = z
     images: globs.default([]),
     canSeeOthers: z.boolean().default(false),
     canCancelOthers: z.boolean().default(false),
+    notify: notifyEndpointsSchema.default([]),
   })
   .strict();
 
@@ -78,6 +81,8 @@ export class Principal {
   readonly canCancelOthers: boolean;
   /** SHA-256 digests of its tokens. */
   readonly tokenDigests: readonly Buffer[];
+  /** Where its jobs' ends are notified (notify/notify-endpoint.ts). */
+  readonly notify: readonly NotifyEndpoint[];
 
   constructor(p: z.output<typeof principalSchema>) {
     this.name = p.name;
@@ -88,6 +93,7 @@ export class Principal {
     this.canCancelOthers = p.canCancelOthers;
     this.canSeeOthers = p.canSeeOthers || p.canCancelOthers;
     this.tokenDigests = p.tokenHashes.map(tokenDigest);
+    this.notify = p.notify;
   }
 
   /** May this principal read the status of a job enqueued by `owner` (undefined: a job no principal enqueued)? */
@@ -111,6 +117,7 @@ export class Principal {
       images: [...sources(this.localImages), ...sources(this.s3Images)],
       canSeeOthers: this.canSeeOthers,
       canCancelOthers: this.canCancelOthers,
+      notify: this.notify.length,
     };
   }
 }
@@ -173,6 +180,7 @@ export class Principals {
       images: ['**', 's3://**'],
       canSeeOthers: true,
       canCancelOthers: true,
+      notify: [],
     });
   }
 

@@ -25,6 +25,9 @@
  * given up — the connections are dropped and the worker stops (its jobs' locks run out and other
  * workers take them over).
  *
+ * Notices (job-end-notices.ts): an attempt that ends its job — completed, failed for good,
+ * cancelled — queues the job's notice before BullMQ records the end, for the API to deliver.
+ *
  * Metrics (`config.metrics`): a WorkerMetrics fed by this worker's events and S3 clients, served on
  * its own port by a MetricsServer that starts before the first job is taken and stops last. Whatever
  * the metrics setting, a completed job gets `firstCompletedAt` in its data right after it completed,
@@ -43,6 +46,7 @@ import { createRedis, lockSafeReconnect } from '../redis-connection.js';
 import { isRedisConnectionError, logRedisReconnects } from '../redis-connection-log.js';
 import { CANCEL_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON, createBundleProcessor, type BundleJob } from './bundle-processor.js';
 import { CancelListener } from './cancel-listener.js';
+import { JobEndNotices } from './job-end-notices.js';
 import { LockFence } from './lock-fence.js';
 import { RegionClients } from './region-clients.js';
 import { trustWarnings } from './job-authorization.js';
@@ -90,6 +94,7 @@ export class BundleWorker {
     /** Prometheus metrics of this process, when configured. */
     readonly metrics: WorkerMetrics | undefined,
     private readonly metricsServer: MetricsServer | undefined,
+    private readonly notices: JobEndNotices,
   ) {
     // a connection that failed is reported once per reconnect attempt by logRedisReconnects, not here
     worker.on('error', (err) => {
@@ -148,6 +153,7 @@ export class BundleWorker {
     logRedisReconnects(connection, logger, { name: 'queue' });
 
     const processJob = createBundleProcessor({ config, clients, pool, logger, claims: new TargetClaims(connection, config.prefix) });
+    const notices = new JobEndNotices({ redisUrl: config.redisUrl, prefix: config.prefix, macKey: config.jobMacKey, logger });
     // three declared parameters, as BullMQ passes the cancel signal only to processors that take one
     const processor = async (job: BundleJob, token: string | undefined, signal: AbortSignal | undefined): Promise<BundleJobResult> => {
       const jobId = job.id;
@@ -168,16 +174,22 @@ export class BundleWorker {
             }).start();
       if (jobId) running.set(jobId, { job, token, fence });
       const completedBefore = job.data?.firstCompletedAt !== undefined;
+      let result: BundleJobResult;
       try {
-        const result = await processJob(job, token, signal);
-        return completedBefore ? { ...result, repeated: true } : result;
+        const r = await processJob(job, token, signal);
+        result = completedBefore ? { ...r, repeated: true } : r;
       } catch (err) {
         if (err instanceof WaitingError && job.id) metrics?.jobHandedBack(job.id);
+        // queued before BullMQ records the failure: a worker that dies in between reports it on the next attempt
+        await notices.attemptFailed(job, err);
         throw err;
       } finally {
         fence?.stop();
         if (jobId) running.delete(jobId);
       }
+      // a notice that cannot be queued fails the attempt (transient): the retry finds every region published
+      await notices.completed(job, result);
+      return result;
     };
     const worker = new Worker<BundleJobData, BundleJobResult>(BUNDLE_QUEUE, processor, {
       connection,
@@ -204,13 +216,14 @@ export class BundleWorker {
       );
     } catch (err) {
       await worker.close(true).catch(() => {});
+      await notices.close();
       await metricsServer?.close();
       metrics?.close();
       connection.disconnect();
       clients.destroy();
       throw err;
     }
-    const bw = new BundleWorker(config, worker, logger, connection, cancelListener, clients, ownsPool, running, metrics, metricsServer);
+    const bw = new BundleWorker(config, worker, logger, connection, cancelListener, clients, ownsPool, running, metrics, metricsServer, notices);
     worker.run().catch((err: unknown) => logger.error({ err }, 'worker main loop failed'));
     await worker.waitUntilReady();
     logger.info(
@@ -281,6 +294,9 @@ export class BundleWorker {
     } finally {
       clearTimeout(deadline);
       await this.cancelListener.close();
+      // with Redis away, closing the notices' queue would wait for it: then its connection is just dropped
+      if (this.connection.status === 'ready') await this.notices.close();
+      else void this.notices.close();
       if (this.connection.status === 'ready') {
         await this.connection.quit().catch(() => this.connection.disconnect());
       } else {

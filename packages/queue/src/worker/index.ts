@@ -19,3 +19,4 @@ export * from './lock-fence.js';
 export * from './worker-main.js';
 export * from './staged-image-cleanup.js';
 export * from './region-registration.js';
+export * from './job-end-notices.js';

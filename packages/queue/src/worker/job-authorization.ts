@@ -22,9 +22,9 @@ export async function checkJobScope(job: Pick<Job<BundleJobData>, 'id' | 'data'>
   const data = (job.data ?? {}) as Partial<BundleJobData>;
   const principalName = typeof data.principal === 'string' ? data.principal : undefined;
   if (config.jobMacKey !== undefined) {
-    const fields = { id, spec: data.spec, principal: principalName, source: String(data.source ?? ''), delivery: typeof data.delivery === 'string' ? data.delivery : undefined };
+    const fields = { id, spec: data.spec, principal: principalName, source: String(data.source ?? ''), delivery: typeof data.delivery === 'string' ? data.delivery : undefined, origin: data.origin };
     if (data.mac === undefined) throw new JobUnauthorizedError(id, 'it carries no MAC');
-    if (!jobMacValid(config.jobMacKey, fields, data.mac)) throw new JobUnauthorizedError(id, 'its MAC does not match its id, spec, principal, source and delivery (altered in Redis?)');
+    if (!jobMacValid(config.jobMacKey, fields, data.mac)) throw new JobUnauthorizedError(id, 'its MAC does not match its id, spec, principal, source, delivery and origin (altered in Redis?)');
   }
   if (config.principals === undefined) return undefined;
   if (principalName === undefined) throw new JobUnauthorizedError(id, 'it names no principal');

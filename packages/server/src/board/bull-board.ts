@@ -50,7 +50,11 @@ async function mount(app: FastifyInstance, producer: BundleProducer, path: strin
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(path);
   createBullBoard({
-    queues: [new BullMQAdapter(producer.queue, { readOnlyMode: readOnly, displayName: 'bundles', description: 'bundlefarm bundle jobs' })],
+    queues: [
+      new BullMQAdapter(producer.queue, { readOnlyMode: readOnly, displayName: 'bundles', description: 'bundlefarm bundle jobs' }),
+      // notices and how their deliveries went: to look at, never to edit (a notice is MAC-bound anyway)
+      new BullMQAdapter(producer.notices, { readOnlyMode: true, displayName: 'notifications', description: 'job-end notices and their deliveries' }),
+    ],
     serverAdapter,
     options: { uiConfig: { boardTitle: readOnly ? 'bundlefarm' : 'bundlefarm (admin)' } },
   });

@@ -1,5 +1,7 @@
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { shapeOpenApi } from './openapi-shape.js';
 
 /**
  * OpenAPI 3.1 document of the API, collected from the route schemas by @fastify/swagger and served at
@@ -9,6 +11,8 @@ import type { FastifyInstance } from 'fastify';
  */
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
   await app.register(swagger, {
+    // operationIds, named component schemas, error responses with their codes (openapi-shape.ts)
+    transformObject: (doc) => ('openapiObject' in doc ? (shapeOpenApi(doc.openapiObject as Record<string, unknown>) as typeof doc.openapiObject) : doc.swaggerObject),
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -35,4 +39,16 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
 
 export function openApiRoute(app: FastifyInstance): void {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+/**
+ * The document rendered at GET /docs (Swagger UI, served from this process: no CDN). Public, like
+ * /openapi.json: it shows the API's shape, never a job or a secret. Its own assets under /docs/static.
+ */
+export async function registerApiDocs(app: FastifyInstance): Promise<void> {
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { displayOperationId: true, defaultModelsExpandDepth: 1, docExpansion: 'list', deepLinking: true },
+    staticCSP: true,
+  });
 }

@@ -99,7 +99,14 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
       const principal = principalOf(request);
       // scope first: nothing of an out-of-scope spec is looked at (no image check, no ledger)
       const spec = checkEnqueueScope(producer, principal, request.body);
-      const r = await producer.enqueue(spec, { source, principal: principal.name, ...(jobId !== undefined ? { jobId } : {}), requireSameSpec: true });
+      const r = await producer.enqueue(spec, {
+        source,
+        principal: principal.name,
+        ...(jobId !== undefined ? { jobId } : {}),
+        requireSameSpec: true,
+        // the principal's endpoints hear of the job's end
+        notify: principal.notify.length > 0,
+      });
       if (r.imageCheck && !r.imageCheck.checked) request.log.debug({ job: r.id, reason: r.imageCheck.reason }, 'image not checked at enqueue');
       const url = statusUrl(r.id);
       request.log.info({ job: r.id, created: r.created, source, principal: principal.name }, r.created ? 'bundle job enqueued' : 'bundle job already enqueued');

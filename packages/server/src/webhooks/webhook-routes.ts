@@ -12,6 +12,7 @@ import { parseWebhookPayload } from './raw-body.js';
 import { verifyGithubSignature, verifyGitlabToken } from './signatures.js';
 import { WebhookLedger, type DeliveryRecord } from './webhook-ledger.js';
 import type { WebhookRules } from './webhook-rules.js';
+import type { NotifyTargets } from '../notifications/notify-targets.js';
 
 export interface WebhookRoutesOptions {
   producer: BundleProducer;
@@ -24,6 +25,8 @@ export interface WebhookRoutesOptions {
   bodyTimeoutMs: number;
   /** Shared by every unauthenticated body being read (GitHub's, whose HMAC needs the whole body). */
   budget: BodyBudget;
+  /** Where job ends are notified (decides whether a job is marked for notices, and a pending status). */
+  notifyTargets: NotifyTargets;
 }
 
 const response = {
@@ -107,12 +110,21 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookRoutes
         return refuse(new OutOfScopeError(principal.name, problems));
       }
     }
+    // the commit a status goes to, recorded in the job under its MAC
+    const sha = event.vars.sha;
+    const repository = event.vars.repository;
+    const origin = sha !== undefined && repository !== undefined ? { provider, repository, sha: sha.toLowerCase(), rule: match.rule } : undefined;
+    const notify = options.notifyTargets.wanted(match.principal, origin ?? { provider, rule: match.rule });
     const r = await options.producer.enqueue(spec, {
       source: provider,
       jobId: deliveryJobId(provider, delivery),
       delivery,
       ...(match.principal !== undefined ? { principal: match.principal } : {}),
       replayKeys: [`${provider}-body:${event.event}:${digest}`],
+      ...(origin !== undefined ? { origin } : {}),
+      notify,
+      // a pending commit status; the job's end replaces it
+      pendingNotice: origin !== undefined && options.notifyTargets.statusWanted(origin),
     });
     await remember({ outcome: 'job', job: r.id, name: r.name, rule: match.rule });
     reply.log.info({ provider, event: event.event, delivery, rule: match.rule, principal: match.principal, job: r.id, created: r.created }, 'webhook handled');

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { BundlefarmError } from '@bundlefarm/errors';
-import { GlobSet, targetPath, type Principal, type Principals, type SpecProblem } from '@bundlefarm/queue';
+import { GlobSet, notifyEndpointsSchema, targetPath, type NotifyEndpoint, type Principal, type Principals, type SpecProblem } from '@bundlefarm/queue';
 import { z } from 'zod';
 import { PLACEHOLDERS, type EventContext, type Placeholder, type Provider } from './event-context.js';
 
@@ -15,7 +15,9 @@ import { PLACEHOLDERS, type EventContext, type Placeholder, type Provider } from
  *     "when": { "repository": "acme/*", "tag": "v*" },   // globs (or lists of globs), all must match
  *     "principal": "release-ci",            // the principal the rule runs as (its scope bounds the spec)
  *     "allowForks": false,                  // default: events from forks never match
- *     "spec": { "name": "{{repository_name}}-{{tag}}", "image": "…", … }  // a job spec with {{placeholders}}
+ *     "spec": { "name": "{{repository_name}}-{{tag}}", "image": "…", … },  // a job spec with {{placeholders}}
+ *     "notify": [ { "url": "https://…", "secretEnv": "RELEASE_NOTIFY_SECRET" } ],  // job-end notifications
+ *     "commitStatus": true                  // default: a commit status when the API has a token for the provider
  * } ] }
  * ```
  *
@@ -47,6 +49,8 @@ export const webhookRuleSchema = z
     principal: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be the name of a principal').optional(),
     allowForks: z.boolean().default(false),
     spec: z.record(z.string(), z.unknown()),
+    notify: notifyEndpointsSchema.default([]),
+    commitStatus: z.boolean().default(true),
   })
   .strict();
 
@@ -91,6 +95,14 @@ interface CompiledRule {
   principal: string | undefined;
   allowForks: boolean;
   spec: Record<string, unknown>;
+  notify: readonly NotifyEndpoint[];
+  commitStatus: boolean;
+}
+
+/** What a rule says about notifying the ends of the jobs it makes. */
+export interface RuleNotify {
+  notify: readonly NotifyEndpoint[];
+  commitStatus: boolean;
 }
 
 export interface RuleMatch {
@@ -150,6 +162,8 @@ export class WebhookRules {
         principal: rule.principal,
         allowForks: rule.allowForks,
         spec: rule.spec,
+        notify: rule.notify,
+        commitStatus: rule.commitStatus,
       })),
     );
   }
@@ -172,6 +186,17 @@ export class WebhookRules {
 
   get size(): number {
     return this.rules.length;
+  }
+
+  /** The notification settings of the rule named `name`, if there is one. */
+  notifyOf(name: string | undefined): RuleNotify | undefined {
+    const rule = name === undefined ? undefined : this.rules.find((r) => r.name === name);
+    return rule ? { notify: rule.notify, commitStatus: rule.commitStatus } : undefined;
+  }
+
+  /** Every endpoint of every rule (to check their secrets at start-up). */
+  get endpoints(): Array<{ rule: string; endpoint: NotifyEndpoint }> {
+    return this.rules.flatMap((r) => r.notify.map((endpoint) => ({ rule: r.name, endpoint })));
   }
 
   /** The first rule matching the event, with its spec rendered; undefined when none matches. */
