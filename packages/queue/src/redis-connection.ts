@@ -1,24 +1,69 @@
+/*
+ * Redis connections for BullMQ: `maxRetriesPerRequest: null` (BullMQ's requirement for blocking
+ * connections), a reconnect strategy that keeps trying at a bounded pace, so that workers and the API
+ * ride out a Redis restart or a network outage by themselves, and a log that says each reconnect
+ * attempt once, on one JSON line, with its cause.
+ *
+ * Bounded reconnects (the lock argument, docs/service.md "Redis outages and job locks"): a worker
+ * keeps a job only while it renews the job's lock, and it cannot renew while it is not connected. The
+ * delay between two connection attempts is therefore capped (`maxReconnectDelayMs`, 1 s by default, a
+ * sixteenth of the lock for workers with short locks) and so is each attempt (`connectTimeoutMs`):
+ * once Redis answers again, a worker is connected within about one of each, and the renewal it queued
+ * meanwhile goes out at once — not seconds later, as an exponential backoff grown during the outage
+ * would have it.
+ *
+ * An error reply does not reconnect the connection, except READONLY (after a failover, the server
+ * this connection talks to became a replica): reconnecting then finds the new master, and the command
+ * is sent again. Reconnecting on every error reply, as before, made each first use of a BullMQ script
+ * on a restarted Redis (NOSCRIPT, which ioredis answers by sending the script itself) cost a reconnect.
+ */
 import { Redis, type RedisOptions } from 'ioredis';
 
-/**
- * Redis connections for BullMQ: `maxRetriesPerRequest: null` (BullMQ's requirement for blocking
- * connections) and a reconnect strategy that keeps trying (capped backoff), so workers and the API ride
- * out a Redis restart by themselves.
- */
 export interface RedisSettings {
   /** redis://[:password@]host:port[/db] (default redis://127.0.0.1:6379). */
   url?: string;
+  /** Longest wait between two reconnect attempts (default 1 000 ms). */
+  maxReconnectDelayMs?: number;
+  /** Longest a connection attempt may take before it is given up and tried again (default 10 000 ms). */
+  connectTimeoutMs?: number;
 }
 
-export function redisOptions(): RedisOptions {
+export const DEFAULT_MAX_RECONNECT_DELAY_MS = 1_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The wait before reconnect attempt `attempt` (1, 2, …): 50 ms doubling, capped at `maxDelayMs` — a few
+ * quick tries for a blip, then one try per `maxDelayMs` however long Redis stays away.
+ */
+export function reconnectDelayMs(attempt: number, maxDelayMs = DEFAULT_MAX_RECONNECT_DELAY_MS): number {
+  return Math.min(50 * 2 ** Math.min(Math.max(attempt, 1) - 1, 10), maxDelayMs);
+}
+
+/**
+ * The reconnect bounds for a worker whose job lock lasts `lockDurationMs`: a reconnect delay of at most a
+ * sixteenth of the lock (1 s at most, 100 ms at least) and a connection attempt of at most a tenth of it
+ * (1–10 s). Together with renewals every quarter lock (see BundleWorker) they leave a renewal room to land
+ * after an outage of half the lock.
+ */
+export function lockSafeReconnect(lockDurationMs: number): Required<Pick<RedisSettings, 'maxReconnectDelayMs' | 'connectTimeoutMs'>> {
+  return {
+    maxReconnectDelayMs: Math.min(DEFAULT_MAX_RECONNECT_DELAY_MS, Math.max(100, Math.floor(lockDurationMs / 16))),
+    connectTimeoutMs: Math.min(DEFAULT_CONNECT_TIMEOUT_MS, Math.max(1_000, Math.floor(lockDurationMs / 10))),
+  };
+}
+
+export function redisOptions(settings: Omit<RedisSettings, 'url'> = {}): RedisOptions {
+  const maxDelayMs = settings.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
   return {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
-    retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 6), 5000),
-    reconnectOnError: () => true,
+    connectTimeout: settings.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    retryStrategy: (times) => reconnectDelayMs(times, maxDelayMs),
+    // 2: reconnect (to the new master, after a failover) and send the command again
+    reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
   };
 }
 
 export function createRedis(settings: RedisSettings = {}): Redis {
-  return new Redis(settings.url ?? 'redis://127.0.0.1:6379', redisOptions());
+  return new Redis(settings.url ?? 'redis://127.0.0.1:6379', redisOptions(settings));
 }

@@ -80,7 +80,10 @@ import type { WorkerLogger } from './worker-logger.js';
  * and what landed is left for it to overwrite (and its leftover cleanup to take).
  * When the abort reason is SHUTDOWN_REASON the job is handed back to the queue (moved to wait, not
  * counted as an attempt) for another worker; any other reason fails it as cancelled. Publishing is not
- * interrupted: it takes moments and must not leave half-recorded regions.
+ * interrupted by a cancel: it takes moments and must not leave half-recorded regions. It is by a lost
+ * lock: each region's manifest goes up only right after a lock renewal that succeeded (holdsLock), and
+ * leftovers are deleted only after one — LOCK_LOST_REASON also comes from the worker's self-fencing
+ * (lock-fence.ts), which stops a job whose lock it cannot confirm before another worker may take it.
  */
 export interface BundleProcessorContext {
   config: WorkerConfig;
@@ -341,7 +344,7 @@ class BundleJobRun {
 
     // fencing: publish only while this worker still holds the job (else another may be redoing it; its
     // run overwrites these parts and publishes its own manifest, so they are left alone)
-    if (this.token !== undefined && (await job.extendLock(this.token, config.lockDurationMs)) !== 1) {
+    if (!(await this.holdsLock())) {
       wipe(result);
       throw new JobLockLostError(job.id ?? '');
     }
@@ -385,6 +388,8 @@ class BundleJobRun {
     const manifestFile = manifestName(result.name);
     let published = 0;
     for (const target of toPublish) {
+      // each manifest right after a lock check that succeeded: none goes up once another worker may own the job
+      if (!(await this.holdsLock())) throw new JobLockLostError(job.id ?? '');
       try {
         await sink.putManifestFor(target.region, manifestFile, manifests.get(target.region)!);
       } catch (err) {
@@ -401,6 +406,8 @@ class BundleJobRun {
       this.log.info({ region: target.region, bucket: target.bucket, manifestKey: completed[target.region]!.manifestKey }, 'region published');
       await this.note(`published ${target.region}: s3://${target.bucket}/${completed[target.region]!.manifestKey}`);
     }
+    // deletes only while the job is still ours (self-fencing may have stopped it meanwhile)
+    if (!(await this.holdsLock())) throw new JobLockLostError(job.id ?? '');
     await this.removeLeftovers(
       toPublish.filter((t) => !failed.has(t.region)),
       result.name,
@@ -423,6 +430,18 @@ class BundleJobRun {
     await reporter.finish();
     this.log.info({ seconds: out.seconds, uploadRetries: out.uploadRetries }, 'job completed');
     return out;
+  }
+
+  /**
+   * True while this worker holds the job: its lock renewed just now (a Redis round trip), and the job not
+   * stopped for a lost lock (self-fencing) meanwhile. Without a token (a job run outside a BullMQ
+   * worker) there is no lock to check.
+   */
+  private async holdsLock(): Promise<boolean> {
+    if (this.signal?.aborted && this.signal.reason === LOCK_LOST_REASON) return false;
+    if (this.token === undefined) return true;
+    const renewed = await this.job.extendLock(this.token, this.ctx.config.lockDurationMs);
+    return renewed === 1 && !(this.signal?.aborted && this.signal.reason === LOCK_LOST_REASON);
   }
 
   /** Every region was published by earlier attempts (e.g. the worker died before completing the job). */

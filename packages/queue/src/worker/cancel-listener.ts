@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { cancelChannel } from '../cancel-channel.js';
-import { createRedis } from '../redis-connection.js';
+import { createRedis, type RedisSettings } from '../redis-connection.js';
+import { logRedisReconnects } from '../redis-connection-log.js';
 import type { WorkerLogger } from './worker-logger.js';
 
 /**
@@ -13,15 +14,15 @@ export class CancelListener {
   private closed = false;
 
   private constructor(
-    redisUrl: string,
+    redis: RedisSettings,
     readonly channel: string,
     cancel: (jobId: string) => void,
-    private readonly logger: WorkerLogger,
+    logger: WorkerLogger,
   ) {
-    this.redis = createRedis({ url: redisUrl });
-    this.redis.on('error', (err: Error) => {
-      if (!this.closed) logger.warn({ err: { message: err.message } }, 'cancel channel connection error (reconnecting)');
-    });
+    this.redis = createRedis(redis);
+    // the queue connection reports an outage; this one's attempts only at debug level
+    this.redis.on('error', () => {});
+    logRedisReconnects(this.redis, logger, { name: 'cancel-channel', level: 'debug' });
     this.redis.on('message', (ch: string, message: string) => {
       if (ch !== this.channel) return;
       const id = message.trim();
@@ -29,8 +30,8 @@ export class CancelListener {
     });
   }
 
-  static async start(redisUrl: string, prefix: string, cancel: (jobId: string) => void, logger: WorkerLogger): Promise<CancelListener> {
-    const listener = new CancelListener(redisUrl, cancelChannel(prefix), cancel, logger);
+  static async start(redis: RedisSettings, prefix: string, cancel: (jobId: string) => void, logger: WorkerLogger): Promise<CancelListener> {
+    const listener = new CancelListener(redis, cancelChannel(prefix), cancel, logger);
     await listener.redis.subscribe(listener.channel);
     return listener;
   }
@@ -38,6 +39,11 @@ export class CancelListener {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // QUIT would wait for a Redis that is away: then just drop the connection
+    if (this.redis.status !== 'ready') {
+      this.redis.disconnect();
+      return;
+    }
     try {
       await this.redis.quit();
     } catch {

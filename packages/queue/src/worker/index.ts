@@ -19,6 +19,7 @@ export * from './bundle-processor.js';
 export * from './target-claims.js';
 export * from './cancel-listener.js';
 export * from './bundle-worker.js';
+export * from './lock-fence.js';
 export * from './worker-main.js';
 export * from './staged-image-cleanup.js';
 export * from './region-registration.js';

@@ -90,12 +90,13 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  * - `progressIntervalMs` (default 1000): least time between two progress updates of a job, 100–60 000.
  * - `shutdownGraceMs` (default 30 000): on shutdown, how long running jobs may take to finish before
  *   they are stopped and handed back to the queue for another worker, 0–3 600 000.
- * - `lockDurationMs` (default 60 000): BullMQ job lock; renewed every half of it while a job runs (the
- *   CPU work is on the pool, so the event loop is free to), 1 000–3 600 000. A worker that dies leaves
- *   its job to be picked up again after this long, up to twice as long (the stalled-job check runs
- *   every `min(lockDurationMs, 30 s)`). Keep it well above Redis round trips and pauses: a renewal
- *   must land within half of it, and Redis must not be away for longer (the job is then stopped here
- *   and retried); values of a few seconds are for tests.
+ * - `lockDurationMs` (default 60 000): BullMQ job lock; renewed every eighth of it (at most every
+ *   quarter) while a job runs (the CPU work is on the pool, so the event loop is free to),
+ *   1 000–3 600 000. A worker that dies leaves its job to be picked up again after this long, up to
+ *   twice as long (the stalled-job check runs every `min(lockDurationMs, 30 s)`). A Redis outage of up
+ *   to half of it never costs a running job its lock (reconnects are bounded by it: docs/service.md,
+ *   "Redis outages and job locks"); a longer one may (the job is then stopped here and retried).
+ *   Values of a few seconds are for tests.
  * - `scratch` (jobs with `filesystem`: where their ext4 image is built): `{ dir, maxBytes }`.
  *   `dir` (default: the OS temp directory, e.g. /tmp; created if missing) gets one `bundlefarm-rootfs-*`
  *   subdirectory per build, removed when the build ends however it ends; those a killed worker left

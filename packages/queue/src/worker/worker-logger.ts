@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { isBundlefarmError } from '@bundlefarm/errors';
+import { isRedisConnectionError, summarizeRedisError } from '../redis-connection-log.js';
 import type { LogLevel } from './worker-config.js';
 
 /**
@@ -41,9 +42,13 @@ export function createWorkerLogger(options: WorkerLoggerOptions = {}): WorkerLog
   return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
-/** Errors as logged: code, message, transient and details for ours; name, message and stack for others. */
+/**
+ * Errors as logged: code, message, transient and details for ours; code and message for a broken
+ * connection (an expected condition, no stack); name, message and stack for others.
+ */
 export function serializeError(err: unknown): Record<string, unknown> {
   if (isBundlefarmError(err)) return { code: err.code, message: err.message, transient: err.transient, details: err.details };
+  if (isRedisConnectionError(err)) return { type: (err as Error).name, ...summarizeRedisError(err) };
   if (err instanceof Error) return { type: err.name, message: err.message, stack: err.stack };
   return { message: String(err) };
 }

@@ -38,40 +38,58 @@ export async function workerMain(options: WorkerMainOptions = {}): Promise<numbe
   const logger = createWorkerLogger({ level: config.logLevel });
   // Signal handlers go in before the worker starts: a SIGTERM that arrives while it connects (or just
   // after it logged 'worker started') must shut it down gracefully, not kill it with Node's default.
+  // A second signal exits at once, whatever the first one is still waiting for (a Redis that is away).
   let stopping = false;
-  let signalled: ((signal: NodeJS.Signals) => void) | undefined;
-  let exitNow: ((status: number) => void) | undefined;
+  let signalled: (() => void) | undefined;
+  let exitNow!: (status: number) => void;
+  const exitRequested = new Promise<number>((resolve) => (exitNow = resolve));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
       logger.warn({ signal }, 'second signal while shutting down: exiting now');
-      exitNow?.(128 + (SIGNAL_NUMBERS[signal] ?? 0));
+      exitNow(128 + (SIGNAL_NUMBERS[signal] ?? 0));
       return;
     }
     stopping = true;
     logger.info({ signal }, 'signal received: shutting down gracefully');
-    signalled?.(signal);
+    signalled?.();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  let worker: BundleWorker;
-  try {
-    worker = await startBundleWorker(config, { logger });
-  } catch (err) {
-    logger.fatal({ err }, 'the worker could not start');
-    return EXIT_SOFTWARE;
-  }
-  return new Promise<number>((resolve) => {
-    exitNow = resolve;
-    const shutdown = (): void => {
-      worker.close().then(
-        () => resolve(0),
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          resolve(EXIT_SOFTWARE);
-        },
-      );
-    };
-    if (stopping) shutdown();
-    else signalled = shutdown;
-  });
+  const run = async (): Promise<number> => {
+    let worker: BundleWorker;
+    const starting = startBundleWorker(config, { logger });
+    // a signal while Redis cannot be reached at start-up: no job can have been taken without it, so
+    // the worker stops once the grace period is over even if it never got started
+    const gaveUp = new Promise<undefined>((resolve) => {
+      signalled = () => {
+        const timer = setTimeout(() => resolve(undefined), config.shutdownGraceMs);
+        timer.unref();
+      };
+    });
+    try {
+      const started = await Promise.race([starting, gaveUp]);
+      if (started === undefined) {
+        logger.warn('the worker had not started (Redis unreachable?) when the grace period ended: exiting');
+        return 0;
+      }
+      worker = started;
+    } catch (err) {
+      logger.fatal({ err }, 'the worker could not start');
+      return EXIT_SOFTWARE;
+    }
+    return new Promise<number>((resolve) => {
+      const shutdown = (): void => {
+        worker.close().then(
+          () => resolve(0),
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            resolve(EXIT_SOFTWARE);
+          },
+        );
+      };
+      if (stopping) shutdown();
+      else signalled = shutdown;
+    });
+  };
+  return Promise.race([run(), exitRequested]);
 }
