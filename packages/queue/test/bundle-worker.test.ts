@@ -194,7 +194,7 @@ describe('bundle worker (real worker process, Redis, the S3 front)', SLOW_TEST, 
         assert.equal(done.attemptsMade, 1, 'no retry of a permanent failure');
         assert.match(done.failedReason, new RegExp(`^${code}: `));
         // what Bull Board shows of it: the code and message, no stack frames with the worker's paths
-        assert.deepEqual(done.stacktrace.filter((line) => /^\s+at /m.test(line) || line.includes(process.cwd())), [], 'no stack frames in the job');
+        assert.deepEqual((done.stacktrace ?? []).filter((line) => /^\s+at /m.test(line) || line.includes(process.cwd())), [], 'no stack frames in the job');
         assert.deepEqual(await listKeys(env.client, east), []);
         assert.deepEqual(await listKeys(env.clientOf(gov), gov), []);
         assert.equal(done.data.completedRegions, undefined);

@@ -11,7 +11,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fenceAfterMs, lockRenewTimeMs, lockSafeReconnect, reconnectDelayMs } from '@bundlefarm/queue';
+import { lockSafeReconnect, reconnectDelayMs } from '@bundlefarm/queue';
+import { fenceAfterMs, lockRenewTimeMs } from '@bundlefarm/queue/worker';
 
 const LOCKS = [1_000, 5_000, 8_000, 10_000, 12_000, 30_000, 60_000, 600_000, 3_600_000];
 
