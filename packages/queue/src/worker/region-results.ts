@@ -1,15 +1,14 @@
+/**
+ * Per-region outcomes of a bundle job. A region is *published* once its manifest is up; published
+ * regions are recorded in the job's `completedRegions` at once, so a later attempt skips them. Failed
+ * regions are not recorded there (a retry must redo them): their errors go into the job's failure.
+ */
 import { BundlefarmError, InvalidOptionError } from '@bundlefarm/errors';
 import { manifestName, parseManifest } from '@bundlefarm/format';
 import { checkKeyPrefix, formatS3Url, S3PartSource, type RetryOptions, type WithdrawnBundle } from '@bundlefarm/s3';
 import type { RegionTarget } from '../job-spec.js';
 import { REPLACEMENT_NOTE, type RegionResult, type ReplacedBundle } from '../job-types.js';
 import type { S3ClientLike } from './region-clients.js';
-
-/**
- * Per-region outcomes of a bundle job. A region is *published* once its manifest is up; published
- * regions are recorded in the job's `completedRegions` at once, so a later attempt skips them. Failed
- * regions are not recorded there (a retry must redo them): their errors go into the job's failure.
- */
 
 /** Object keys of a bundle published into `target` (and the bundle it replaced there, if any). */
 export function publishedResult(target: RegionTarget, name: string, partFiles: readonly string[], replaced?: ReplacedBundle): RegionResult {
