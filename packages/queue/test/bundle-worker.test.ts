@@ -201,6 +201,27 @@ describe('bundle worker (real worker process, Redis, the S3 front)', SLOW_TEST, 
       });
     }
 
+    it('does not take a forged "published earlier" from Redis: a region recorded outside the spec is published again', SLOW_TEST, async () => {
+      const east = await env.bucket('east');
+      const gov = await env.bucket('gov', GOV_REGION);
+      const s = spec(east, gov);
+      // what someone with write access to Redis (not to the MAC key, which covers the spec only) could add:
+      // us-east-1 "done" with another bundle's manifest, us-gov-west-1 "done" in another bucket
+      const forged = {
+        'us-east-1': { region: 'us-east-1', bucket: east, manifestKey: 'other-team/release.manifest.xml', partKeys: ['other-team/release.part.0'] },
+        'us-gov-west-1': { region: 'us-gov-west-1', bucket: 'someone-elses-bucket', manifestKey: 'gov/web.manifest.xml', partKeys: ['gov/web.part.0'] },
+      };
+      const job = await env.queue.add('web', { spec: s as BundleJobData['spec'], source: 'test', completedRegions: forged }, jobOptions({ attempts: 1, backoffMs: 200 }));
+      const done = await finished(job);
+      assert.equal(await done.getState(), 'completed', done.failedReason);
+      assert.equal(done.returnvalue.regions['us-east-1']!.manifestKey, 'bundles/web/web.manifest.xml', 'us-east-1 published by this job, where its spec says');
+      assert.equal(done.returnvalue.regions['us-gov-west-1']!.bucket, gov);
+      assert.ok((await listKeys(env.client, east)).includes('bundles/web/web.manifest.xml'));
+      assert.ok((await listKeys(env.clientOf(gov), gov)).includes('gov/web.manifest.xml'));
+      const { manifest } = await readManifest(east, 'bundles/web/web.manifest.xml');
+      bundleSecrets.push(unwrapWithKey(manifest.image.userEncryptedKey, env.user.privateKey, 'key'));
+    });
+
     it('while a symlink that stays inside the root is followed', SLOW_TEST, async () => {
       const east = await env.bucket('east');
       const gov = await env.bucket('gov', GOV_REGION);

@@ -77,7 +77,7 @@ import { RootfsInput } from './rootfs-source.js';
 import type { RegionClients } from './region-clients.js';
 import { removeStagedImage } from './staged-image-cleanup.js';
 import { awaitingRegistration, registerPublished } from './region-registration.js';
-import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
+import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, REFUSED, replacedBy, replacementNote } from './region-results.js';
 import type { WorkerConfig } from './worker-config.js';
 import { InvalidJobSpecError } from '../producer/producer-errors.js';
 import type { TargetClaims } from './target-claims.js';
@@ -192,7 +192,9 @@ class BundleJobRun {
     if (!identity) throw new KeyNotConfiguredError(spec.identity);
     const accountId = normalizeAccountId(spec.accountId);
 
-    const earlier = publishedEarlier(job.data.completedRegions);
+    const earlier = publishedEarlier(job.data.completedRegions, spec);
+    const refused = earlier[REFUSED] ?? [];
+    if (refused.length > 0) this.log.warn({ regions: refused }, 'ignored what the job data says an earlier attempt published there: it does not match the spec; publishing it again');
     const remaining = spec.regions.filter((r) => !earlier[r.region]);
     const certificates = new Map(remaining.map((r) => [r.region, this.ec2Certificate(r.region)]));
     this.log.info(
