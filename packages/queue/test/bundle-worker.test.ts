@@ -8,6 +8,7 @@ import { unbundle, verifyBundle } from '@bundlefarm/engine';
 import { WrongKeyError } from '@bundlefarm/errors';
 import { parseManifest, unwrapWithKey, verifyManifestText, type ParsedManifest } from '@bundlefarm/format';
 import { cancelChannel, DEFAULT_PREFIX, jobOptions, type BundleJobData, type BundleJobProgress, type BundleJobResult, type JobSpecInput } from '@bundlefarm/queue';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3PartSource } from '@bundlefarm/s3';
 import { GOV_REGION } from '@bundlefarm/testkit/environment-setup.js';
 import { writeRandomFile } from '@bundlefarm/testkit/images.js';
@@ -218,6 +219,20 @@ describe('bundle worker (real worker process, Redis, the S3 front)', SLOW_TEST, 
       assert.equal(done.returnvalue.regions['us-gov-west-1']!.bucket, gov);
       assert.ok((await listKeys(env.client, east)).includes('bundles/web/web.manifest.xml'));
       assert.ok((await listKeys(env.clientOf(gov), gov)).includes('gov/web.manifest.xml'));
+      const { manifest } = await readManifest(east, 'bundles/web/web.manifest.xml');
+      bundleSecrets.push(unwrapWithKey(manifest.image.userEncryptedKey, env.user.privateKey, 'key'));
+    });
+
+    it('does not take a forged "replaced" record from Redis: a job that did not ask to replace deletes no one else\'s part', SLOW_TEST, async () => {
+      const east = await env.bucket('east');
+      const gov = await env.bucket('gov', GOV_REGION);
+      // someone else's object named like a part of this bundle, beyond the parts this job writes
+      await env.client.send(new PutObjectCommand({ Bucket: east, Key: 'bundles/web/web.part.7', Body: 'not yours' }));
+      const forged = { 'us-east-1': { manifest: `s3://${east}/bundles/web/web.manifest.xml`, parts: [`s3://${east}/bundles/web/web.part.7`], removed: [] } };
+      const job = await env.queue.add('web', { spec: spec(east, gov) as BundleJobData['spec'], source: 'test', replaced: forged }, jobOptions({ attempts: 1, backoffMs: 200 }));
+      const done = await finished(job);
+      assert.equal(await done.getState(), 'completed', done.failedReason);
+      assert.ok((await listKeys(env.client, east)).includes('bundles/web/web.part.7'), 'the foreign object is still there');
       const { manifest } = await readManifest(east, 'bundles/web/web.manifest.xml');
       bundleSecrets.push(unwrapWithKey(manifest.image.userEncryptedKey, env.user.privateKey, 'key'));
     });

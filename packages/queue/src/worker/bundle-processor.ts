@@ -471,7 +471,9 @@ class BundleJobRun {
     const retry = this.ctx.config.s3.retry;
     await Promise.all(
       published.map(async (t) => {
-        const replaced = this.job.data.replaced?.[t.region];
+        // a bundle is replaced only by a job that asked to (`replace`, under the job MAC): a `replaced` record
+        // in the data of any other job (written into Redis) must not open its parts to deletion
+        const replaced = this.job.data.spec.replace === true ? this.job.data.replaced?.[t.region] : undefined;
         const keep = results[t.region]?.partKeys ?? [];
         let deleted: string[] = [];
         try {
