@@ -152,18 +152,17 @@ async function enqueue(as: typeof A, body: Record<string, unknown>): Promise<str
 
 async function finished(id: string): Promise<Job<BundleJobData, BundleJobResult>> {
   return until(`job ${id} to finish`, async () => {
-    const job = await bundles.getJob(id);
-    const state = job ? await job.getState() : 'missing';
-    return state === 'completed' || state === 'failed' ? job : undefined;
+    // the state first, then the job (read the other way round, it could show the data of before the end)
+    const state = await bundles.getJobState(id);
+    return state === 'completed' || state === 'failed' ? await bundles.getJob(id) : undefined;
   });
 }
 
 /** The notice once its deliveries are over (the notice job completed or failed). */
 async function noticeDone(id: string): Promise<Job<NoticeJobData & { deliveries?: Record<string, DeliveryRecord> }>> {
   return until(`notice ${id} to be done`, async () => {
-    const job = await notices.getJob(id);
-    const state = job ? await job.getState() : 'missing';
-    return state === 'completed' || state === 'failed' ? job : undefined;
+    const state = await notices.getJobState(id);
+    return state === 'completed' || state === 'failed' ? await notices.getJob(id) : undefined;
   });
 }
 

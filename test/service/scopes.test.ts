@@ -117,9 +117,12 @@ async function redisUnchanged(fn: () => Promise<void>): Promise<void> {
 
 async function finished(id: string): Promise<{ state: string; failedReason?: string }> {
   return until(`job ${id} to finish`, async () => {
+    // the state first, then the job: read the other way round, a job that failed in between showed as
+    // failed with the failedReason of before (none)
+    const state = await queue.getJobState(id);
+    if (state !== 'completed' && state !== 'failed') return undefined;
     const job = await queue.getJob(id);
-    const state = job ? await job.getState() : 'missing';
-    return state === 'completed' || state === 'failed' ? { state, ...(job?.failedReason ? { failedReason: job.failedReason } : {}) } : undefined;
+    return { state, ...(job?.failedReason ? { failedReason: job.failedReason } : {}) };
   }, 60_000);
 }
 
