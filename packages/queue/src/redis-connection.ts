@@ -16,11 +16,17 @@
  * this connection talks to became a replica): reconnecting then finds the new master, and the command
  * is sent again. Reconnecting on every error reply, as before, made each first use of a BullMQ script
  * on a restarted Redis (NOSCRIPT, which ioredis answers by sending the script itself) cost a reconnect.
+ *
+ * Sentinel (redis+sentinel://…, redis-url.ts): the same options, the same bounds. Each (re)connect asks
+ * the sentinels which server is master now; all sentinels unreachable is retried at the same bounded
+ * pace, and the failover detector (a subscription to the sentinels' +switch-master) drops the
+ * connection to a demoted master at once instead of waiting for its READONLY or its silence.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { parseRedisUrl } from './redis-url.js';
 
 export interface RedisSettings {
-  /** redis://[:password@]host:port[/db] (default redis://127.0.0.1:6379). */
+  /** redis://[:password@]host:port[/db], rediss://… or redis+sentinel://… (redis-url.ts; default redis://127.0.0.1:6379). */
   url?: string;
   /** Longest wait between two reconnect attempts (default 1 000 ms). */
   maxReconnectDelayMs?: number;
@@ -64,6 +70,25 @@ export function redisOptions(settings: Omit<RedisSettings, 'url'> = {}): RedisOp
   };
 }
 
-export function createRedis(settings: RedisSettings = {}): Redis {
-  return new Redis(settings.url ?? 'redis://127.0.0.1:6379', redisOptions(settings));
+/**
+ * A connection to the Redis `settings.url` names (throws RedisUrlError for a URL that names none);
+ * `overrides` replace single options (the producer's fail-fast settings, a connection name).
+ */
+export function createRedis(settings: RedisSettings = {}, overrides: RedisOptions = {}): Redis {
+  const target = parseRedisUrl(settings.url ?? 'redis://127.0.0.1:6379');
+  const options = { ...redisOptions(settings), ...overrides };
+  if (target.kind === 'standalone') return new Redis(target.url, options);
+  const maxDelayMs = settings.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
+  return new Redis({
+    ...options,
+    sentinels: target.sentinels,
+    name: target.name,
+    db: target.db,
+    ...(target.username !== undefined ? { username: target.username } : {}),
+    ...(target.password !== undefined ? { password: target.password } : {}),
+    // every sentinel unreachable: ask them again at the same bounded pace as a reconnect
+    sentinelRetryStrategy: (times) => reconnectDelayMs(times, maxDelayMs),
+    sentinelReconnectStrategy: (times) => reconnectDelayMs(times, maxDelayMs),
+    failoverDetector: true,
+  });
 }

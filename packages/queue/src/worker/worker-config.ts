@@ -13,6 +13,7 @@ import {
 } from '@bundlefarm/format';
 import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, type S3BundleAcl, type S3Settings } from '@bundlefarm/s3';
 import { DEFAULT_PREFIX } from '../queue-settings.js';
+import { redactRedisUrl, redisUrlSchema } from '../redis-url.js';
 import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
 import { Principals } from '../scopes/principals.js';
 import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
@@ -30,7 +31,7 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  *
  * | variable                  | default                  | meaning |
  * |---------------------------|--------------------------|---------|
- * | `BUNDLEFARM_REDIS_URL`    | `redis://127.0.0.1:6379` | Redis of the queue (`redis://[:password@]host:port[/db]`, `rediss://` for TLS) |
+ * | `BUNDLEFARM_REDIS_URL`    | `redis://127.0.0.1:6379` | Redis of the queue (`redis://[:password@]host:port[/db]`, `rediss://` for TLS, `redis+sentinel://[:password@]host:port[,host:port…]/mastername[?db=N]` for a Sentinel group) |
  * | `BUNDLEFARM_QUEUE_PREFIX` | `bundlefarm`             | key prefix of the queue; with Redis Cluster use a hash tag, e.g. `{bundlefarm}` |
  * | `BUNDLEFARM_CONFIG`       | (required)               | path of the JSON file below |
  * | `BUNDLEFARM_LOG_LEVEL`    | `info`                   | pino level: fatal, error, warn, info, debug, trace, silent |
@@ -267,10 +268,7 @@ const fileSchema = z
 type WorkerFile = z.output<typeof fileSchema>;
 
 const envSchema = z.object({
-  [WORKER_ENV.redisUrl]: z
-    .string()
-    .refine(isRedisUrl, 'must be a redis:// or rediss:// URL (redis://[:password@]host:port[/db])')
-    .default(WORKER_DEFAULTS.redisUrl),
+  [WORKER_ENV.redisUrl]: redisUrlSchema.default(WORKER_DEFAULTS.redisUrl),
   [WORKER_ENV.prefix]: z
     .string()
     .regex(/^[A-Za-z0-9_{}.:-]{1,64}$/, 'must be 1–64 letters, digits and "_{}.:-" (e.g. bundlefarm or {bundlefarm})')
@@ -288,15 +286,6 @@ const envSchema = z.object({
   [WORKER_ENV.jobMacKey]: z.string().min(MIN_JOB_MAC_KEY_LENGTH, `must have at least ${MIN_JOB_MAC_KEY_LENGTH} characters`).optional(),
   [WORKER_ENV.staging]: z.string().min(1).optional(),
 });
-
-function isRedisUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}
 
 function zodProblems(error: z.ZodError, prefix = ''): ConfigProblem[] {
   // never echo received values: a misplaced secret must not end up in an error message
@@ -596,14 +585,3 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
   };
 }
 
-/** The Redis URL with its password (and user) replaced, for logs. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    if (u.username !== '') u.username = '***';
-    return u.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}
