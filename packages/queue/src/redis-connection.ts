@@ -19,8 +19,10 @@
  *
  * Sentinel (redis+sentinel://…, redis-url.ts): the same options, the same bounds. Each (re)connect asks
  * the sentinels which server is master now; all sentinels unreachable is retried at the same bounded
- * pace, and the failover detector (a subscription to the sentinels' +switch-master) drops the
- * connection to a demoted master at once instead of waiting for its READONLY or its silence.
+ * pace. A dead master drops the connection; a demoted one closes its clients' connections (and answers
+ * READONLY to a write meanwhile): either way the connection reconnects and finds the new master. No
+ * ioredis failover detector: its subscriptions to the sentinels have no error listener of ours, and
+ * would print every failed attempt while a sentinel is down.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { parseRedisUrl } from './redis-url.js';
@@ -88,7 +90,6 @@ export function createRedis(settings: RedisSettings = {}, overrides: RedisOption
     ...(target.password !== undefined ? { password: target.password } : {}),
     // every sentinel unreachable: ask them again at the same bounded pace as a reconnect
     sentinelRetryStrategy: (times) => reconnectDelayMs(times, maxDelayMs),
-    sentinelReconnectStrategy: (times) => reconnectDelayMs(times, maxDelayMs),
-    failoverDetector: true,
+    failoverDetector: false,
   });
 }
