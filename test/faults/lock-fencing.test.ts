@@ -11,21 +11,19 @@
  * DELETE) arrived — and, if it was answered, was answered — before B's first write arrived; A says it
  * fenced itself; and the bundle B published verifies and unbundles to the image.
  *
- * This is the proxy version of the partition (A's Redis traffic cut at a TCP proxy on loopback), not
- * network namespaces.
+ * This is the proxy version of the partition (A's Redis traffic cut at a TCP proxy on loopback); the
+ * network-namespace version, a route deleted between hosts, is network-partition.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Job } from 'bullmq';
 import type { BundleJobData, BundleJobResult } from '@bundlefarm/queue';
 import { s3Requests } from '../helpers/fault-proxy.js';
-import { s3Calls, type RecordedS3Request } from '@bundlefarm/s3-local';
 import { registerS3Credentials } from '../helpers/s3-server.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { serviceEnvironment, specFor, until, type WorkerProcess } from '../service/service-environment.js';
 import { assertSoleBundle, unbundleWithCli } from './published-bundles.js';
+import { assertCutWorkerWroteFirst, untilFencedOrLate, workerConfigWith } from './takeover-order.js';
 
 const LOCK_MS = 8_000;
 const env = await serviceEnvironment({ worker: { lockDurationMs: LOCK_MS, shutdownGraceMs: 300 }, proxyEast: true });
@@ -38,27 +36,16 @@ after(async () => {
   await redisProxy.close();
 });
 
-/** A worker configuration file: the environment's, changed by `edit`. */
-async function configWith(name: string, edit: (config: any) => void): Promise<string> {
-  const config = JSON.parse(await readFile(env.workerEnv.BUNDLEFARM_CONFIG!, 'utf8'));
-  edit(config);
-  const file = join(env.dir, name);
-  await writeFile(file, JSON.stringify(config));
-  return file;
-}
-
-const isWrite = (r: RecordedS3Request): boolean => s3Calls.write(r) || s3Calls.delete(r);
-
 describe('a worker cut off from Redis but not from S3', { timeout: 240_000 }, () => {
   it('stops writing before the worker that takes its job over writes; the published bundle is intact', { timeout: 240_000 }, async () => {
     const keysA = registerS3Credentials();
     const keysB = registerS3Credentials();
     // A: Redis through the proxy; us-east-1 through the S3 fault proxy, one part at a time
-    const configA = await configWith('worker-a.json', (c) => {
+    const configA = await workerConfigWith(env, 'worker-a.json', (c) => {
       c.s3.partsInFlight = 1;
     });
     // B: Redis and S3 directly
-    const configB = await configWith('worker-b.json', (c) => {
+    const configB = await workerConfigWith(env, 'worker-b.json', (c) => {
       delete c.s3.regions['us-east-1'];
     });
     const a = await env.startWorker({
@@ -96,32 +83,10 @@ describe('a worker cut off from Redis but not from S3', { timeout: 240_000 }, ()
       100,
     );
     assert.equal(await done.getState(), 'completed', `${done.failedReason ?? ''}\nA:\n${a.output()}\nB:\n${b.output()}`);
-    const writesBy = (keys: { accessKeyId: string }): RecordedS3Request[] => env.s3.requests.filter((r) => r.accessKeyId === keys.accessKeyId && isWrite(r));
     // until A has shown what it does: fenced itself, or wrote after B's first write
-    await until(
-      'A to fence itself or write again',
-      () => {
-        const firstB = Math.min(...writesBy(keysB).map((r) => r.receivedSeq));
-        return /self-fencing/.test(a.output()) || writesBy(keysA).some((r) => r.receivedSeq > firstB) || undefined;
-      },
-      60_000,
-      100,
-    );
+    await untilFencedOrLate(env, { keys: keysA, worker: a }, keysB);
     assert.equal(b.records().filter((r) => r.jobId === id && r.msg === 'job completed').length, 1);
-
-    const writesA = writesBy(keysA);
-    const writesB = writesBy(keysB);
-    assert.ok(writesA.length > 0 && writesB.length > 0);
-    const firstB = Math.min(...writesB.map((r) => r.receivedSeq));
-    const t0 = writesA[0]!.receivedAt;
-    const timeline = [...writesA.map((r) => ['A', r] as const), ...writesB.map((r) => ['B', r] as const)].sort((x, y) => x[1].receivedSeq - y[1].receivedSeq);
-    console.log(timeline.map(([who, r]) => `${who} ${r.method} ${r.key ?? ''} at +${Math.round(r.receivedAt - t0)} ms (seq ${r.receivedSeq}/${r.answeredSeq})`).join('\n'));
-    for (const w of writesA) {
-      assert.ok(w.receivedSeq < firstB, `A's ${w.method} ${w.key} arrived after B's first write`);
-      assert.ok(w.answeredSeq === 0 || w.answeredSeq < firstB, `A's ${w.method} ${w.key} took effect after B's first write`);
-    }
-    assert.match(a.output(), /self-fencing/, 'A says it stopped writing');
-    console.log(`A wrote ${writesA.length} times, B ${writesB.length}; A's last arrival at seq ${Math.max(...writesA.map((r) => r.receivedSeq))}, B's first at ${firstB}`);
+    assertCutWorkerWroteFirst(env, { keys: keysA, worker: a }, keysB);
 
     await assertSoleBundle(env.client, bucket, '', 'fenced', env.user.certificate);
     assert.equal(await unbundleWithCli(env.client, bucket, 'fenced.manifest.xml', { key: env.userKey, cert: env.userCert }), env.image.sha256);

@@ -1,9 +1,10 @@
 // A test file that crashes at load (or is killed) must not leave its redis-server, node processes,
-// s3rver directory or temporary directory (with a private key in it) behind: te../helpers/exit-cleanup.ts.
+// s3rver directory or temporary directory (with a private key in it) behind, and the clean-up commands
+// it registered (deleting network namespaces) run: see ../helpers/exit-cleanup.ts.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { REPO } from '../helpers/fixtures.js';
@@ -15,6 +16,8 @@ const FIXTURE = fileURLToPath(new URL('./crash-at-load.fixture.ts', import.meta.
 interface State {
   pids: number[];
   dirs: string[];
+  /** Written by the fixture's runOnExit command. */
+  marker: string;
 }
 
 /** Whether `pid` is a live process (a zombie waiting for init counts as gone). */
@@ -35,23 +38,25 @@ async function assertNothingSurvives(state: State): Promise<void> {
   );
   for (const pid of state.pids) assert.ok(!alive(pid), `process ${pid} (${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}) survived`);
   for (const dir of state.dirs) assert.ok(!existsSync(dir), `${dir} survived`);
+  await until('the clean-up command to run', () => existsSync(state.marker), 20_000).catch(() => undefined);
+  assert.equal(existsSync(state.marker) && readFileSync(state.marker, 'utf8'), 'ran', 'the command registered with runOnExit ran');
 }
 
 /** What the fixture recorded, once it is complete. */
 function readState(file: string): State | undefined {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as State;
+    return { ...(JSON.parse(readFileSync(file, 'utf8')) as Omit<State, 'marker'>), marker: join(dirname(file), 'ran') };
   } catch {
     return undefined;
   }
 }
 
-function runFixture(args: string[], mode: 'throw' | 'hang', stateFile: string) {
+function runFixture(args: string[], mode: 'throw' | 'hang', stateFile: string, marker: string) {
   // a test runner of its own, not a child reporting to this file's runner
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', ...args, FIXTURE], {
     cwd: REPO,
-    env: { ...env, CRASH_MODE: mode, CRASH_STATE: stateFile },
+    env: { ...env, CRASH_MODE: mode, CRASH_STATE: stateFile, CRASH_MARKER: marker },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -64,9 +69,10 @@ function runFixture(args: string[], mode: 'throw' | 'hang', stateFile: string) {
 }
 
 describe('what a test file starts does not outlive it', () => {
-  it('a file that throws at load under node --test leaves no redis-server, node process or temporary directory', async () => {
-    const stateFile = join(await tempDir(), 'state.json');
-    const run = runFixture(['--test', '--test-reporter=spec'], 'throw', stateFile);
+  it('a file that throws at load under node --test leaves no redis-server, node process or temporary directory, and its clean-up commands ran', async () => {
+    const dir = await tempDir();
+    const stateFile = join(dir, 'state.json');
+    const run = runFixture(['--test', '--test-reporter=spec'], 'throw', stateFile, join(dir, 'ran'));
     const { code } = await run.exited;
     assert.notEqual(code, 0, 'the file failed');
     assert.match(run.output(), /crash at load \(on purpose\)/);
@@ -76,8 +82,9 @@ describe('what a test file starts does not outlive it', () => {
   });
 
   it('a file killed with SIGKILL (a runner timeout, an OOM kill) leaves nothing either', async () => {
-    const stateFile = join(await tempDir(), 'state.json');
-    const run = runFixture([], 'hang', stateFile);
+    const dir = await tempDir();
+    const stateFile = join(dir, 'state.json');
+    const run = runFixture([], 'hang', stateFile, join(dir, 'ran'));
     const state = await until('the fixture to start everything', () => readState(stateFile), 60_000);
     assert.ok(state.pids.every(alive), 'everything runs before the kill');
     run.child.kill('SIGKILL');

@@ -7,7 +7,8 @@
  *
  * So the first registration starts a reaper (exit-reaper.mjs), a small detached process whose stdin
  * is a pipe from this one: the pipe closes when this process ends, in any way, and the reaper then
- * kills the registered processes still running and removes the registered directories. What to clean
+ * kills the registered processes still running, runs the registered clean-up commands (deleting a
+ * network namespace, a veth pair) and removes the registered directories. What to clean
  * goes to a registry file, appended synchronously, so a crash right after a registration loses
  * nothing. The `after` hooks and dispose functions still clean up as before, at once; the reaper
  * finds those processes gone and those directories removed.
@@ -60,4 +61,15 @@ export function killOnExit(child: ChildProcess): void {
 export function removeOnExit(dir: string): void {
   if (!isAbsolute(dir)) throw new Error(`removeOnExit needs an absolute path, got ${dir}`);
   record({ rm: dir });
+}
+
+/**
+ * Runs `argv` (a command and its arguments, no shell; an absolute path or a command on the reaper's
+ * PATH) when this process ends, after the registered processes are killed and before the directories
+ * go. It runs whether or not the test undid it already, so it must be harmless then (`ip netns del`
+ * of a namespace already gone just fails, and its failure is ignored).
+ */
+export function runOnExit(argv: readonly string[]): void {
+  if (argv.length === 0 || argv.some((a) => typeof a !== 'string')) throw new Error('runOnExit needs a command');
+  record({ run: [...argv] });
 }

@@ -6,7 +6,9 @@
 //
 // Registry lines (JSON): {"kill":PID,"start":STARTTIME} a process to kill (if /proc still shows that
 // PID with that start time: never a process that reused the number), {"forget":PID} it exited by
-// itself, {"rm":"/abs/dir"} a directory to remove.
+// itself, {"run":["cmd","arg"…]} a command to run after the kills (its failure ignored), {"rm":"/abs/dir"}
+// a directory to remove.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 
 const registry = process.argv[2];
@@ -30,6 +32,7 @@ function reap() {
   }
   const processes = new Map();
   const dirs = new Set();
+  const commands = [];
   for (const line of lines) {
     let entry;
     try {
@@ -39,6 +42,7 @@ function reap() {
     }
     if (Number.isInteger(entry.kill) && entry.kill > 1) processes.set(entry.kill, String(entry.start));
     else if (Number.isInteger(entry.forget)) processes.delete(entry.forget);
+    else if (Array.isArray(entry.run) && entry.run.length > 0 && entry.run.every((a) => typeof a === 'string')) commands.push(entry.run);
     else if (typeof entry.rm === 'string' && entry.rm.startsWith('/') && entry.rm.length > 1) dirs.add(entry.rm);
   }
   for (const [pid, start] of processes) {
@@ -48,6 +52,10 @@ function reap() {
     } catch {
       // gone meanwhile
     }
+  }
+  for (const [cmd, ...args] of commands) {
+    // a namespace outlives its last process only briefly: the kills above were just sent
+    spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 });
   }
   for (const dir of dirs) {
     try {

@@ -106,10 +106,12 @@ export interface FaultProxyOptions {
   verifyContentMd5?: boolean;
   /** Seed of the generator behind `share` (default 1): the same seed gives the same faults. */
   seed?: number;
+  /** IPv4 address to listen on (default 127.0.0.1), e.g. one a network namespace reaches. */
+  host?: string;
 }
 
 export interface FaultProxy {
-  /** `http://127.0.0.1:PORT`: the endpoint for clients. */
+  /** `http://HOST:PORT` (HOST 127.0.0.1 unless `host`): the endpoint for clients. */
   endpoint: string;
   port: number;
   /** Adds a rule; rules are tried in the order added, the first that applies wins. */
@@ -150,6 +152,7 @@ export const s3Requests = {
 export async function startFaultProxy(options: FaultProxyOptions): Promise<FaultProxy> {
   const target = new URL(options.target);
   const verifyMd5 = options.verifyContentMd5 ?? false;
+  const host = options.host ?? '127.0.0.1';
   const random = mulberry32(options.seed ?? 1);
   const agent = new Agent({ keepAlive: true });
   const rules: Array<FaultRule & { used: number }> = [];
@@ -365,12 +368,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://${host}:${port}`,
     port,
     addFault(rule) {
       if (rule.share !== undefined && !(rule.share >= 0 && rule.share <= 1)) throw new RangeError('share must be within 0..1');

@@ -39,6 +39,12 @@ export interface RedisServerOptions {
    * Default false (`--save '' --appendonly no`).
    */
   appendOnly?: boolean;
+  /**
+   * More addresses to listen on besides 127.0.0.1 (which `url` names), e.g. root-side addresses that
+   * network namespaces reach (protected mode is then off: clients from those addresses are what the
+   * test wants). They must exist when the server starts. Default none.
+   */
+  bind?: readonly string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -99,6 +105,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
   let port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'bundlefarm-redis-'));
   removeOnExit(dir);
+  const extraAddresses = options.bind ?? [];
+  // Redis refuses clients from other than loopback in protected mode (no password): the addresses were asked for
+  const protectedMode = extraAddresses.length > 0 ? ['--protected-mode', 'no'] : [];
   const persistence = options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
 
@@ -109,7 +118,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
    * test talking to another test's Redis.
    */
   const startOn = async (): Promise<void> => {
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
+    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...extraAddresses, '--save', '', ...persistence, ...protectedMode, '--dir', dir], {
       stdio: 'ignore',
     });
     killOnExit(c);

@@ -112,8 +112,13 @@ export function needsTools(commands: string[], install: string): string | false 
 
 /** Whether `command` is an executable on PATH or in /usr/sbin, /sbin (where e2fsprogs lives). */
 export function hasCommand(command: string): boolean {
+  return commandPath(command) !== undefined;
+}
+
+/** Where `command` is (first executable on PATH, then /usr/local/sbin, /usr/sbin, /sbin), or undefined. */
+export function commandPath(command: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean);
-  return dirs.some((d) => isExecutable(join(d, command)));
+  return dirs.map((d) => join(d, command)).find(isExecutable);
 }
 
 function isExecutable(path: string): boolean {

@@ -32,6 +32,11 @@ export interface SpawnOptions {
   killAfterMs?: number;
   /** How failures name the process (default: the script's path). */
   name?: string;
+  /**
+   * A command prefix the node process runs under, e.g. `['ip', 'netns', 'exec', NS]` (a prefix that execs
+   * its command, so the process id, signals and exit are node's). Default none.
+   */
+  wrap?: readonly string[];
 }
 
 /**
@@ -41,8 +46,9 @@ export interface SpawnOptions {
  * measures latencies); a last line without a newline counts once its stream has ended.
  */
 export function spawnNodeScript(script: string, env: Record<string, string>, options: SpawnOptions = {}): SpawnedProcess {
-  const { defaultTimeoutMs = 30_000, killAfterMs: defaultKillAfterMs, name = script } = options;
-  const child = spawn(process.execPath, [script], {
+  const { defaultTimeoutMs = 30_000, killAfterMs: defaultKillAfterMs, name = script, wrap = [] } = options;
+  const argv = [...wrap, process.execPath, script];
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,7 +15,7 @@ import { until as poll } from '../helpers/poll.js';
 import { startRedis, type RedisServerOptions, type TestRedis } from '../helpers/redis-server.js';
 import { createFreshBucket, regionClients } from '../helpers/s3-objects.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../helpers/s3-server.js';
-import { spawnNodeScript, WORKER_BIN, workerStarted, type SpawnedProcess } from '../helpers/spawned-process.js';
+import { spawnNodeScript, WORKER_BIN, workerStarted, type SpawnedProcess, type SpawnOptions } from '../helpers/spawned-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 // kept importable from here, where the service tests have always found them
@@ -75,8 +75,11 @@ export interface ServiceEnvironment {
   bucket(label: string, region?: string): Promise<string>;
   /** Takes every fault a test added off the proxies. */
   resetFaults(): void;
-  /** A worker process (the environment's worker env, plus `extraEnv`), once it logged "worker started". */
-  startWorker(extraEnv?: Record<string, string>): Promise<WorkerProcess>;
+  /**
+   * A worker process (the environment's worker env, plus `extraEnv`), once it logged "worker started";
+   * `spawn.wrap` runs it under a command prefix (e.g. `ip netns exec NS`).
+   */
+  startWorker(extraEnv?: Record<string, string>, spawn?: Pick<SpawnOptions, 'wrap'>): Promise<WorkerProcess>;
   /** fetch against the API with the bearer token (JSON body when given). */
   api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; json: any }>;
   counts(): Promise<Record<string, number>>;
@@ -201,7 +204,7 @@ export async function serviceEnvironment(options: ServiceOptions = {}): Promise<
     queue: q,
     bucket: (label, region) => createFreshBucket(s3, label, region !== undefined ? { region } : {}),
     resetFaults,
-    startWorker: (extraEnv = {}) => workerStarted(spawnWorker({ ...workerEnv, ...extraEnv }), workers),
+    startWorker: (extraEnv = {}, spawn = {}) => workerStarted(spawnWorker({ ...workerEnv, ...extraEnv }, spawn), workers),
     async api(method, path, body, headers) {
       const { status, headers: responseHeaders, text, json } = await apiRequest(url, TOKEN, method, path, body, headers);
       // unlike service-processes' `request`, a body that is not JSON comes back as its text
@@ -251,8 +254,8 @@ async function webhookRules(): Promise<unknown> {
 }
 
 /** A worker process (waitForLog's timeout 30 s unless given; `stop` waits for the exit, however long). */
-export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  return spawnNodeScript(WORKER_BIN, env, { name: 'worker' });
+export function spawnWorker(env: Record<string, string>, spawn: Pick<SpawnOptions, 'wrap'> = {}): WorkerProcess {
+  return spawnNodeScript(WORKER_BIN, env, { name: 'worker', ...spawn });
 }
 
 /** `until` with this environment's defaults: 60 s, every 50 ms. */

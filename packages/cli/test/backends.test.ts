@@ -5,11 +5,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadNative } from '@bundlefarm/native';
-import { bundlefarm } from '../../../test/helpers/cli.js';
-import { writeIdentity } from '../../../test/helpers/identity.js';
-import { textLike } from '../../../test/helpers/images.js';
-import { needsLibdeflate, needsNative } from '../../../test/helpers/requirements.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { bundlefarm } from '@bundlefarm/testkit/cli.js';
+import { writeIdentity } from '@bundlefarm/testkit/identity.js';
+import { textLike } from '@bundlefarm/testkit/images.js';
+import { needsLibdeflate, needsNative } from '@bundlefarm/testkit/requirements.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
 const ALL_FALLBACKS = 'deflate: zlib, aes: node:crypto, holes: read scan, part writes: buffered';
 const clean = { BUNDLEFARM_NATIVE: '', BUNDLEFARM_DEFLATE: '' };

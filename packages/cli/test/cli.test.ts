@@ -6,13 +6,13 @@ import { mkdir, open, readdir, readFile, rm, truncate, writeFile } from 'node:fs
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { assertOneLineError, BIN, bundlefarm } from '../../../test/helpers/cli.js';
+import { assertOneLineError, BIN, bundlefarm } from '@bundlefarm/testkit/cli.js';
 import { generateSelfSignedIdentity, parseManifest } from '@bundlefarm/format';
-import { writeIdentity } from '../../../test/helpers/identity.js';
-import { textLike, writeRandomFile } from '../../../test/helpers/images.js';
-import { needsNative, needsTools } from '../../../test/helpers/requirements.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
-import { SMALL } from '../../../test/helpers/fixtures.js';
+import { writeIdentity } from '@bundlefarm/testkit/identity.js';
+import { textLike, writeRandomFile } from '@bundlefarm/testkit/images.js';
+import { needsNative, needsTools } from '@bundlefarm/testkit/requirements.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
+import { SMALL } from '@bundlefarm/testkit/fixtures.js';
 
 const execFileAsync = promisify(execFile);
 

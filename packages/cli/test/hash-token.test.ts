@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hashToken, Principals } from '@bundlefarm/queue';
-import { assertOneLineError, bundlefarm } from '../../../test/helpers/cli.js';
+import { assertOneLineError, bundlefarm } from '@bundlefarm/testkit/cli.js';
 
 /** `bundlefarm hash-token`, as an operator runs it to fill in a principal's tokenHashes. */
 describe('bundlefarm hash-token', () => {

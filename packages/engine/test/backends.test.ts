@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { deflatePreference, engineBackends, formatBackends, resolveBackend } from '@bundlefarm/engine';
 import { loadNative } from '@bundlefarm/native';
-import { needsLibdeflate, needsNative } from '../../../test/helpers/requirements.js';
+import { needsLibdeflate, needsNative } from '@bundlefarm/testkit/requirements.js';
 
 function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));

@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import { DirectorySink, type PartSink } from '@bundlefarm/engine';
 import { loadNative } from '@bundlefarm/native';
 import { partSinkContract } from '../../../test/contracts/part-sink.contract.js';
-import { needsNative, needsTools } from '../../../test/helpers/requirements.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { needsNative, needsTools } from '@bundlefarm/testkit/requirements.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { FileImageSource } from '@bundlefarm/engine';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 

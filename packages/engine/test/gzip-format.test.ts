@@ -7,9 +7,9 @@ import { inflateRawSync, gunzipSync } from 'node:zlib';
 import { bundleImage, crc32Combine, DirectorySink, WorkerPool, type BundleResult } from '@bundlefarm/engine';
 import { buildTarHeader, tarStreamLength } from '@bundlefarm/format';
 import { crc32 } from 'node:zlib';
-import { pseudoRandom, textLike } from '../../../test/helpers/images.js';
-import { run } from '../../../test/helpers/run.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { pseudoRandom, textLike } from '@bundlefarm/testkit/images.js';
+import { run } from '@bundlefarm/testkit/run.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
 const pools = new Map<number, WorkerPool>();
 function pool(threads: number): WorkerPool {

@@ -26,12 +26,12 @@ import {
   signManifestText,
 } from '@bundlefarm/format';
 import { loadNative } from '@bundlefarm/native';
-import { sha256File } from '../../../test/helpers/file-hash.js';
-import { SMALL } from '../../../test/helpers/fixtures.js';
-import { testIdentity } from '../../../test/helpers/identity.js';
-import { writeRandomFile } from '../../../test/helpers/images.js';
-import { slowOnly } from '../../../test/helpers/requirements.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { sha256File } from '@bundlefarm/testkit/file-hash.js';
+import { SMALL } from '@bundlefarm/testkit/fixtures.js';
+import { testIdentity } from '@bundlefarm/testkit/identity.js';
+import { writeRandomFile } from '@bundlefarm/testkit/images.js';
+import { slowOnly } from '@bundlefarm/testkit/requirements.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
 const pool = new WorkerPool({ threads: 2 });
 after(() => pool.close());

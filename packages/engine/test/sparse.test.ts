@@ -20,10 +20,10 @@ import {
   type BundleResult,
 } from '@bundlefarm/engine';
 import { ec2CertificateForRegion, parseManifest, TarMemberReader } from '@bundlefarm/format';
-import { testIdentity } from '../../../test/helpers/identity.js';
-import { pseudoRandom, randomIslands, textLike, writeSparseImage } from '../../../test/helpers/images.js';
-import { slowOnly } from '../../../test/helpers/requirements.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { testIdentity } from '@bundlefarm/testkit/identity.js';
+import { pseudoRandom, randomIslands, textLike, writeSparseImage } from '@bundlefarm/testkit/images.js';
+import { slowOnly } from '@bundlefarm/testkit/requirements.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
 const pool = new WorkerPool({ threads: 2 });
 after(() => pool.close());

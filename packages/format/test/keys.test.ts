@@ -20,7 +20,7 @@ import {
   partitionOfRegion,
   unwrapWithKey,
 } from '@bundlefarm/format';
-import { SMALL } from '../../../test/helpers/fixtures.js';
+import { SMALL } from '@bundlefarm/testkit/fixtures.js';
 
 const fixtureKeyPem = readFileSync(join(SMALL, 'user-key.pem'), 'utf8');
 const fixtureCertPem = readFileSync(join(SMALL, 'user-cert.pem'), 'utf8');

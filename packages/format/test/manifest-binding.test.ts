@@ -14,7 +14,7 @@ import {
   signedContent,
   verifyManifestText,
 } from '@bundlefarm/format';
-import { FIXTURES, SMALL } from '../../../test/helpers/fixtures.js';
+import { FIXTURES, SMALL } from '@bundlefarm/testkit/fixtures.js';
 
 /**
  * The bytes whose signature is checked are the bytes of the <machine_configuration> and <image> the

@@ -18,7 +18,7 @@ import {
   verifyManifestText,
   parsePrivateKey,
 } from '@bundlefarm/format';
-import { FIXTURES, SMALL } from '../../../test/helpers/fixtures.js';
+import { FIXTURES, SMALL } from '@bundlefarm/testkit/fixtures.js';
 
 const fixture = (name: string): string => readFileSync(join(FIXTURES, name), 'utf8');
 

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ArchiveInvalidError } from '@bundlefarm/errors';
 import { TarMemberReader, buildTarHeader, tarStreamLength, type TarSegment } from '@bundlefarm/format';
-import { runBytes } from '../../../test/helpers/run.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { runBytes } from '@bundlefarm/testkit/run.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
 /** GNU tar as ec2-bundle-image runs it (stdout, GNU format, blocking factor 20). */
 async function gnuTar(dir: string, args: string[]): Promise<Buffer> {

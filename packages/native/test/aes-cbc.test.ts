@@ -3,7 +3,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { BINDING_PATH } from '@bundlefarm/native';
-import { needsNative } from '../../../test/helpers/requirements.js';
+import { needsNative } from '@bundlefarm/testkit/requirements.js';
 import { core as native } from './support.js';
 
 // aesCbcEncrypt must give exactly node:crypto's AES-128-CBC (which the fallback uses), chained across

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { BINDING_PATH } from '@bundlefarm/native';
-import { needsNative } from '../../../test/helpers/requirements.js';
+import { needsNative } from '@bundlefarm/testkit/requirements.js';
 import { core as lib } from './support.js';
 
 // alignedOffset tells where a buffer's memory reaches an aligned address: the engine places each part

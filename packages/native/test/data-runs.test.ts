@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { writeSparseImage } from '../../../test/helpers/images.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
-import { needsNative } from '../../../test/helpers/requirements.js';
+import { writeSparseImage } from '@bundlefarm/testkit/images.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
+import { needsNative } from '@bundlefarm/testkit/requirements.js';
 import { core } from './support.js';
 
 // Part of the addon's core: built with a C compiler alone, no libdeflate needed.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { MAX_LEVEL, SYNC_FLUSH_TRAILER } from '@bundlefarm/native';
-import { needsLibdeflate } from '../../../test/helpers/requirements.js';
+import { needsLibdeflate } from '@bundlefarm/testkit/requirements.js';
 import {
   MiB,
   assertFinalPiece,

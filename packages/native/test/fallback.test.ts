@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadLibdeflate, loadNative } from '@bundlefarm/native';
-import { needsNative } from '../../../test/helpers/requirements.js';
+import { needsNative } from '@bundlefarm/testkit/requirements.js';
 
 /** Runs `fn` with the environment variables set (undefined: unset), restoring them after. */
 function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {

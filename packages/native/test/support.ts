@@ -7,7 +7,7 @@ import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { loadLibdeflate, loadNative, type LibdeflateBinding, type NativeBinding } from '@bundlefarm/native';
-import { mulberry32 } from '../../../test/helpers/prng.js';
+import { mulberry32 } from '@bundlefarm/testkit/prng.js';
 
 export const MiB = 1 << 20;
 

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
 import { BINDING_PATH } from '@bundlefarm/native';
 import { loadLibdeflate } from '@bundlefarm/native';
-import { needsLibdeflate, needsNative } from '../../../test/helpers/requirements.js';
+import { needsLibdeflate, needsNative } from '@bundlefarm/testkit/requirements.js';
 import { MiB, core, lib, mixedReal, mixture, prng, randomBytes, text } from './support.js';
 
 /** Where zlib says the stream ends: the number of input bytes its inflate consumed. */

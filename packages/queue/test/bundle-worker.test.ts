@@ -9,9 +9,9 @@ import { WrongKeyError } from '@bundlefarm/errors';
 import { parseManifest, unwrapWithKey, verifyManifestText, type ParsedManifest } from '@bundlefarm/format';
 import { cancelChannel, DEFAULT_PREFIX, jobOptions, type BundleJobData, type BundleJobProgress, type BundleJobResult, type JobSpecInput } from '@bundlefarm/queue';
 import { S3PartSource } from '@bundlefarm/s3';
-import { GOV_REGION } from '../../../test/helpers/environment-setup.js';
-import { writeRandomFile } from '../../../test/helpers/images.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { GOV_REGION } from '@bundlefarm/testkit/environment-setup.js';
+import { writeRandomFile } from '@bundlefarm/testkit/images.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 import { sha256File, workerEnvironment } from './worker-environment.js';
 import { dumpRedis, findSecrets, getObject, headObject, listKeys, pemForms, secretForms, until } from './worker-fixture.js';
 

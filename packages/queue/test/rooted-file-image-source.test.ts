@@ -8,8 +8,8 @@ import { bundleImage, DirectorySink, WorkerPool } from '@bundlefarm/engine';
 import { FileUnreadableError, isBundlefarmError, UnsafePathError } from '@bundlefarm/errors';
 import { isInside } from '@bundlefarm/queue';
 import { RootedFileImageSource } from '@bundlefarm/queue/worker';
-import { randomIslands, writeRandomFile, writeSparseImage } from '../../../test/helpers/images.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { randomIslands, writeRandomFile, writeSparseImage } from '@bundlefarm/testkit/images.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
 /** Local images: inside the image root, whatever symlinks (or races) the path goes through. */
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadNative } from '@bundlefarm/native';
-import { needsLibdeflate } from '../../../test/helpers/requirements.js';
+import { needsLibdeflate } from '@bundlefarm/testkit/requirements.js';
 import { workerEnvironment } from './worker-environment.js';
 
 const env = await workerEnvironment();

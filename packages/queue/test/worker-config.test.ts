@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { generateSelfSignedIdentity } from '@bundlefarm/format';
 import { describeWorkerConfig, loadWorkerConfig, WorkerConfigError, WORKER_DEFAULTS, s3SettingsFor } from '@bundlefarm/queue/worker';
-import { run } from '../../../test/helpers/run.js';
-import { testIdentity, writeIdentity } from '../../../test/helpers/identity.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { run } from '@bundlefarm/testkit/run.js';
+import { testIdentity, writeIdentity } from '@bundlefarm/testkit/identity.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 import { WORKER_BIN, writeJson } from './worker-fixture.js';
 
 /** Worker configuration: defaults, every problem reported at once, keys checked at start-up, no secret echoed. */

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeWorkerConfig, ec2SettingsFor, loadWorkerConfig, WorkerConfigError } from '@bundlefarm/queue/worker';
-import { writeIdentity } from '../../../test/helpers/identity.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { writeIdentity } from '@bundlefarm/testkit/identity.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 import { writeJson } from './worker-fixture.js';
 
 /** The worker's `ec2` section: EC2 endpoints and credentials per region for registering AMIs; no secret echoed. */

@@ -5,17 +5,17 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { Queue, QueueEvents } from 'bullmq';
 import type { GeneratedIdentity } from '@bundlefarm/format';
 import { BUNDLE_QUEUE, DEFAULT_PREFIX, type BundleJobData, type BundleJobProgress, type BundleJobResult } from '@bundlefarm/queue';
-import { EC2_CERTIFICATE_FILES, GOV_REGION, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '../../../test/helpers/environment-setup.js';
-import { startFaultProxy, type FaultProxy } from '../../../test/helpers/fault-proxy.js';
-import { testIdentity, writeIdentity } from '../../../test/helpers/identity.js';
-import { startRedis, type TestRedis } from '../../../test/helpers/redis-server.js';
-import { createFreshBucket, regionClients } from '../../../test/helpers/s3-objects.js';
-import { startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
-import { workerStarted } from '../../../test/helpers/spawned-process.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { EC2_CERTIFICATE_FILES, GOV_REGION, imageRootWith, workerProcessEnv, workerS3Section, writeEc2Certificates } from '@bundlefarm/testkit/environment-setup.js';
+import { startFaultProxy, type FaultProxy } from '@bundlefarm/testkit/fault-proxy.js';
+import { testIdentity, writeIdentity } from '@bundlefarm/testkit/identity.js';
+import { startRedis, type TestRedis } from '@bundlefarm/testkit/redis-server.js';
+import { createFreshBucket, regionClients } from '@bundlefarm/testkit/s3-objects.js';
+import { startS3Server, type S3TestServer } from '@bundlefarm/testkit/s3-server.js';
+import { workerStarted } from '@bundlefarm/testkit/spawned-process.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 import { registerS3Credentials, spawnWorker, writeJson, type WorkerProcess } from './worker-fixture.js';
 
-export { sha256File } from '../../../test/helpers/file-hash.js';
+export { sha256File } from '@bundlefarm/testkit/file-hash.js';
 
 /**
  * Everything an end-to-end worker test needs, real: a redis-server, the S3 front (endpoints for

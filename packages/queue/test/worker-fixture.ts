@@ -1,14 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { DeleteObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { until as poll } from '../../../test/helpers/poll.js';
-import { listKeys } from '../../../test/helpers/s3-objects.js';
-import { spawnNodeScript, WORKER_BIN, type SpawnedProcess } from '../../../test/helpers/spawned-process.js';
+import { until as poll } from '@bundlefarm/testkit/poll.js';
+import { listKeys } from '@bundlefarm/testkit/s3-objects.js';
+import { spawnNodeScript, WORKER_BIN, type SpawnedProcess } from '@bundlefarm/testkit/spawned-process.js';
 
 // shared with the service-wide tests (test/): the secrets scan, S3 credentials of our own, bucket listings
-export { dumpRedis, findSecrets, pemForms, secretForms } from '../../../test/helpers/secret-scan.js';
-export { registerS3Credentials } from '../../../test/helpers/s3-server.js';
-export { getObject, listKeys } from '../../../test/helpers/s3-objects.js';
-export { WORKER_BIN } from '../../../test/helpers/spawned-process.js';
+export { dumpRedis, findSecrets, pemForms, secretForms } from '@bundlefarm/testkit/secret-scan.js';
+export { registerS3Credentials } from '@bundlefarm/testkit/s3-server.js';
+export { getObject, listKeys } from '@bundlefarm/testkit/s3-objects.js';
+export { WORKER_BIN } from '@bundlefarm/testkit/spawned-process.js';
 
 /**
  * Helpers of the worker tests: real worker processes (`apps/worker/bin/bundlefarm-worker.js`) with

@@ -5,10 +5,10 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkerPool } from '@bundlefarm/engine';
 import { WorkerMetrics } from '@bundlefarm/queue/worker';
 import { createS3Client, withRetry, checkRetryOptions } from '@bundlefarm/s3';
-import { s3Requests, startFaultProxy } from '../../../test/helpers/fault-proxy.js';
-import { pseudoRandom } from '../../../test/helpers/images.js';
-import { parseExposition } from '../../../test/helpers/prometheus-text.js';
-import { registerS3Credentials, startS3Server } from '../../../test/helpers/s3-server.js';
+import { s3Requests, startFaultProxy } from '@bundlefarm/testkit/fault-proxy.js';
+import { pseudoRandom } from '@bundlefarm/testkit/images.js';
+import { parseExposition } from '@bundlefarm/testkit/prometheus-text.js';
+import { registerS3Credentials, startS3Server } from '@bundlefarm/testkit/s3-server.js';
 
 /**
  * WorkerMetrics' S3 middleware on a real S3 client, against s3rver behind the fault proxy: what a part

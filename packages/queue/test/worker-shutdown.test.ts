@@ -7,8 +7,8 @@ import { unbundle, verifyBundle } from '@bundlefarm/engine';
 import { parseManifest, unwrapWithKey } from '@bundlefarm/format';
 import { jobOptions, type BundleJobData, type BundleJobResult, type JobSpecInput } from '@bundlefarm/queue';
 import { S3PartSource } from '@bundlefarm/s3';
-import { GOV_REGION } from '../../../test/helpers/environment-setup.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { GOV_REGION } from '@bundlefarm/testkit/environment-setup.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 import { sha256File, workerEnvironment } from './worker-environment.js';
 import { dumpRedis, findSecrets, getObject, listKeys, pemForms, secretForms, until, writeJson, type WorkerProcess } from './worker-fixture.js';
 

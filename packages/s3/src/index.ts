@@ -20,3 +20,4 @@ export * from './bundle-upload.js';
 export * from './bundle-download.js';
 export * from './bundle-delete.js';
 export * from './bundle-copy.js';
+export * from './bundle-leftovers.js';

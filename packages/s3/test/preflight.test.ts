@@ -11,7 +11,7 @@ import {
   normalizeBucketLocation,
   preflightTarget,
 } from '@bundlefarm/s3';
-import { s3Requests } from '../../../test/helpers/fault-proxy.js';
+import { s3Requests } from '@bundlefarm/testkit/fault-proxy.js';
 import { freshBucket, listKeys, s3Server, testClient, testProxy } from './s3-fixture.js';
 
 const location = (constraint: string): string =>

@@ -6,11 +6,11 @@ import { WorkerPool, bundleImage, unbundle, verifyBundle } from '@bundlefarm/eng
 import { PartMissingError } from '@bundlefarm/errors';
 import { buildSignedManifest, ec2CertificateForRegion, manifestName, parseManifest } from '@bundlefarm/format';
 import { S3ImageSource, S3PartSink, S3PartSource } from '@bundlefarm/s3';
-import { s3Requests } from '../../../test/helpers/fault-proxy.js';
-import { sha256File } from '../../../test/helpers/file-hash.js';
-import { testIdentity } from '../../../test/helpers/identity.js';
-import { pseudoRandom, writeRandomFile } from '../../../test/helpers/images.js';
-import { tempDir } from '../../../test/helpers/temp-dir.js';
+import { s3Requests } from '@bundlefarm/testkit/fault-proxy.js';
+import { sha256File } from '@bundlefarm/testkit/file-hash.js';
+import { testIdentity } from '@bundlefarm/testkit/identity.js';
+import { pseudoRandom, writeRandomFile } from '@bundlefarm/testkit/images.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 import { freshBucket, listKeys, quickRetry, testClient, testProxy } from './s3-fixture.js';
 
 const pool = new WorkerPool({ threads: 2 });

@@ -1,12 +1,12 @@
 import { after } from 'node:test';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client, type S3Settings } from '@bundlefarm/s3';
-import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../../../test/helpers/fault-proxy.js';
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '@bundlefarm/testkit/fault-proxy.js';
 import type { S3FrontBucketOptions, S3FrontOptions } from '@bundlefarm/s3-local';
-import { createFreshBucket, listKeys as listFullKeys } from '../../../test/helpers/s3-objects.js';
-import { s3rverClientSettings, startS3Server, type S3TestServer } from '../../../test/helpers/s3-server.js';
+import { createFreshBucket, listKeys as listFullKeys } from '@bundlefarm/testkit/s3-objects.js';
+import { s3rverClientSettings, startS3Server, type S3TestServer } from '@bundlefarm/testkit/s3-server.js';
 
-export { getObject } from '../../../test/helpers/s3-objects.js';
+export { getObject } from '@bundlefarm/testkit/s3-objects.js';
 
 /**
  * One S3 front per test file (started lazily, stopped when the file ends), plus helpers to make fresh

@@ -17,10 +17,10 @@ import {
   type WithdrawnBundle,
 } from '@bundlefarm/s3';
 import { partSinkContract } from '../../../test/contracts/part-sink.contract.js';
-import { s3Requests, type RequestInfo } from '../../../test/helpers/fault-proxy.js';
-import { SMALL } from '../../../test/helpers/fixtures.js';
+import { s3Requests, type RequestInfo } from '@bundlefarm/testkit/fault-proxy.js';
+import { SMALL } from '@bundlefarm/testkit/fixtures.js';
 import { ALL_USERS, EC2_ACCOUNT } from '@bundlefarm/s3-local';
-import { createFreshBucket } from '../../../test/helpers/s3-objects.js';
+import { createFreshBucket } from '@bundlefarm/testkit/s3-objects.js';
 import { freshBucket, getObject, listKeys, quickRetry, s3Server, testClient, testProxy, testServer } from './s3-fixture.js';
 
 const sha1 = (b: Buffer): string => createHash('sha1').update(b).digest('hex');

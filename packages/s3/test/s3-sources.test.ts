@@ -13,8 +13,8 @@ import {
   S3UnavailableError,
   objectSize,
 } from '@bundlefarm/s3';
-import { s3Requests } from '../../../test/helpers/fault-proxy.js';
-import { pseudoRandom } from '../../../test/helpers/images.js';
+import { s3Requests } from '@bundlefarm/testkit/fault-proxy.js';
+import { pseudoRandom } from '@bundlefarm/testkit/images.js';
 import { freshBucket, quickRetry, testClient, testProxy } from './s3-fixture.js';
 
 async function putObject(bucket: string, key: string, body: Buffer): Promise<void> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { hashToken, Principals, validateJobSpec } from '@bundlefarm/queue';
 import { githubContext, githubSignature, gitlabContext, MAX_EVENT_VALUE_BYTES, verifyGithubSignature, verifyGitlabToken, WebhookRules, WebhookRulesError } from '@bundlefarm/server';
-import { REPO } from '../../../test/helpers/fixtures.js';
+import { REPO } from '@bundlefarm/testkit/fixtures.js';
 
 const spec = {
   name: '{{repository_name}}-{{tag}}',

@@ -11,7 +11,7 @@ import {
   type CertificateMaterial,
 } from '@bundlefarm/format';
 import { removeStaleScratch, withRootfsImage } from '@bundlefarm/rootfs';
-import { objectOwnership, S3PartSink, type RetryEvent, type WithdrawnBundle } from '@bundlefarm/s3';
+import { objectOwnership, removeLeftovers, S3PartSink, type RetryEvent, type WithdrawnBundle } from '@bundlefarm/s3';
 import { jobSpecSchema, type FilesystemSpec, type JobSpec, type RegionTarget } from '../job-spec.js';
 import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult, ReplacedBundle } from '../job-types.js';
 import { resolveImage } from './image-resolver.js';
@@ -21,7 +21,6 @@ import { preflightRegions } from './preflight-regions.js';
 import { earlierPercent, JobProgressReporter } from './progress-reporter.js';
 import { RootfsInput } from './rootfs-source.js';
 import type { RegionClients } from './region-clients.js';
-import { removeLeftovers } from './region-leftovers.js';
 import { removeStagedImage } from './staged-image-cleanup.js';
 import { awaitingRegistration, registerPublished } from './region-registration.js';
 import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
@@ -67,7 +66,7 @@ import type { WorkerLogger } from './worker-logger.js';
  *    what failed. The AES key and IV live in this process's memory only, and are wiped afterwards.
  *    Then keys of this bundle's name that its manifest does not name (more parts of an earlier attempt,
  *    or of the bundle it replaced) and stray preflight probes of this job are removed from each published
- *    region (best effort; never an object another job or a human wrote: see region-leftovers.ts).
+ *    region (best effort; never an object another job or a human wrote: see @bundlefarm/s3's bundle-leftovers.ts).
  * 6. Published regions whose target asks for `register` are registered as AMIs (region-registration.ts),
  *    each AMI id recorded in the job at once; a region published earlier but not registered yet is only
  *    registered (never bundled again). A failed registration fails its region like a failed upload.
@@ -462,7 +461,7 @@ class BundleJobRun {
   }
 
   /**
-   * Removes stray keys of this bundle from the regions just published (see region-leftovers.ts): this
+   * Removes stray keys of this bundle from the regions just published (see @bundlefarm/s3's bundle-leftovers.ts): this
    * job's own, and the parts of a bundle it replaced; never fails the job. What of a replaced bundle is
    * gone then is recorded in the region's result and the job.
    */

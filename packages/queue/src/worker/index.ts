@@ -13,7 +13,6 @@ export * from './image-resolver.js';
 export * from './job-failure.js';
 export * from './progress-reporter.js';
 export * from './region-results.js';
-export * from './region-leftovers.js';
 export * from './preflight-regions.js';
 export * from './bundle-processor.js';
 export * from './target-claims.js';

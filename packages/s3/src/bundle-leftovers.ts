@@ -1,6 +1,12 @@
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { checkKeyPrefix, checkRetryOptions, objectOwnership, PREFLIGHT_OBJECT_PREFIX, toS3Error, withRetry, type RetryOptions } from '@bundlefarm/s3';
-import type { S3ClientLike } from './region-clients.js';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { PREFLIGHT_OBJECT_PREFIX } from './preflight.js';
+import { objectOwnership } from './published-bundle.js';
+import { checkRetryOptions, withRetry, type RetryOptions } from './retry.js';
+import { toS3Error } from './s3-error-mapping.js';
+import { checkKeyPrefix } from './s3-url.js';
+
+type S3ClientLike = S3Client;
 
 /**
  * What earlier runs of a bundle leave in a region, and taking away what is this job's to take. S3 cannot
