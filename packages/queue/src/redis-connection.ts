@@ -23,8 +23,12 @@
  * READONLY to a write meanwhile): either way the connection reconnects and finds the new master. No
  * ioredis failover detector: its subscriptions to the sentinels have no error listener of ours, and
  * would print every failed attempt while a sentinel is down.
+ *
+ * Cluster (redis+cluster://…): an ioredis Cluster with the same options for each node connection and
+ * the same bounded pace for reconnecting to the cluster as a whole. The queue prefix then carries a
+ * hash tag (redis-url.ts resolveQueuePrefix), so each of BullMQ's scripts finds all its keys in one slot.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { parseRedisUrl } from './redis-url.js';
 
 export interface RedisSettings {
@@ -76,11 +80,26 @@ export function redisOptions(settings: Omit<RedisSettings, 'url'> = {}): RedisOp
  * A connection to the Redis `settings.url` names (throws RedisUrlError for a URL that names none);
  * `overrides` replace single options (the producer's fail-fast settings, a connection name).
  */
-export function createRedis(settings: RedisSettings = {}, overrides: RedisOptions = {}): Redis {
+/** A connection to one Redis (directly or through Sentinel) or to a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+export function createRedis(settings: RedisSettings = {}, overrides: RedisOptions = {}): RedisClient {
   const target = parseRedisUrl(settings.url ?? 'redis://127.0.0.1:6379');
   const options = { ...redisOptions(settings), ...overrides };
   if (target.kind === 'standalone') return new Redis(target.url, options);
   const maxDelayMs = settings.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
+  if (target.kind === 'cluster') {
+    return new Cluster(target.nodes, {
+      redisOptions: {
+        ...options,
+        ...(target.username !== undefined ? { username: target.username } : {}),
+        ...(target.password !== undefined ? { password: target.password } : {}),
+      },
+      enableReadyCheck: true,
+      ...(overrides.enableOfflineQueue !== undefined ? { enableOfflineQueue: overrides.enableOfflineQueue } : {}),
+      clusterRetryStrategy: (times) => reconnectDelayMs(times, maxDelayMs),
+    });
+  }
   return new Redis({
     ...options,
     sentinels: target.sentinels,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BundleProducer, parseRedisUrl, redactRedisUrl, RedisUrlError } from '@bundlefarm/queue';
+import { BundleProducer, CLUSTER_DEFAULT_PREFIX, parseRedisUrl, redactRedisUrl, RedisUrlError, resolveQueuePrefix } from '@bundlefarm/queue';
 import { loadWorkerConfig, WorkerConfigError } from '@bundlefarm/queue/worker';
 import { serverConfigFromEnv, ServerConfigError } from '@bundlefarm/server';
 
@@ -83,5 +83,35 @@ describe('Redis URLs', () => {
       }
     }
     assert.throws(() => new BundleProducer({ redisUrl: bad }), /redisUrl.*names no master/);
+  });
+
+  it('a cluster URL names some nodes; its queue prefix must have a hash tag, {bundlefarm} by default', async () => {
+    assert.deepEqual(parseRedisUrl('redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001'), {
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ],
+      password: 'pw',
+    });
+    assert.throws(() => parseRedisUrl('redis+cluster://10.0.0.1:7000/2'), /a cluster has database 0 only/);
+    const cluster = 'redis+cluster://127.0.0.1:7000';
+    assert.equal(resolveQueuePrefix(cluster, undefined), CLUSTER_DEFAULT_PREFIX);
+    assert.equal(resolveQueuePrefix(cluster, 'farm-{eu}'), 'farm-{eu}');
+    assert.equal(resolveQueuePrefix('redis://127.0.0.1:6379', undefined), 'bundlefarm');
+    for (const prefix of ['bundlefarm', 'farm{}', 'farm}{x']) assert.throws(() => resolveQueuePrefix(cluster, prefix), /must contain a hash tag/, prefix);
+
+    // the API and the worker: the default, and the error naming the variable
+    const api = (env: Record<string, string>) => serverConfigFromEnv({ BUNDLEFARM_API_TOKENS: 'a'.repeat(16), BUNDLEFARM_REDIS_URL: cluster, ...env });
+    assert.equal(api({}).config.queuePrefix, CLUSTER_DEFAULT_PREFIX);
+    assert.throws(() => api({ BUNDLEFARM_QUEUE_PREFIX: 'bundlefarm' }), /BUNDLEFARM_QUEUE_PREFIX: must contain a hash tag/);
+    try {
+      await loadWorkerConfig({ BUNDLEFARM_REDIS_URL: cluster, BUNDLEFARM_QUEUE_PREFIX: 'bundlefarm', BUNDLEFARM_CONFIG: '/nonexistent/worker.json' });
+      assert.fail('refused');
+    } catch (err) {
+      assert.ok(err instanceof WorkerConfigError, String(err));
+      assert.match(err.problems.find((p) => p.path === 'BUNDLEFARM_QUEUE_PREFIX')?.message ?? '', /must contain a hash tag/);
+    }
+    assert.throws(() => new BundleProducer({ redisUrl: cluster, prefix: 'bundlefarm' }), /prefix.*must contain a hash tag/);
   });
 });

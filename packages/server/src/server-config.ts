@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { BundlefarmError } from '@bundlefarm/errors';
-import { DEFAULT_PREFIX, redisUrlSchema, type S3Settings } from '@bundlefarm/queue';
+import { DEFAULT_PREFIX, queuePrefixProblem, redisUrlSchema, resolveQueuePrefix, type S3Settings } from '@bundlefarm/queue';
 import { z } from 'zod';
 
 /**
@@ -184,7 +184,7 @@ export const serverConfigSchema = z
     queuePrefix: z
       .string()
       .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be 1-64 letters, digits, "_", ".", "-" (and a {hash tag})')
-      .default(SERVER_DEFAULTS.queuePrefix),
+      .optional(),
     bodyLimit: z.number().int().min(1024).max(16 * 1024 * 1024).default(SERVER_DEFAULTS.bodyLimit),
     webhookBodyLimit: z.number().int().min(1024).max(32 * 1024 * 1024).default(SERVER_DEFAULTS.webhookBodyLimit),
     webhookBufferBudget: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(SERVER_DEFAULTS.webhookBufferBudget),
@@ -225,7 +225,11 @@ export const serverConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['apiTokens'], message: 'at least one API token or a principals file (BUNDLEFARM_PRINCIPALS_FILE) is needed' });
     }
     if (c.webhookBufferBudget < c.webhookBodyLimit) ctx.addIssue({ code: 'custom', path: ['webhookBufferBudget'], message: 'must be at least the webhook body limit' });
-  });
+    // a Redis Cluster needs a hash tag in the prefix (@bundlefarm/queue redis-url.ts)
+    const prefixProblem = queuePrefixProblem(c.redisUrl, c.queuePrefix);
+    if (prefixProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['queuePrefix'], message: prefixProblem });
+  })
+  .transform((c) => ({ ...c, queuePrefix: resolveQueuePrefix(c.redisUrl, c.queuePrefix) }));
 
 /** A configuration that does not validate; `problems` name settings or variables, never values. */
 export class ServerConfigError extends BundlefarmError {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Queue, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { isBundlefarmError } from '@bundlefarm/errors';
 import { createS3Client } from '@bundlefarm/s3';
 import { cancelChannel } from '../cancel-channel.js';
@@ -135,7 +135,7 @@ export class BundleProducer {
   readonly queue: Queue<BundleJobData, BundleJobResult>;
   /** Notices of job ends and queued webhook jobs (notify/job-notice.ts). */
   readonly notices: Queue<NoticeJobData>;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly options: ResolvedProducerOptions;
   private readonly imageCheck: ImageCheckOptions;
   private readonly s3: S3Client | undefined;

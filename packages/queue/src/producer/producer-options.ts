@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InvalidOptionError } from '@bundlefarm/errors';
 import { DEFAULT_EVENTS_MAX_LEN, DEFAULT_PREFIX, type JobPolicy } from '../queue-settings.js';
-import { parseRedisUrl, redisUrlSchema } from '../redis-url.js';
+import { parseRedisUrl, queuePrefixProblem, redisUrlSchema, resolveQueuePrefix } from '../redis-url.js';
 import type { S3Settings } from '@bundlefarm/s3';
 
 export type { S3Settings };
@@ -72,7 +72,7 @@ const optionsSchema = z.object({
     .min(1)
     .max(64)
     .regex(/^[A-Za-z0-9_{}.-]+$/, 'must be letters, digits, "_", ".", "-" and a {hash tag}')
-    .default(PRODUCER_DEFAULTS.prefix),
+    .optional(),
   jobPolicy: z
     .object({
       attempts: z.number().int().min(1).max(100).optional(),
@@ -98,7 +98,7 @@ const optionsSchema = z.object({
   jobMacKey: z.custom<Buffer>((v) => Buffer.isBuffer(v) && v.length >= 32, 'must be a key of at least 32 bytes').optional(),
 });
 
-export type ResolvedProducerOptions = Omit<z.output<typeof optionsSchema>, 'waitReplicas'> & { waitReplicas: number };
+export type ResolvedProducerOptions = Omit<z.output<typeof optionsSchema>, 'waitReplicas' | 'prefix'> & { waitReplicas: number; prefix: string };
 
 export function checkProducerOptions(options: BundleProducerOptions): ResolvedProducerOptions {
   const r = optionsSchema.safeParse(options);
@@ -108,5 +108,7 @@ export function checkProducerOptions(options: BundleProducerOptions): ResolvedPr
     throw new InvalidOptionError(`producer ${i.path.map(String).join('.') || 'options'}`, i.message);
   }
   const waitReplicas = r.data.waitReplicas ?? (parseRedisUrl(r.data.redisUrl).kind === 'sentinel' ? 1 : 0);
-  return { ...r.data, waitReplicas };
+  const prefixProblem = queuePrefixProblem(r.data.redisUrl, r.data.prefix);
+  if (prefixProblem !== undefined) throw new InvalidOptionError('producer prefix', prefixProblem);
+  return { ...r.data, waitReplicas, prefix: resolveQueuePrefix(r.data.redisUrl, r.data.prefix) };
 }
