@@ -5,9 +5,10 @@ import { loadWorkerConfig, WorkerConfigError } from '@bundlefarm/queue/worker';
 import { serverConfigFromEnv, ServerConfigError } from '@bundlefarm/server';
 
 /**
- * BUNDLEFARM_REDIS_URL, one parser for the worker, the API and the producer: a single Redis, or a
- * Sentinel group (redis+sentinel://…) turned into the sentinels to ask and the master's name; anything
- * else a one-line error that names what is wrong and never echoes the password.
+ * BUNDLEFARM_REDIS_URL, one parser for the worker, the API and the producer: a single Redis, a
+ * Sentinel group (redis+sentinel://…) turned into the sentinels to ask and the master's name, or a
+ * Redis Cluster (redis+cluster://…) whose queue prefix must have a hash tag; anything else a one-line
+ * error that names what is wrong and never echoes the password.
  */
 describe('Redis URLs', () => {
   it('a single Redis passes as it is', () => {
@@ -105,6 +106,7 @@ describe('Redis URLs', () => {
     const api = (env: Record<string, string>) => serverConfigFromEnv({ BUNDLEFARM_API_TOKENS: 'a'.repeat(16), BUNDLEFARM_REDIS_URL: cluster, ...env });
     assert.equal(api({}).config.queuePrefix, CLUSTER_DEFAULT_PREFIX);
     assert.throws(() => api({ BUNDLEFARM_QUEUE_PREFIX: 'bundlefarm' }), /BUNDLEFARM_QUEUE_PREFIX: must contain a hash tag/);
+    assert.throws(() => api({ BUNDLEFARM_REDIS_WAIT_REPLICAS: '1' }), /BUNDLEFARM_REDIS_WAIT_REPLICAS: must be 0 with a Redis Cluster/);
     try {
       await loadWorkerConfig({ BUNDLEFARM_REDIS_URL: cluster, BUNDLEFARM_QUEUE_PREFIX: 'bundlefarm', BUNDLEFARM_CONFIG: '/nonexistent/worker.json' });
       assert.fail('refused');
@@ -113,5 +115,6 @@ describe('Redis URLs', () => {
       assert.match(err.problems.find((p) => p.path === 'BUNDLEFARM_QUEUE_PREFIX')?.message ?? '', /must contain a hash tag/);
     }
     assert.throws(() => new BundleProducer({ redisUrl: cluster, prefix: 'bundlefarm' }), /prefix.*must contain a hash tag/);
+    assert.throws(() => new BundleProducer({ redisUrl: cluster, waitReplicas: 1 }), /waitReplicas.*must be 0 with a Redis Cluster/);
   });
 });

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { BundlefarmError } from '@bundlefarm/errors';
-import { DEFAULT_PREFIX, queuePrefixProblem, redisUrlSchema, resolveQueuePrefix, type S3Settings } from '@bundlefarm/queue';
+import { DEFAULT_PREFIX, parseRedisUrl, queuePrefixProblem, redisUrlSchema, resolveQueuePrefix, type S3Settings } from '@bundlefarm/queue';
 import { z } from 'zod';
 
 /**
@@ -228,6 +228,9 @@ export const serverConfigSchema = z
     // a Redis Cluster needs a hash tag in the prefix (@bundlefarm/queue redis-url.ts)
     const prefixProblem = queuePrefixProblem(c.redisUrl, c.queuePrefix);
     if (prefixProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['queuePrefix'], message: prefixProblem });
+    if ((c.redisWaitReplicas ?? 0) > 0 && redisUrlSchema.safeParse(c.redisUrl).success && parseRedisUrl(c.redisUrl).kind === 'cluster') {
+      ctx.addIssue({ code: 'custom', path: ['redisWaitReplicas'], message: 'must be 0 with a Redis Cluster (redis+cluster://)' });
+    }
   })
   .transform((c) => ({ ...c, queuePrefix: resolveQueuePrefix(c.redisUrl, c.queuePrefix) }));
 

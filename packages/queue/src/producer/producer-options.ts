@@ -36,7 +36,7 @@ export interface BundleProducerOptions {
   /**
    * Replicas that must have a new job before the enqueue succeeds (Redis `WAIT n timeout` after the add;
    * 0–16). Default: 1 with a redis+sentinel:// URL (a job the API accepted survives a failover), 0
-   * otherwise. Fewer acknowledgements within `waitReplicasTimeoutMs`: QueueUnavailableError (HTTP 503) —
+   * otherwise; must be 0 with redis+cluster://. Fewer acknowledgements within `waitReplicasTimeoutMs`: QueueUnavailableError (HTTP 503) —
    * the job may exist, so a client retries with the same Idempotency-Key.
    */
   waitReplicas?: number;
@@ -107,7 +107,10 @@ export function checkProducerOptions(options: BundleProducerOptions): ResolvedPr
     // never echo a value: the Redis URL may hold a password
     throw new InvalidOptionError(`producer ${i.path.map(String).join('.') || 'options'}`, i.message);
   }
-  const waitReplicas = r.data.waitReplicas ?? (parseRedisUrl(r.data.redisUrl).kind === 'sentinel' ? 1 : 0);
+  const kind = parseRedisUrl(r.data.redisUrl).kind;
+  const waitReplicas = r.data.waitReplicas ?? (kind === 'sentinel' ? 1 : 0);
+  // WAIT answers for the node it is sent to: with a cluster, not the node that took the job
+  if (kind === 'cluster' && waitReplicas > 0) throw new InvalidOptionError('producer waitReplicas', 'must be 0 with a Redis Cluster (redis+cluster://)');
   const prefixProblem = queuePrefixProblem(r.data.redisUrl, r.data.prefix);
   if (prefixProblem !== undefined) throw new InvalidOptionError('producer prefix', prefixProblem);
   return { ...r.data, waitReplicas, prefix: resolveQueuePrefix(r.data.redisUrl, r.data.prefix) };
