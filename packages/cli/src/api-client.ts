@@ -1,5 +1,3 @@
-import { BundlefarmError, InvalidOptionError } from '@bundlefarm/errors';
-
 /**
  * A small client of the bundlefarm API (`fetch`, Node 20), for `bundlefarm enqueue`, `status`, `list`,
  * `cancel`, `retry` and `logs`.
@@ -7,6 +5,8 @@ import { BundlefarmError, InvalidOptionError } from '@bundlefarm/errors';
  * response becomes a BundlefarmError with the server's code, so the CLI prints
  * `bundlefarm: BF_BAD_SPEC: …` and exits 1 as for local errors.
  */
+import { BundlefarmError, InvalidOptionError } from '@bundlefarm/errors';
+
 export const API_URL_ENV = 'BUNDLEFARM_API_URL';
 export const API_TOKEN_ENV = 'BUNDLEFARM_API_TOKEN';
 

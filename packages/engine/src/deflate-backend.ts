@@ -1,6 +1,3 @@
-import { constants, deflateRawSync } from 'node:zlib';
-import { loadLibdeflate } from '@bundlefarm/native';
-
 /**
  * A deflater that produces *pieces* of one raw deflate stream: a non-final piece ends byte-aligned with
  * a sync flush and holds no final block, the final piece ends the stream. Two implementations:
@@ -8,6 +5,9 @@ import { loadLibdeflate } from '@bundlefarm/native';
  *    preset dictionary, so each block is compressed on its own);
  *  - `zlib`: Node's zlib, primed with the previous block's last 32 KiB as dictionary (always present).
  */
+import { constants, deflateRawSync } from 'node:zlib';
+import { loadLibdeflate } from '@bundlefarm/native';
+
 export type DeflateBackendName = 'libdeflate' | 'zlib';
 
 export interface DeflateBackend {

@@ -1,7 +1,3 @@
-import type { DataRun } from '@bundlefarm/format';
-import { loadNative } from '@bundlefarm/native';
-import type { WorkerPool } from './worker-pool.js';
-
 /**
  * Finds the data runs of a sparse image file, so it can be bundled as an old-GNU sparse tar member as
  * `tar -S` (ec2-bundle-image) does: holes are neither read, hashed, compressed nor encrypted.
@@ -11,6 +7,10 @@ import type { WorkerPool } from './worker-pool.js';
  * the file is read once on the pool in parallel ranges — through that same descriptor, never by name —
  * and every `chunk`-sized piece that is all zeros counts as a hole.
  */
+import type { DataRun } from '@bundlefarm/format';
+import { loadNative } from '@bundlefarm/native';
+import type { WorkerPool } from './worker-pool.js';
+
 export type SparseScanMethod = 'seek-data' | 'read';
 
 export interface SparseScan {

@@ -1,11 +1,10 @@
-import { BundlefarmError, type BundlefarmErrorOptions } from './bundlefarm-error.js';
-
 /**
  * Errors of registering instance-store bundles as AMIs with EC2 (RegisterImage, DescribeImages,
  * DeregisterImage). Messages name regions, AMI names and ids, manifest locations and EC2's error codes,
  * never credentials or request signatures. `transient` follows EC2's retry guidance: 5xx, throttling
  * (`RequestLimitExceeded`), `Unavailable` and dropped connections may pass; everything else will not.
  */
+import { BundlefarmError, type BundlefarmErrorOptions } from './bundlefarm-error.js';
 
 /** Options of EC2 errors: the region the request went to (messages and `details` name it). */
 export interface Ec2ErrorOptions extends BundlefarmErrorOptions {

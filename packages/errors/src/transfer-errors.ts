@@ -1,9 +1,8 @@
-import { BundlefarmError, type BundlefarmErrorOptions } from './bundlefarm-error.js';
-
 /**
  * Errors of moving a bundle between disk and S3 (upload, download, delete, migrate): about where a bundle
  * may go and what the user agreed to. Permanent.
  */
+import { BundlefarmError, type BundlefarmErrorOptions } from './bundlefarm-error.js';
 
 /**
  * A bundle does not fit the bucket's region: the bucket is in another region than `--region` says, or the

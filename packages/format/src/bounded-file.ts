@@ -1,6 +1,3 @@
-import { open, type FileHandle } from 'node:fs/promises';
-import { FileUnreadableError } from '@bundlefarm/errors';
-
 /**
  * Reads a file that ought to be small — a key, a certificate, a manifest — without trusting it to be:
  * at most `limit` bytes are read, whatever the path turns out to name. Reading a whole file instead
@@ -11,6 +8,9 @@ import { FileUnreadableError } from '@bundlefarm/errors';
  * (A FIFO nobody writes to still blocks in `open`, as it does for `cat`: that is what a FIFO is for,
  * and `-k <(command)` must keep working.)
  */
+import { open, type FileHandle } from 'node:fs/promises';
+import { FileUnreadableError } from '@bundlefarm/errors';
+
 export interface BoundedFile {
   data: Buffer;
   /** False when the file holds more than the limit (`data` is its first `limit` bytes then). */

@@ -1,8 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { UnknownRegionError } from '@bundlefarm/errors';
-import { parseCertificate, type CertificateMaterial } from './key-material.js';
-
 /**
  * EC2's public certificates, shipped in this package (`certs/`), and which one a region's bundles are
  * encrypted for. ec2-ami-tools uses one certificate per partition: the (expired, still used) "AES Test"
@@ -10,6 +5,11 @@ import { parseCertificate, type CertificateMaterial } from './key-material.js';
  * the GovCloud and China partitions (us-gov-east-1, cn-northwest-1) have no published certificate in any
  * tool; they are refused unless the caller gives the certificate explicitly (`--ec2cert`).
  */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UnknownRegionError } from '@bundlefarm/errors';
+import { parseCertificate, type CertificateMaterial } from './key-material.js';
+
 export type Partition = 'aws' | 'aws-us-gov' | 'aws-cn';
 
 /** Standard-partition regions known on 2026-11-25. */

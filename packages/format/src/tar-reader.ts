@@ -1,7 +1,3 @@
-import { ArchiveInvalidError } from '@bundlefarm/errors';
-import { MAX_IMAGE_SIZE, TAR_BLOCK_SIZE } from './limits.js';
-import { imageFileNameProblem, quoteName } from './safe-file-name.js';
-
 /**
  * A streaming reader for the tar stream inside a bundle. A bundle holds exactly one regular file; this
  * reader accepts what real bundlers write — GNU (ec2-bundle-image, euca2ools), ustar/pax (Go's
@@ -13,6 +9,10 @@ import { imageFileNameProblem, quoteName } from './safe-file-name.js';
  * `push` returns the file content found in each chunk as segments placed at file offsets, so the caller
  * can write with positional writes (and leave holes of sparse members as holes).
  */
+import { ArchiveInvalidError } from '@bundlefarm/errors';
+import { MAX_IMAGE_SIZE, TAR_BLOCK_SIZE } from './limits.js';
+import { imageFileNameProblem, quoteName } from './safe-file-name.js';
+
 export interface TarSegment {
   /** Offset in the extracted file. */
   offset: number;

@@ -1,3 +1,8 @@
+/**
+ * A bundle job as producers (API, webhooks, CLI `enqueue`) submit it. Validated at the edge with zod;
+ * every problem is reported at once. Key material never travels in a job: `identity` names a key pair
+ * that each worker resolves from its own configuration.
+ */
 import { z } from 'zod';
 import { amiBlockDeviceMappingSchema, amiDescriptionSchema, amiNameSchema } from '@bundlefarm/ec2';
 import { isBundlefarmError } from '@bundlefarm/errors';
@@ -11,12 +16,6 @@ import {
   normalizeAccountId,
 } from '@bundlefarm/format';
 import { checkKeyPrefix, checkObjectKey, parseS3Url } from '@bundlefarm/s3';
-
-/**
- * A bundle job as producers (API, webhooks, CLI `enqueue`) submit it. Validated at the edge with zod;
- * every problem is reported at once. Key material never travels in a job: `identity` names a key pair
- * that each worker resolves from its own configuration.
- */
 
 /**
  * Runs one of @bundlefarm/format's checks — the very function the CLI applies to its flags — as a zod

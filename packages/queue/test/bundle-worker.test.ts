@@ -8,6 +8,7 @@ import { unbundle, verifyBundle } from '@bundlefarm/engine';
 import { WrongKeyError } from '@bundlefarm/errors';
 import { parseManifest, unwrapWithKey, verifyManifestText, type ParsedManifest } from '@bundlefarm/format';
 import { cancelChannel, DEFAULT_PREFIX, jobOptions, type BundleJobData, type BundleJobProgress, type BundleJobResult, type JobSpecInput } from '@bundlefarm/queue';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { S3PartSource } from '@bundlefarm/s3';
 import { GOV_REGION } from '@bundlefarm/testkit/environment-setup.js';
 import { writeRandomFile } from '@bundlefarm/testkit/images.js';
@@ -200,6 +201,41 @@ describe('bundle worker (real worker process, Redis, the S3 front)', SLOW_TEST, 
         assert.equal(done.data.completedRegions, undefined);
       });
     }
+
+    it('does not take a forged "published earlier" from Redis: a region recorded outside the spec is published again', SLOW_TEST, async () => {
+      const east = await env.bucket('east');
+      const gov = await env.bucket('gov', GOV_REGION);
+      const s = spec(east, gov);
+      // what someone with write access to Redis (not to the MAC key, which covers the spec only) could add:
+      // us-east-1 "done" with another bundle's manifest, us-gov-west-1 "done" in another bucket
+      const forged = {
+        'us-east-1': { region: 'us-east-1', bucket: east, manifestKey: 'other-team/release.manifest.xml', partKeys: ['other-team/release.part.0'] },
+        'us-gov-west-1': { region: 'us-gov-west-1', bucket: 'someone-elses-bucket', manifestKey: 'gov/web.manifest.xml', partKeys: ['gov/web.part.0'] },
+      };
+      const job = await env.queue.add('web', { spec: s as BundleJobData['spec'], source: 'test', completedRegions: forged }, jobOptions({ attempts: 1, backoffMs: 200 }));
+      const done = await finished(job);
+      assert.equal(await done.getState(), 'completed', done.failedReason);
+      assert.equal(done.returnvalue.regions['us-east-1']!.manifestKey, 'bundles/web/web.manifest.xml', 'us-east-1 published by this job, where its spec says');
+      assert.equal(done.returnvalue.regions['us-gov-west-1']!.bucket, gov);
+      assert.ok((await listKeys(env.client, east)).includes('bundles/web/web.manifest.xml'));
+      assert.ok((await listKeys(env.clientOf(gov), gov)).includes('gov/web.manifest.xml'));
+      const { manifest } = await readManifest(east, 'bundles/web/web.manifest.xml');
+      bundleSecrets.push(unwrapWithKey(manifest.image.userEncryptedKey, env.user.privateKey, 'key'));
+    });
+
+    it('does not take a forged "replaced" record from Redis: a job that did not ask to replace deletes no one else\'s part', SLOW_TEST, async () => {
+      const east = await env.bucket('east');
+      const gov = await env.bucket('gov', GOV_REGION);
+      // someone else's object named like a part of this bundle, beyond the parts this job writes
+      await env.client.send(new PutObjectCommand({ Bucket: east, Key: 'bundles/web/web.part.7', Body: 'not yours' }));
+      const forged = { 'us-east-1': { manifest: `s3://${east}/bundles/web/web.manifest.xml`, parts: [`s3://${east}/bundles/web/web.part.7`], removed: [] } };
+      const job = await env.queue.add('web', { spec: spec(east, gov) as BundleJobData['spec'], source: 'test', replaced: forged }, jobOptions({ attempts: 1, backoffMs: 200 }));
+      const done = await finished(job);
+      assert.equal(await done.getState(), 'completed', done.failedReason);
+      assert.ok((await listKeys(env.client, east)).includes('bundles/web/web.part.7'), 'the foreign object is still there');
+      const { manifest } = await readManifest(east, 'bundles/web/web.manifest.xml');
+      bundleSecrets.push(unwrapWithKey(manifest.image.userEncryptedKey, env.user.privateKey, 'key'));
+    });
 
     it('while a symlink that stays inside the root is followed', SLOW_TEST, async () => {
       const east = await env.bucket('east');

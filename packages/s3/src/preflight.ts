@@ -1,3 +1,10 @@
+/**
+ * Checks a destination before any CPU is spent on an image: the bucket exists, lives in the region it
+ * is configured for (an AMI can only be registered from a bucket of its own region), and accepts an
+ * object with the bundle's ACL from these credentials — the three ways a bundle most often fails only
+ * at upload time. Leaves nothing behind. Uses the SDK's own retries only: a transient failure here
+ * (S3UnavailableError) is best retried later by the caller's job queue.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, GetBucketLocationCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
@@ -6,13 +13,6 @@ import { abortedError, s3ErrorFacts, toS3Error, type S3ErrorContext } from './s3
 import { S3RegionMismatchError } from './s3-errors.js';
 import { checkBucketName, checkKeyPrefix } from './s3-url.js';
 
-/**
- * Checks a destination before any CPU is spent on an image: the bucket exists, lives in the region it
- * is configured for (an AMI can only be registered from a bucket of its own region), and accepts an
- * object with the bundle's ACL from these credentials — the three ways a bundle most often fails only
- * at upload time. Leaves nothing behind. Uses the SDK's own retries only: a transient failure here
- * (S3UnavailableError) is best retried later by the caller's job queue.
- */
 export interface PreflightTarget {
   /** Region the bucket must be in (the client's region). */
   region: string;

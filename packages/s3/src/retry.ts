@@ -1,6 +1,3 @@
-import { CancelledError, InvalidOptionError } from '@bundlefarm/errors';
-import { abortedError, describeS3Error, isAbortError, isRetryableS3Error, toS3Error } from './s3-error-mapping.js';
-
 /**
  * Retries on top of the SDK's own: the SDK retries quickly (and stops when its per-client retry quota
  * runs dry in an outage); this layer waits longer between tries, with exponential backoff and full
@@ -8,6 +5,9 @@ import { abortedError, describeS3Error, isAbortError, isRetryableS3Error, toS3Er
  * come back together. Only retryable failures (5xx, throttling, timeouts, dropped connections) are
  * retried; everything else fails at once.
  */
+import { CancelledError, InvalidOptionError } from '@bundlefarm/errors';
+import { abortedError, describeS3Error, isAbortError, isRetryableS3Error, toS3Error } from './s3-error-mapping.js';
+
 export interface RetryOptions {
   /** Tries per request at this layer, 1–20 (default 5); each may be several SDK attempts. */
   attempts?: number;

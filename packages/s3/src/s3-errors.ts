@@ -1,11 +1,10 @@
-import { BundlefarmError, type BundlefarmErrorOptions } from '@bundlefarm/errors';
-
 /**
  * Errors of S3 and S3-compatible stores. Messages name buckets, keys, regions and operations, never
  * credentials (and never the request's headers, where signatures live). `transient` follows S3's own
  * retry guidance: 5xx, throttling, timeouts and dropped connections may pass; a missing bucket, a
  * refused permission or a bucket in another region will not.
  */
+import { BundlefarmError, type BundlefarmErrorOptions } from '@bundlefarm/errors';
 
 /**
  * Options of the errors about a request to a bucket: the region the bucket is used for, when the caller

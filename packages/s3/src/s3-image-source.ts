@@ -1,3 +1,11 @@
+/**
+ * An image to bundle, read straight from S3: HeadObject for its size and time, then ONE streaming
+ * GetObject whose bytes are handed to the engine's sequential `read(position, buf)` calls. When the
+ * stream breaks (reset, timeout, early end), it reconnects with a ranged GET from the exact byte it had
+ * reached, retried with backoff; the retry budget is per break, so a long read over a flaky link keeps
+ * going as long as it makes progress. Every GET carries If-Match with the ETag seen at `open`, so an
+ * object replaced mid-read fails (S3ObjectChangedError) instead of mixing two versions.
+ */
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -9,14 +17,6 @@ import { abortedError, describeS3Error, isRetryableS3Error, s3ErrorFacts, toS3Er
 import { S3ObjectChangedError } from './s3-errors.js';
 import { checkBucketName, checkObjectKey, formatS3Url, parseS3Url, type S3Location } from './s3-url.js';
 
-/**
- * An image to bundle, read straight from S3: HeadObject for its size and time, then ONE streaming
- * GetObject whose bytes are handed to the engine's sequential `read(position, buf)` calls. When the
- * stream breaks (reset, timeout, early end), it reconnects with a ranged GET from the exact byte it had
- * reached, retried with backoff; the retry budget is per break, so a long read over a flaky link keeps
- * going as long as it makes progress. Every GET carries If-Match with the ETag seen at `open`, so an
- * object replaced mid-read fails (S3ObjectChangedError) instead of mixing two versions.
- */
 export interface S3ImageSourceOptions {
   /** Retries of each request (and of each reconnect) on top of the SDK's own (default: 5 tries, 250 ms base, 20 s cap). */
   retry?: RetryOptions;

@@ -1,15 +1,3 @@
-import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type PutObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { type BundlefarmError, CancelledError, InvalidOptionError, UnsafePathError } from '@bundlefarm/errors';
-import type { PartData, PartSink, SinkBeginInfo } from '@bundlefarm/engine';
-import { isPlainFileName, manifestName, partName } from '@bundlefarm/format';
-import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
-import { checkRetryOptions, withRetry, type RetryEvent, type RetryOptions, type RetryPolicy } from './retry.js';
-import { ownerMetadata, withdrawPublished, type WithdrawnBundle } from './published-bundle.js';
-import { toS3Error } from './s3-error-mapping.js';
-import { S3AllRegionsFailedError } from './s3-errors.js';
-import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
-
 /**
  * Uploads a bundle straight into S3, to one region or to many at once: the engine produces each
  * 10 MiB part once, and the sink PUTs it to every region's bucket (key = prefix + part name), as
@@ -50,6 +38,18 @@ import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
  * `onWithdrawn` is told. Every object the sink writes carries `owner` as user metadata
  * (`x-amz-meta-bundlefarm-job`), so that later cleanups can tell its objects from anyone else's.
  */
+import { createHash } from 'node:crypto';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type PutObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { type BundlefarmError, CancelledError, InvalidOptionError, UnsafePathError } from '@bundlefarm/errors';
+import type { PartData, PartSink, SinkBeginInfo } from '@bundlefarm/engine';
+import { isPlainFileName, manifestName, partName } from '@bundlefarm/format';
+import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
+import { checkRetryOptions, withRetry, type RetryEvent, type RetryOptions, type RetryPolicy } from './retry.js';
+import { ownerMetadata, withdrawPublished, type WithdrawnBundle } from './published-bundle.js';
+import { toS3Error } from './s3-error-mapping.js';
+import { S3AllRegionsFailedError } from './s3-errors.js';
+import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
+
 export interface S3Target {
   /** Region name: identifies the target in `failedRegions`, `putManifestFor` … (unique per sink). */
   region: string;

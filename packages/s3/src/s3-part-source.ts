@@ -1,3 +1,10 @@
+/**
+ * Reads a bundle's parts and manifest from `s3://bucket/prefix` for unbundle and verify. Names must be
+ * plain file names (the manifest parser refuses others; this is the second wall), so a manifest can
+ * never make us read outside the prefix. A part larger than allowed is refused from its
+ * Content-Length, before its body is read; a missing part rejects with `code: 'NoSuchKey'`, which the
+ * engine reports as PartMissingError.
+ */
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UnsafePathError } from '@bundlefarm/errors';
 import type { PartSource } from '@bundlefarm/engine';
@@ -8,13 +15,6 @@ import { s3ErrorFacts, toS3Error } from './s3-error-mapping.js';
 import { S3NoSuchKeyError, S3ObjectNotFoundError, S3ObjectTooLargeError } from './s3-errors.js';
 import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
 
-/**
- * Reads a bundle's parts and manifest from `s3://bucket/prefix` for unbundle and verify. Names must be
- * plain file names (the manifest parser refuses others; this is the second wall), so a manifest can
- * never make us read outside the prefix. A part larger than allowed is refused from its
- * Content-Length, before its body is read; a missing part rejects with `code: 'NoSuchKey'`, which the
- * engine reports as PartMissingError.
- */
 export interface S3PartSourceOptions {
   client: S3Client;
   bucket: string;

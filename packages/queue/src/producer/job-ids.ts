@@ -1,6 +1,3 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { z } from 'zod';
-
 /**
  * Job ids. BullMQ deduplicates on the job id: adding a job whose id exists adds nothing. Producers
  * derive ids from what makes a request unique — a webhook's delivery id, a client's Idempotency-Key —
@@ -10,6 +7,9 @@ import { z } from 'zod';
  * letter or digit, not all digits (BullMQ reserves integer ids for its own counter), no `:` (BullMQ's
  * key separator).
  */
+import { createHash, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+
 export const jobIdSchema = z
   .string()
   .min(1)

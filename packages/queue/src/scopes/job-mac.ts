@@ -1,6 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { canonicalJson } from '../canonical-json.js';
-
 /*
  * The job MAC: HMAC-SHA256, with a key the API and the workers share and Redis never sees
  * (BUNDLEFARM_JOB_MAC_KEY), over what makes a job what it is — its id, spec, principal, source,
@@ -10,6 +7,9 @@ import { canonicalJson } from '../canonical-json.js';
  * sign something, nor pass a job off as another principal's or as a GitHub delivery. Not covered:
  * `completedRegions` (the workers' own record of published regions, rewritten as they publish).
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { canonicalJson } from '../canonical-json.js';
+
 export interface JobMacFields {
   id: string;
   spec: unknown;

@@ -1,10 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
-import { notifyEndpointsSchema, type NotifyEndpoint } from '../notify/notify-endpoint.js';
-import { GlobSet } from './glob.js';
-import { PrincipalsFileError } from './scope-errors.js';
-import { findTokenDigest, hashToken, MIN_TOKEN_LENGTH, TOKEN_HASH_PATTERN, tokenDigest } from './token-hash.js';
-
 /*
  * Principals: who may do what. One JSON file (BUNDLEFARM_PRINCIPALS_FILE), read by the API and by every
  * worker, so both enforce the same scopes:
@@ -27,6 +20,13 @@ import { findTokenDigest, hashToken, MIN_TOKEN_LENGTH, TOKEN_HASH_PATTERN, token
  * so `amis/team-a/**` allows any prefix under `team-a/` of bucket `amis`. Image globs starting with
  * `s3://` are matched against `s3://` images only, the others against paths in the image root only.
  */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { notifyEndpointsSchema, type NotifyEndpoint } from '../notify/notify-endpoint.js';
+import { GlobSet } from './glob.js';
+import { PrincipalsFileError } from './scope-errors.js';
+import { findTokenDigest, hashToken, MIN_TOKEN_LENGTH, TOKEN_HASH_PATTERN, tokenDigest } from './token-hash.js';
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const glob = z.string().min(1).max(1024);
 const globs = z.array(glob).max(256);

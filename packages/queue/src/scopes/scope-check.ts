@@ -1,15 +1,14 @@
+/*
+ * Whether a (validated) job spec stays inside a principal's scope, field by field — the same check at
+ * the API (403 before anything is queued), for every rendered webhook spec, and in the worker before
+ * it touches the image or S3 (jobs in Redis are not trusted to have passed the API).
+ */
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import type { JobSpec, SpecProblem } from '../job-spec.js';
 import { bundleName } from '../producer/bundle-producer.js';
 import type { GlobSet } from './glob.js';
 import type { Principal } from './principals.js';
-
-/*
- * Whether a (validated) job spec stays inside a principal's scope, field by field — the same check at
- * the API (403 before anything is queued), for every rendered webhook spec, and in the worker before
- * it touches the image or S3 (jobs in Redis are not trusted to have passed the API).
- */
 
 /** `prefix` as the worker uses it: '' or ending with '/'. */
 function normalPrefix(prefix: string): string {

@@ -1,11 +1,10 @@
-import { BundlefarmError, type BundlefarmErrorOptions } from '@bundlefarm/errors';
-import type { SpecProblem } from '../job-spec.js';
-
 /*
  * Errors of authorization: a spec outside its principal's scope, a job no configured principal (or no
  * valid MAC) vouches for, a principals file that does not validate. All permanent: trying again cannot
  * make a caller allowed.
  */
+import { BundlefarmError, type BundlefarmErrorOptions } from '@bundlefarm/errors';
+import type { SpecProblem } from '../job-spec.js';
 
 /** A job spec asks for what its principal may not: every offending field, named (`identity`, `regions.1.bucket`, `image`). */
 export class OutOfScopeError extends BundlefarmError {

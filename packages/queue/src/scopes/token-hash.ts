@@ -1,5 +1,3 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-
 /*
  * API tokens at rest: only `sha256:<hex>` of each token is configured (principals file), never the
  * token. Tokens are random strings of 192 bits or more (`generateToken`), so a fast hash is enough —
@@ -7,6 +5,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  * secrets such as passwords. Comparison hashes the offered token once and compares it with every
  * configured digest in constant time, without stopping at a match.
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
 export const TOKEN_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
 /** Shortest token accepted (characters), and what `generateToken` makes: 32 random bytes, base64url. */

@@ -1,35 +1,3 @@
-import { DelayedError, WaitingError, type Job } from 'bullmq';
-import { bundleImage, checkImageSize, FileImageSource, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
-import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
-import {
-  buildSignedManifest,
-  checkBundleName,
-  ec2CertificateForPartition,
-  manifestName,
-  normalizeAccountId,
-  partitionOfRegion,
-  type CertificateMaterial,
-} from '@bundlefarm/format';
-import { removeStaleScratch, withRootfsImage } from '@bundlefarm/rootfs';
-import { objectOwnership, removeLeftovers, S3PartSink, type RetryEvent, type WithdrawnBundle } from '@bundlefarm/s3';
-import { jobSpecSchema, type FilesystemSpec, type JobSpec, type RegionTarget } from '../job-spec.js';
-import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult, ReplacedBundle } from '../job-types.js';
-import { resolveImage } from './image-resolver.js';
-import { checkJobScope } from './job-authorization.js';
-import { asBundlefarmError, toJobFailure } from './job-failure.js';
-import { preflightRegions } from './preflight-regions.js';
-import { earlierPercent, JobProgressReporter } from './progress-reporter.js';
-import { RootfsInput } from './rootfs-source.js';
-import type { RegionClients } from './region-clients.js';
-import { removeStagedImage } from './staged-image-cleanup.js';
-import { awaitingRegistration, registerPublished } from './region-registration.js';
-import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, replacedBy, replacementNote } from './region-results.js';
-import type { WorkerConfig } from './worker-config.js';
-import { InvalidJobSpecError } from '../producer/producer-errors.js';
-import type { TargetClaims } from './target-claims.js';
-import { JobLockLostError, RegionsFailedError, TargetBusyError } from './worker-errors.js';
-import type { WorkerLogger } from './worker-logger.js';
-
 /**
  * The processor of bundle jobs: `(job, token, signal)` as BullMQ calls it.
  *
@@ -84,6 +52,38 @@ import type { WorkerLogger } from './worker-logger.js';
  * leftovers are deleted only after one — LOCK_LOST_REASON also comes from the worker's self-fencing
  * (lock-fence.ts), which stops a job whose lock it cannot confirm before another worker may take it.
  */
+import { DelayedError, WaitingError, type Job } from 'bullmq';
+import { bundleImage, checkImageSize, FileImageSource, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
+import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
+import {
+  buildSignedManifest,
+  checkBundleName,
+  ec2CertificateForPartition,
+  manifestName,
+  normalizeAccountId,
+  partitionOfRegion,
+  type CertificateMaterial,
+} from '@bundlefarm/format';
+import { removeStaleScratch, withRootfsImage } from '@bundlefarm/rootfs';
+import { objectOwnership, removeLeftovers, S3PartSink, type RetryEvent, type WithdrawnBundle } from '@bundlefarm/s3';
+import { jobSpecSchema, type FilesystemSpec, type JobSpec, type RegionTarget } from '../job-spec.js';
+import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult, ReplacedBundle } from '../job-types.js';
+import { resolveImage } from './image-resolver.js';
+import { checkJobScope } from './job-authorization.js';
+import { asBundlefarmError, toJobFailure } from './job-failure.js';
+import { preflightRegions } from './preflight-regions.js';
+import { earlierPercent, JobProgressReporter } from './progress-reporter.js';
+import { RootfsInput } from './rootfs-source.js';
+import type { RegionClients } from './region-clients.js';
+import { removeStagedImage } from './staged-image-cleanup.js';
+import { awaitingRegistration, registerPublished } from './region-registration.js';
+import { afterReplacement, jobOwner, keyOf, publishedEarlier, publishedResult, readPublishedFacts, REFUSED, replacedBy, replacementNote } from './region-results.js';
+import type { WorkerConfig } from './worker-config.js';
+import { InvalidJobSpecError } from '../producer/producer-errors.js';
+import type { TargetClaims } from './target-claims.js';
+import { JobLockLostError, RegionsFailedError, TargetBusyError } from './worker-errors.js';
+import type { WorkerLogger } from './worker-logger.js';
+
 export interface BundleProcessorContext {
   config: WorkerConfig;
   clients: RegionClients;
@@ -192,7 +192,9 @@ class BundleJobRun {
     if (!identity) throw new KeyNotConfiguredError(spec.identity);
     const accountId = normalizeAccountId(spec.accountId);
 
-    const earlier = publishedEarlier(job.data.completedRegions);
+    const earlier = publishedEarlier(job.data.completedRegions, spec);
+    const refused = earlier[REFUSED] ?? [];
+    if (refused.length > 0) this.log.warn({ regions: refused }, 'ignored what the job data says an earlier attempt published there: it does not match the spec; publishing it again');
     const remaining = spec.regions.filter((r) => !earlier[r.region]);
     const certificates = new Map(remaining.map((r) => [r.region, this.ec2Certificate(r.region)]));
     this.log.info(
@@ -469,7 +471,9 @@ class BundleJobRun {
     const retry = this.ctx.config.s3.retry;
     await Promise.all(
       published.map(async (t) => {
-        const replaced = this.job.data.replaced?.[t.region];
+        // a bundle is replaced only by a job that asked to (`replace`, under the job MAC): a `replaced` record
+        // in the data of any other job (written into Redis) must not open its parts to deletion
+        const replaced = this.job.data.spec.replace === true ? this.job.data.replaced?.[t.region] : undefined;
         const keep = results[t.region]?.partKeys ?? [];
         let deleted: string[] = [];
         try {

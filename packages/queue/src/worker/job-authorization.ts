@@ -1,11 +1,3 @@
-import type { Job } from 'bullmq';
-import type { JobSpec } from '../job-spec.js';
-import type { BundleJobData } from '../job-types.js';
-import { jobMacValid } from '../scopes/job-mac.js';
-import { resolvedImageScopeProblem, specScopeProblems } from '../scopes/scope-check.js';
-import { JobUnauthorizedError, OutOfScopeError } from '../scopes/scope-errors.js';
-import type { WorkerConfig } from './worker-config.js';
-
 /*
  * A job in Redis is not trusted because it is there: anyone who can write to Redis (or use Bull Board's
  * add and edit) could have put it there. Before a worker touches the image or S3, the job must carry a
@@ -14,6 +6,14 @@ import type { WorkerConfig } from './worker-config.js';
  * the very check the API made, made again with the worker's own copy of the scopes. Any failure is
  * permanent (BF_JOB_UNAUTHORIZED, BF_OUT_OF_SCOPE).
  */
+import type { Job } from 'bullmq';
+import type { JobSpec } from '../job-spec.js';
+import type { BundleJobData } from '../job-types.js';
+import { jobMacValid } from '../scopes/job-mac.js';
+import { resolvedImageScopeProblem, specScopeProblems } from '../scopes/scope-check.js';
+import { JobUnauthorizedError, OutOfScopeError } from '../scopes/scope-errors.js';
+import type { WorkerConfig } from './worker-config.js';
+
 export type AuthorizationConfig = Pick<WorkerConfig, 'principals' | 'jobMacKey' | 'imageRoot'>;
 
 /** Returns the principal's name (undefined when the worker checks no scopes); throws when the job may not run. */

@@ -1,13 +1,12 @@
-import { UnrecoverableError } from 'bullmq';
-import { BundlefarmError, CancelledError, isBundlefarmError } from '@bundlefarm/errors';
-import { WorkerInternalError } from './worker-errors.js';
-
 /**
  * How a job's error reaches BullMQ. The job's `failedReason` is `BF_CODE: message` (stable code first,
  * for the API to match on). Permanent errors become BullMQ's UnrecoverableError, so the job fails at
  * once whatever attempts are left; transient ones are thrown as plain errors, so BullMQ retries them
  * with the queue's backoff.
  */
+import { UnrecoverableError } from 'bullmq';
+import { BundlefarmError, CancelledError, isBundlefarmError } from '@bundlefarm/errors';
+import { WorkerInternalError } from './worker-errors.js';
 
 /** Any thrown value as a BundlefarmError (unknown errors are internal, transient). */
 export function asBundlefarmError(err: unknown): BundlefarmError {

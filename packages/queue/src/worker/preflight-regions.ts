@@ -1,10 +1,3 @@
-import type { BundlefarmError } from '@bundlefarm/errors';
-import { manifestName } from '@bundlefarm/format';
-import { preflightTarget, publishedManifest, refuseForeign, type PublishedManifest, type RetryOptions, type S3BundleAcl } from '@bundlefarm/s3';
-import type { RegionTarget } from '../job-spec.js';
-import { asBundlefarmError } from './job-failure.js';
-import type { RegionClients } from './region-clients.js';
-
 /**
  * Checks every destination of a job at once, before any CPU is spent on the image, and writes nothing
  * that is there already:
@@ -19,6 +12,13 @@ import type { RegionClients } from './region-clients.js';
  *
  * Resolves with the regions that failed and why (none: all usable).
  */
+import type { BundlefarmError } from '@bundlefarm/errors';
+import { manifestName } from '@bundlefarm/format';
+import { preflightTarget, publishedManifest, refuseForeign, type PublishedManifest, type RetryOptions, type S3BundleAcl } from '@bundlefarm/s3';
+import type { RegionTarget } from '../job-spec.js';
+import { asBundlefarmError } from './job-failure.js';
+import type { RegionClients } from './region-clients.js';
+
 export interface PreflightOutcome {
   failed: Map<string, BundlefarmError>;
   /** What was found at each region that could be looked at. */

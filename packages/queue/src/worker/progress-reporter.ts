@@ -1,7 +1,3 @@
-import type { BundleProgress } from '@bundlefarm/engine';
-import { PART_SIZE } from '@bundlefarm/format';
-import type { BundleJobProgress, FilesystemProgress, JobStage, RegionProgress } from '../job-types.js';
-
 /**
  * Turns what a job is doing into `job.updateProgress(BundleJobProgress)` calls that are cheap for Redis
  * and easy for watchers:
@@ -23,6 +19,10 @@ import type { BundleJobProgress, FilesystemProgress, JobStage, RegionProgress } 
  * "bundling" means the image is still being read and compressed (parts upload as they are produced);
  * "uploading" that the whole image has been read and the last parts are on their way.
  */
+import type { BundleProgress } from '@bundlefarm/engine';
+import { PART_SIZE } from '@bundlefarm/format';
+import type { BundleJobProgress, FilesystemProgress, JobStage, RegionProgress } from '../job-types.js';
+
 export interface ProgressReporterOptions {
   /** Least time between two updates that do not change a stage (ms). */
   intervalMs: number;

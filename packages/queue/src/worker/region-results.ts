@@ -1,15 +1,14 @@
+/**
+ * Per-region outcomes of a bundle job. A region is *published* once its manifest is up; published
+ * regions are recorded in the job's `completedRegions` at once, so a later attempt skips them. Failed
+ * regions are not recorded there (a retry must redo them): their errors go into the job's failure.
+ */
 import { BundlefarmError, InvalidOptionError } from '@bundlefarm/errors';
 import { manifestName, parseManifest } from '@bundlefarm/format';
 import { checkKeyPrefix, formatS3Url, S3PartSource, type RetryOptions, type WithdrawnBundle } from '@bundlefarm/s3';
 import type { RegionTarget } from '../job-spec.js';
 import { REPLACEMENT_NOTE, type RegionResult, type ReplacedBundle } from '../job-types.js';
 import type { S3ClientLike } from './region-clients.js';
-
-/**
- * Per-region outcomes of a bundle job. A region is *published* once its manifest is up; published
- * regions are recorded in the job's `completedRegions` at once, so a later attempt skips them. Failed
- * regions are not recorded there (a retry must redo them): their errors go into the job's failure.
- */
 
 /** Object keys of a bundle published into `target` (and the bundle it replaced there, if any). */
 export function publishedResult(target: RegionTarget, name: string, partFiles: readonly string[], replaced?: ReplacedBundle): RegionResult {
@@ -75,13 +74,52 @@ export function replacementNote(failure: BundlefarmError, replaced: readonly Rep
 }
 
 
-/** The regions an earlier attempt published (entries without a manifest, or with an error, do not count). */
-export function publishedEarlier(completed: Record<string, RegionResult> | undefined): Record<string, RegionResult> {
-  const out: Record<string, RegionResult> = {};
+/**
+ * The regions an earlier attempt published (entries without a manifest, or with an error, do not count).
+ * Job data is read back from Redis, where anyone who can write to it may have put it (the job MAC covers
+ * the spec, not what attempts record): an entry counts only if it is what this job itself would have
+ * recorded — a region of the spec, its bucket, and a manifest and parts directly under its prefix, named
+ * after the job's bundle when the spec names it. Anything else is dropped (and returned in `refused`),
+ * so that region is published again: a forged entry cannot make the job skip a region, report someone
+ * else's bundle as its own, or register another manifest as its AMI.
+ */
+export function publishedEarlier(
+  completed: Record<string, RegionResult> | undefined,
+  spec?: { name?: string | undefined; regions: readonly RegionTarget[] },
+): Record<string, RegionResult> & { [REFUSED]?: string[] } {
+  const out: Record<string, RegionResult> & { [REFUSED]?: string[] } = {};
+  const refused: string[] = [];
   for (const [region, r] of Object.entries(completed ?? {})) {
-    if (r && typeof r === 'object' && r.manifestKey && !r.error) out[region] = r;
+    if (!(r && typeof r === 'object' && r.manifestKey && !r.error)) continue;
+    if (spec && !recordedByThisJob(region, r, spec)) {
+      refused.push(region);
+      continue;
+    }
+    out[region] = r;
   }
+  if (refused.length > 0) Object.defineProperty(out, REFUSED, { value: refused, enumerable: false });
   return out;
+}
+
+/** Under `publishedEarlier(…)[REFUSED]`: regions whose recorded result did not match the spec. */
+export const REFUSED = Symbol('refused');
+
+function recordedByThisJob(region: string, r: RegionResult, spec: { name?: string | undefined; regions: readonly RegionTarget[] }): boolean {
+  const target = spec.regions.find((t) => t.region === region);
+  if (!target || r.region !== region || r.bucket !== target.bucket || typeof r.manifestKey !== 'string') return false;
+  let prefix: string;
+  try {
+    prefix = checkKeyPrefix(target.prefix);
+  } catch {
+    return false;
+  }
+  if (!r.manifestKey.startsWith(prefix)) return false;
+  const manifestFile = r.manifestKey.slice(prefix.length);
+  if (!/^[A-Za-z0-9._-]+\.manifest\.xml$/.test(manifestFile)) return false;
+  const name = manifestFile.slice(0, -'.manifest.xml'.length);
+  if (spec.name !== undefined && name !== spec.name) return false;
+  const part = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.part\\.\\d+$`);
+  return Array.isArray(r.partKeys) && r.partKeys.every((k) => typeof k === 'string' && k.startsWith(prefix) && part.test(k.slice(prefix.length)));
 }
 
 /** What a published manifest says about its bundle (for a job whose every region was published before). */

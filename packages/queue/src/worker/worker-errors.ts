@@ -1,10 +1,9 @@
-import { BundlefarmError, type BundlefarmErrorOptions } from '@bundlefarm/errors';
-
 /**
  * Errors of the bundle worker itself. Like every BundlefarmError they carry a stable code and say
  * whether trying again may help; messages name files, environment variables, regions and buckets,
  * never a key, a passphrase or a credential.
  */
+import { BundlefarmError, type BundlefarmErrorOptions } from '@bundlefarm/errors';
 
 /** One problem in the worker's configuration: where (env var or JSON path) and what. */
 export interface ConfigProblem {

@@ -1,8 +1,3 @@
-import { isBundlefarmError } from '@bundlefarm/errors';
-import { startBundleWorker, type BundleWorker } from './bundle-worker.js';
-import { loadWorkerConfig } from './worker-config.js';
-import { createWorkerLogger } from './worker-logger.js';
-
 /**
  * The worker process, for `bundlefarm-worker`: load the configuration (env + JSON file), start the
  * worker, and on SIGTERM or SIGINT shut down gracefully (see BundleWorker.close). Resolves with the
@@ -14,6 +9,11 @@ import { createWorkerLogger } from './worker-logger.js';
  * - 128 + signal number: a second signal while shutting down (exit at once; the jobs still running
  *   are taken over by other workers once their locks expire).
  */
+import { isBundlefarmError } from '@bundlefarm/errors';
+import { startBundleWorker, type BundleWorker } from './bundle-worker.js';
+import { loadWorkerConfig } from './worker-config.js';
+import { createWorkerLogger } from './worker-logger.js';
+
 export const EXIT_CONFIG = 78;
 export const EXIT_SOFTWARE = 70;
 

@@ -1,9 +1,3 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Principals } from '@bundlefarm/queue';
-import { bearerToken } from './bearer-auth.js';
-import { secretEquals } from './constant-time.js';
-import type { FailureLimiter } from './failure-limiter.js';
-
 /*
  * Logins of Bull Board. Two roles:
  *
@@ -16,6 +10,12 @@ import type { FailureLimiter } from './failure-limiter.js';
  * Answers are sent from the hook itself: Bull Board's plugin has an error handler of its own that would
  * turn a thrown error into a 500.
  */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Principals } from '@bundlefarm/queue';
+import { bearerToken } from './bearer-auth.js';
+import { secretEquals } from './constant-time.js';
+import type { FailureLimiter } from './failure-limiter.js';
+
 export type BoardRole = 'viewer' | 'admin';
 
 export interface BoardLogins {

@@ -1,3 +1,8 @@
+/*
+ * What a principal may do with jobs: enqueue only specs inside its scope, and see (or cancel, retry)
+ * only its own jobs unless it may see (or manage) others'. A job it may not see is answered like one
+ * that does not exist, so job ids of other principals cannot be probed.
+ */
 import { ForbiddenError } from '../errors/http-errors.js';
 import {
   InvalidJobDataError,
@@ -10,12 +15,6 @@ import {
   type JobSpec,
   type Principal,
 } from '@bundlefarm/queue';
-
-/*
- * What a principal may do with jobs: enqueue only specs inside its scope, and see (or cancel, retry)
- * only its own jobs unless it may see (or manage) others'. A job it may not see is answered like one
- * that does not exist, so job ids of other principals cannot be probed.
- */
 
 /** Job-id prefixes made from webhook deliveries; API clients may not claim them (Idempotency-Key). */
 export const RESERVED_JOB_ID_PREFIXES = ['github-', 'gitlab-'] as const;

@@ -1,17 +1,3 @@
-import { QueueEvents } from 'bullmq';
-import type { RedisClient } from '@bundlefarm/queue';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import {
-  BUNDLE_QUEUE,
-  COUNTED_STATES,
-  JOB_DURATION_BUCKETS,
-  parseFailure,
-  createRedis,
-  registerBuildInfo,
-  type BundleJobResult,
-  type BundleProducer,
-} from '@bundlefarm/queue';
-
 /**
  * Prometheus metrics of the service, on a registry of this server's own. Names follow Prometheus
  * conventions (unit last, `_total` for counters); the workers export their own (`bundlefarm_worker_*`,
@@ -32,6 +18,20 @@ import {
  * - `bundlefarm_build_info{version,node,backends}` and Node's process metrics (`bundlefarm_process_*`,
  *   `bundlefarm_nodejs_*`).
  */
+import { QueueEvents } from 'bullmq';
+import type { RedisClient } from '@bundlefarm/queue';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  BUNDLE_QUEUE,
+  COUNTED_STATES,
+  JOB_DURATION_BUCKETS,
+  parseFailure,
+  createRedis,
+  registerBuildInfo,
+  type BundleJobResult,
+  type BundleProducer,
+} from '@bundlefarm/queue';
+
 /** States of jobs that have not started (BullMQ's names as in a 'removed' event's `prev`). */
 const NOT_STARTED = new Set(['wait', 'waiting', 'delayed', 'prioritized', 'paused', 'waiting-children']);
 

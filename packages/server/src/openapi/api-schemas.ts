@@ -1,11 +1,10 @@
-import { DEFAULT_LIST_LIMIT, jobSpecSchema, KNOWN_REGIONS, LIST_STATES, MAX_LIST_LIMIT, type BundleStatus, type CancelResult, type JobCounts, type JobLog, type JobPage, type RetryResult } from '@bundlefarm/queue';
-import { z } from 'zod';
-
 /**
  * The API's response bodies, once: zod schemas give the TypeScript types the routes must return and
  * the JSON Schemas of /openapi.json. Compile-time checks at the end keep them in step with the
  * producer's types.
  */
+import { DEFAULT_LIST_LIMIT, jobSpecSchema, KNOWN_REGIONS, LIST_STATES, MAX_LIST_LIMIT, type BundleStatus, type CancelResult, type JobCounts, type JobLog, type JobPage, type RetryResult } from '@bundlefarm/queue';
+import { z } from 'zod';
 
 export const errorDetailsSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
 

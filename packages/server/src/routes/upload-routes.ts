@@ -1,3 +1,10 @@
+/*
+ * Images from CI (staging-uploads.ts): behind a principal's bearer token like the bundle routes.
+ *
+ * - POST /v1/uploads `{ filename, size }` — 201: presigned URLs into the staging area;
+ * - GET /v1/uploads/:id — what is stored, fresh URLs for the rest (resume);
+ * - POST /v1/uploads/:id/complete `{ parts: [{ partNumber, etag }] }` — 200 `{ image }` to enqueue with.
+ */
 import type { FastifyInstance } from 'fastify';
 import type { Principals } from '@bundlefarm/queue';
 import { principalOf, requirePrincipal } from '../auth/principals.js';
@@ -14,13 +21,6 @@ import { completeUploadSchema, createUploadSchema, MULTIPART_THRESHOLD, PART_SIZ
 import { StagingNotConfiguredError } from '../uploads/upload-errors.js';
 import { z } from 'zod';
 
-/*
- * Images from CI (staging-uploads.ts): behind a principal's bearer token like the bundle routes.
- *
- * - POST /v1/uploads `{ filename, size }` — 201: presigned URLs into the staging area;
- * - GET /v1/uploads/:id — what is stored, fresh URLs for the rest (resume);
- * - POST /v1/uploads/:id/complete `{ parts: [{ partNumber, etag }] }` — 200 `{ image }` to enqueue with.
- */
 export interface UploadRoutesOptions {
   uploads: StagingUploads | undefined;
   principals: Principals;

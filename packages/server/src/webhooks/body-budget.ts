@@ -1,6 +1,3 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BodyTimeoutError, BodyTooLargeError, BusyError } from '../errors/http-errors.js';
-
 /*
  * Webhook bodies are read as raw bytes — the signature is over the exact bytes, so nothing is parsed
  * before it is checked — and, for GitHub, before anything authenticates them: the HMAC needs the whole
@@ -19,6 +16,9 @@ import { BodyTimeoutError, BodyTooLargeError, BusyError } from '../errors/http-e
  * So N slow connections hold at most the budget between them, plus what Node keeps per socket (its
  * read buffer, ~16 KiB, and the headers), not N × limit.
  */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { BodyTimeoutError, BodyTooLargeError, BusyError } from '../errors/http-errors.js';
+
 export class BodyBudget {
   private used = 0;
   constructor(readonly total: number) {}

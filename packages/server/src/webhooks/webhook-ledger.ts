@@ -1,5 +1,3 @@
-import type { BundleProducer } from '@bundlefarm/queue';
-
 /*
  * Every authenticated webhook delivery is remembered (for BUNDLEFARM_REPLAY_TTL) — matched, ignored or
  * refused — by its delivery id and by the SHA-256 of its body, each with the event it came as. So:
@@ -11,6 +9,8 @@ import type { BundleProducer } from '@bundlefarm/queue';
  *   id and after the rules changed — a captured body cannot wait for a rule that would match it;
  * - a body that made a job answers with that job.
  */
+import type { BundleProducer } from '@bundlefarm/queue';
+
 export type DeliveryOutcome = 'job' | 'ignored' | 'refused';
 
 export interface DeliveryRecord {

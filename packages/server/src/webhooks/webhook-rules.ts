@@ -1,9 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { BundlefarmError } from '@bundlefarm/errors';
-import { GlobSet, notifyEndpointsSchema, targetPath, type NotifyEndpoint, type Principal, type Principals, type SpecProblem } from '@bundlefarm/queue';
-import { z } from 'zod';
-import { PLACEHOLDERS, type EventContext, type Placeholder, type Provider } from './event-context.js';
-
 /**
  * Webhook rules: which CI events enqueue which bundle. A JSON file (docs/webhook-rules.example.json):
  *
@@ -33,6 +27,12 @@ import { PLACEHOLDERS, type EventContext, type Placeholder, type Provider } from
  * tells (literal identities, buckets, prefixes and images, and the literal beginnings of templated
  * ones), and for every rendered spec at delivery.
  */
+import { readFile } from 'node:fs/promises';
+import { BundlefarmError } from '@bundlefarm/errors';
+import { GlobSet, notifyEndpointsSchema, targetPath, type NotifyEndpoint, type Principal, type Principals, type SpecProblem } from '@bundlefarm/queue';
+import { z } from 'zod';
+import { PLACEHOLDERS, type EventContext, type Placeholder, type Provider } from './event-context.js';
+
 /** Event values longer than this (UTF-8 bytes) never match a condition. */
 export const MAX_EVENT_VALUE_BYTES = 1024;
 
