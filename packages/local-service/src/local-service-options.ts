@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { InvalidOptionError } from '@bundlefarm/errors';
 import { isRegionName } from '@bundlefarm/s3-local';
+import { redisUrlSchema } from '@bundlefarm/queue';
 
 export interface LocalBucket {
   name: string;
@@ -53,10 +54,7 @@ const optionsSchema = z.object({
   host: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be an IP address or host name').default(LOCAL_SERVICE_DEFAULTS.host),
   apiPort: port.default(LOCAL_SERVICE_DEFAULTS.apiPort),
   s3Port: port.default(LOCAL_SERVICE_DEFAULTS.s3Port),
-  redisUrl: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .optional(),
+  redisUrl: redisUrlSchema.optional(),
   redisPort: port.default(LOCAL_SERVICE_DEFAULTS.redisPort),
   workers: z.number().int().min(1, 'at least 1').max(64, 'at most 64').default(LOCAL_SERVICE_DEFAULTS.workers),
   buckets: z

@@ -8,6 +8,7 @@ export * from './job-spec.js';
 export * from './job-types.js';
 export * from './image-root.js';
 export * from './redis-connection.js';
+export * from './redis-url.js';
 export * from './redis-connection-log.js';
 export * from './queue-settings.js';
 export * from './cancel-channel.js';

@@ -5,7 +5,7 @@
  * refused connection is an expected condition, not a bug. ioredis emits `error` and `close` before each
  * `reconnecting`; the error is kept and reported with the attempt it caused.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 
 /** The few logger methods used (pino's shape). */
 export interface ConnectionLogger {
@@ -45,7 +45,7 @@ export interface ConnectionLogOptions {
 }
 
 /** Logs `redis`'s reconnect attempts and recovery on `logger` (see above). Returns a function that stops it. */
-export function logRedisReconnects(redis: Redis, logger: ConnectionLogger, options: ConnectionLogOptions): () => void {
+export function logRedisReconnects(redis: RedisClient, logger: ConnectionLogger, options: ConnectionLogOptions): () => void {
   const level = options.level ?? 'warn';
   let cause: RedisErrorSummary | undefined;
   let attempt = 0;

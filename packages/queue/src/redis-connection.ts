@@ -16,11 +16,23 @@
  * this connection talks to became a replica): reconnecting then finds the new master, and the command
  * is sent again. Reconnecting on every error reply, as before, made each first use of a BullMQ script
  * on a restarted Redis (NOSCRIPT, which ioredis answers by sending the script itself) cost a reconnect.
+ *
+ * Sentinel (redis+sentinel://…, redis-url.ts): the same options, the same bounds. Each (re)connect asks
+ * the sentinels which server is master now; all sentinels unreachable is retried at the same bounded
+ * pace. A dead master drops the connection; a demoted one closes its clients' connections (and answers
+ * READONLY to a write meanwhile): either way the connection reconnects and finds the new master. No
+ * ioredis failover detector: its subscriptions to the sentinels have no error listener of ours, and
+ * would print every failed attempt while a sentinel is down.
+ *
+ * Cluster (redis+cluster://…): an ioredis Cluster with the same options for each node connection and
+ * the same bounded pace for reconnecting to the cluster as a whole. The queue prefix then carries a
+ * hash tag (redis-url.ts resolveQueuePrefix), so each of BullMQ's scripts finds all its keys in one slot.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { parseRedisUrl } from './redis-url.js';
 
 export interface RedisSettings {
-  /** redis://[:password@]host:port[/db] (default redis://127.0.0.1:6379). */
+  /** redis://[:password@]host:port[/db], rediss://… or redis+sentinel://… (redis-url.ts; default redis://127.0.0.1:6379). */
   url?: string;
   /** Longest wait between two reconnect attempts (default 1 000 ms). */
   maxReconnectDelayMs?: number;
@@ -64,6 +76,39 @@ export function redisOptions(settings: Omit<RedisSettings, 'url'> = {}): RedisOp
   };
 }
 
-export function createRedis(settings: RedisSettings = {}): Redis {
-  return new Redis(settings.url ?? 'redis://127.0.0.1:6379', redisOptions(settings));
+/**
+ * A connection to the Redis `settings.url` names (throws RedisUrlError for a URL that names none);
+ * `overrides` replace single options (the producer's fail-fast settings, a connection name).
+ */
+/** A connection to one Redis (directly or through Sentinel) or to a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+export function createRedis(settings: RedisSettings = {}, overrides: RedisOptions = {}): RedisClient {
+  const target = parseRedisUrl(settings.url ?? 'redis://127.0.0.1:6379');
+  const options = { ...redisOptions(settings), ...overrides };
+  if (target.kind === 'standalone') return new Redis(target.url, options);
+  const maxDelayMs = settings.maxReconnectDelayMs ?? DEFAULT_MAX_RECONNECT_DELAY_MS;
+  if (target.kind === 'cluster') {
+    return new Cluster(target.nodes, {
+      redisOptions: {
+        ...options,
+        ...(target.username !== undefined ? { username: target.username } : {}),
+        ...(target.password !== undefined ? { password: target.password } : {}),
+      },
+      enableReadyCheck: true,
+      ...(overrides.enableOfflineQueue !== undefined ? { enableOfflineQueue: overrides.enableOfflineQueue } : {}),
+      clusterRetryStrategy: (times) => reconnectDelayMs(times, maxDelayMs),
+    });
+  }
+  return new Redis({
+    ...options,
+    sentinels: target.sentinels,
+    name: target.name,
+    db: target.db,
+    ...(target.username !== undefined ? { username: target.username } : {}),
+    ...(target.password !== undefined ? { password: target.password } : {}),
+    // every sentinel unreachable: ask them again at the same bounded pace as a reconnect
+    sentinelRetryStrategy: (times) => reconnectDelayMs(times, maxDelayMs),
+    failoverDetector: false,
+  });
 }

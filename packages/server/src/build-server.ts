@@ -62,6 +62,7 @@ export async function buildServer(config: ServerConfig, options: BuildServerOpti
     imageCheck: { ...(c.imageRoot !== undefined ? { imageRoot: c.imageRoot } : {}), ...(c.s3 !== undefined ? { s3: c.s3 } : {}) },
     replayTtlSeconds: c.replayTtlSeconds,
     ...(c.eventsMaxLen !== undefined ? { eventsMaxLen: c.eventsMaxLen } : {}),
+    ...(c.redisWaitReplicas !== undefined ? { waitReplicas: c.redisWaitReplicas } : {}),
     ...(c.jobMacKey !== undefined ? { jobMacKey: jobMacKey(c.jobMacKey) } : {}),
   });
   const metrics = new ServiceMetrics(producer, c.redisUrl);

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { BundlefarmError } from '@bundlefarm/errors';
-import { DEFAULT_PREFIX, type S3Settings } from '@bundlefarm/queue';
+import { DEFAULT_PREFIX, parseRedisUrl, queuePrefixProblem, redisUrlSchema, resolveQueuePrefix, type S3Settings } from '@bundlefarm/queue';
 import { z } from 'zod';
 
 /**
@@ -33,7 +33,7 @@ export interface ServerConfig {
    * images from CI are uploaded through presigned URLs to `url`/<principal>/<uuid>/<file>.
    */
   staging?: StagingConfig;
-  /** Redis URL (default redis://127.0.0.1:6379). */
+  /** Redis URL: redis://, rediss:// or redis+sentinel:// (see @bundlefarm/queue redis-url.ts; default redis://127.0.0.1:6379). */
   redisUrl?: string;
   /** Queue key prefix (default "bundlefarm"; "{bundlefarm}" with Redis Cluster). */
   queuePrefix?: string;
@@ -86,6 +86,11 @@ export interface ServerConfig {
    * that grows with every job up to this cap. Give every API replica the same value.
    */
   eventsMaxLen?: number;
+  /**
+   * Redis replicas that must hold a new job before the API answers 202 (Redis WAIT, up to 1 s; 0–16).
+   * Default: 1 with a redis+sentinel:// URL, 0 otherwise (docs/service.md "Redis high availability").
+   */
+  redisWaitReplicas?: number;
   /**
    * The API's address as CI systems reach it (e.g. https://bundlefarm.example.com): commit statuses link
    * to `PUBLIC_URL/v1/bundles/ID`. Default: none, statuses carry no link.
@@ -175,11 +180,11 @@ export const serverConfigSchema = z
       })
       .strict()
       .optional(),
-    redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default(SERVER_DEFAULTS.redisUrl),
+    redisUrl: redisUrlSchema.default(SERVER_DEFAULTS.redisUrl),
     queuePrefix: z
       .string()
       .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be 1-64 letters, digits, "_", ".", "-" (and a {hash tag})')
-      .default(SERVER_DEFAULTS.queuePrefix),
+      .optional(),
     bodyLimit: z.number().int().min(1024).max(16 * 1024 * 1024).default(SERVER_DEFAULTS.bodyLimit),
     webhookBodyLimit: z.number().int().min(1024).max(32 * 1024 * 1024).default(SERVER_DEFAULTS.webhookBodyLimit),
     webhookBufferBudget: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(SERVER_DEFAULTS.webhookBufferBudget),
@@ -204,6 +209,7 @@ export const serverConfigSchema = z
     keepCompleted: z.number().int().min(0).max(1_000_000).optional(),
     keepFailed: z.number().int().min(0).max(1_000_000).optional(),
     eventsMaxLen: z.number().int().min(100).max(10_000_000).optional(),
+    redisWaitReplicas: z.number().int().min(0).max(16).optional(),
     publicUrl: httpUrl('the API').optional(),
     githubStatusToken: secret('GitHub status token', 8).optional(),
     githubApiUrl: httpUrl('the GitHub API').default(SERVER_DEFAULTS.githubApiUrl),
@@ -219,7 +225,14 @@ export const serverConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['apiTokens'], message: 'at least one API token or a principals file (BUNDLEFARM_PRINCIPALS_FILE) is needed' });
     }
     if (c.webhookBufferBudget < c.webhookBodyLimit) ctx.addIssue({ code: 'custom', path: ['webhookBufferBudget'], message: 'must be at least the webhook body limit' });
-  });
+    // a Redis Cluster needs a hash tag in the prefix (@bundlefarm/queue redis-url.ts)
+    const prefixProblem = queuePrefixProblem(c.redisUrl, c.queuePrefix);
+    if (prefixProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['queuePrefix'], message: prefixProblem });
+    if ((c.redisWaitReplicas ?? 0) > 0 && redisUrlSchema.safeParse(c.redisUrl).success && parseRedisUrl(c.redisUrl).kind === 'cluster') {
+      ctx.addIssue({ code: 'custom', path: ['redisWaitReplicas'], message: 'must be 0 with a Redis Cluster (redis+cluster://)' });
+    }
+  })
+  .transform((c) => ({ ...c, queuePrefix: resolveQueuePrefix(c.redisUrl, c.queuePrefix) }));
 
 /** A configuration that does not validate; `problems` name settings or variables, never values. */
 export class ServerConfigError extends BundlefarmError {
@@ -271,6 +284,7 @@ export const ENV = {
   keepCompleted: 'BUNDLEFARM_KEEP_COMPLETED',
   keepFailed: 'BUNDLEFARM_KEEP_FAILED',
   eventsMaxLen: 'BUNDLEFARM_EVENTS_MAX_LEN',
+  redisWaitReplicas: 'BUNDLEFARM_REDIS_WAIT_REPLICAS',
   publicUrl: 'BUNDLEFARM_PUBLIC_URL',
   githubStatusToken: 'BUNDLEFARM_GITHUB_STATUS_TOKEN',
   githubApiUrl: 'BUNDLEFARM_GITHUB_API_URL',
@@ -311,6 +325,7 @@ export interface ListenConfig {
  * | BUNDLEFARM_LOG_LEVEL, BUNDLEFARM_REPLAY_TTL, BUNDLEFARM_JOB_ATTEMPTS, BUNDLEFARM_JOB_BACKOFF_MS | |
  * | BUNDLEFARM_KEEP_COMPLETED, BUNDLEFARM_KEEP_FAILED | finished jobs kept in Redis (default 1000, 5000) |
  * | BUNDLEFARM_EVENTS_MAX_LEN | events the queue's event stream keeps (default 10 000) |
+ * | BUNDLEFARM_REDIS_WAIT_REPLICAS | replicas that must hold a new job before 202 (default 1 with redis+sentinel://, else 0) |
  * | BUNDLEFARM_PUBLIC_URL | the API's address for links in commit statuses |
  * | BUNDLEFARM_GITHUB_STATUS_TOKEN, BUNDLEFARM_GITHUB_API_URL | GitHub commit statuses (API default https://api.github.com) |
  * | BUNDLEFARM_GITLAB_STATUS_TOKEN, BUNDLEFARM_GITLAB_API_URL | GitLab commit statuses (API default https://gitlab.com/api/v4) |
@@ -382,6 +397,7 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   set('keepCompleted', int(ENV.keepCompleted));
   set('keepFailed', int(ENV.keepFailed));
   set('eventsMaxLen', int(ENV.eventsMaxLen));
+  set('redisWaitReplicas', int(ENV.redisWaitReplicas));
   set('publicUrl', str(ENV.publicUrl));
   set('githubStatusToken', str(ENV.githubStatusToken));
   set('githubApiUrl', str(ENV.githubApiUrl));

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Queue, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { isBundlefarmError } from '@bundlefarm/errors';
 import { createS3Client } from '@bundlefarm/s3';
 import { cancelChannel } from '../cancel-channel.js';
@@ -10,7 +10,7 @@ import { bundleNameSchema, validateJobSpec, type JobSpec, type SpecProblem } fro
 import type { BundleJobData, BundleJobResult, JobOrigin, RegionResult } from '../job-types.js';
 import { addNotice, jobNotice, NOTIFY_QUEUE, type NoticeJobData } from '../notify/job-notice.js';
 import { BUNDLE_QUEUE, jobOptions } from '../queue-settings.js';
-import { redisOptions } from '../redis-connection.js';
+import { createRedis } from '../redis-connection.js';
 import { jobMac } from '../scopes/job-mac.js';
 import { CANCELLED_CODE, FINISHED_STATES, parseFailure, reportedState, toBundleStatus, type BundleState, type BundleStatus } from './bundle-status.js';
 import { listJobs, type JobPage, type ListOptions } from './job-listing.js';
@@ -135,7 +135,7 @@ export class BundleProducer {
   readonly queue: Queue<BundleJobData, BundleJobResult>;
   /** Notices of job ends and queued webhook jobs (notify/job-notice.ts). */
   readonly notices: Queue<NoticeJobData>;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly options: ResolvedProducerOptions;
   private readonly imageCheck: ImageCheckOptions;
   private readonly s3: S3Client | undefined;
@@ -145,8 +145,7 @@ export class BundleProducer {
   constructor(options: BundleProducerOptions = {}) {
     this.options = checkProducerOptions(options);
     this.prefix = this.options.prefix;
-    this.redis = new Redis(this.options.redisUrl, {
-      ...redisOptions(),
+    this.redis = createRedis({ url: this.options.redisUrl }, {
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       commandTimeout: this.options.commandTimeoutMs,
@@ -245,6 +244,7 @@ export class BundleProducer {
         if (claimed.length) await this.redis.del(...claimed).catch(() => {});
         throw err;
       }
+      await this.replicated(id);
       return { id, name, created: true, imageCheck, targetCheck };
     });
   }
@@ -443,6 +443,20 @@ export class BundleProducer {
     if (job && options.principal !== undefined && job.data.principal !== options.principal) throw new IdempotencyConflictError(id);
     if (options.requireSameSpec && job && digest(job.data.spec) !== digest(spec)) throw new IdempotencyConflictError(id);
     return { id, name: job?.name ?? bundleName(spec), created: false };
+  }
+
+  /**
+   * With `waitReplicas`: resolves once that many replicas have every write of this connection so far
+   * (Redis WAIT), the job included; QueueUnavailableError otherwise — the job may then be on the master
+   * only, and be lost if it fails now. The caller is not told the job was accepted.
+   */
+  private async replicated(id: string): Promise<void> {
+    const { waitReplicas, waitReplicasTimeoutMs } = this.options;
+    if (waitReplicas === 0) return;
+    const acks = await this.redis.wait(waitReplicas, waitReplicasTimeoutMs);
+    if (acks < waitReplicas) {
+      throw new QueueUnavailableError(`enqueue (job ${id} reached ${acks} of ${waitReplicas} Redis replicas within ${waitReplicasTimeoutMs} ms; retry with the same Idempotency-Key)`);
+    }
   }
 
   private async job(id: string): Promise<Job<BundleJobData, BundleJobResult>> {

@@ -7,7 +7,7 @@
  * the id scan stays bounded.
  */
 import { Job, type JobType, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import type { BundleJobData, BundleJobProgress, BundleJobResult } from '../job-types.js';
 import { parseFailure, reportedState, type BundleFailure, type BundleState } from './bundle-status.js';
 import { InvalidCursorError } from './producer-errors.js';
@@ -76,7 +76,7 @@ const TYPES: Record<ListState, JobType[]> = {
 
 const STATE_OF_TYPE: Partial<Record<JobType, BundleState>> = { wait: 'waiting' };
 
-export async function listJobs(queue: Queue<BundleJobData, BundleJobResult>, redis: Redis, options: ListOptions): Promise<JobPage> {
+export async function listJobs(queue: Queue<BundleJobData, BundleJobResult>, redis: RedisClient, options: ListOptions): Promise<JobPage> {
   const states = new Set<ListState>(options.states && options.states.length > 0 ? options.states : LIST_STATES);
   const limit = Math.min(MAX_LIST_LIMIT, Math.max(1, Math.floor(options.limit ?? DEFAULT_LIST_LIMIT)));
   const after = options.cursor !== undefined ? decodeCursor(options.cursor) : undefined;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidOptionError } from '@bundlefarm/errors';
 import { DEFAULT_EVENTS_MAX_LEN, DEFAULT_PREFIX, type JobPolicy } from '../queue-settings.js';
+import { parseRedisUrl, queuePrefixProblem, redisUrlSchema, resolveQueuePrefix } from '../redis-url.js';
 import type { S3Settings } from '@bundlefarm/s3';
 
 export type { S3Settings };
@@ -17,7 +18,7 @@ export interface ProducerImageCheck {
 
 /** Options of a BundleProducer. Checked with zod when the producer is made. */
 export interface BundleProducerOptions {
-  /** redis://[:password@]host:port[/db] (default redis://127.0.0.1:6379). */
+  /** redis://[:password@]host:port[/db], rediss://…, or redis+sentinel://… (redis-url.ts; default redis://127.0.0.1:6379). */
   redisUrl?: string;
   /** Key prefix of the queue (default "bundlefarm"; with Redis Cluster a hash tag such as "{bundlefarm}"). */
   prefix?: string;
@@ -32,6 +33,15 @@ export interface BundleProducerOptions {
   replayTtlSeconds?: number;
   /** Milliseconds a Redis command may take before it fails as unavailable (default 5 000). */
   commandTimeoutMs?: number;
+  /**
+   * Replicas that must have a new job before the enqueue succeeds (Redis `WAIT n timeout` after the add;
+   * 0–16). Default: 1 with a redis+sentinel:// URL (a job the API accepted survives a failover), 0
+   * otherwise; must be 0 with redis+cluster://. Fewer acknowledgements within `waitReplicasTimeoutMs`: QueueUnavailableError (HTTP 503) —
+   * the job may exist, so a client retries with the same Idempotency-Key.
+   */
+  waitReplicas?: number;
+  /** How long an enqueue waits for `waitReplicas` acknowledgements (default 1 000 ms, 10 ms–60 s). */
+  waitReplicasTimeoutMs?: number;
   /**
    * Events the queue's event stream keeps (default DEFAULT_EVENTS_MAX_LEN, 10 000). Stored in the queue's
    * meta in Redis when the producer starts, so the workers' BullMQ scripts trim to it too; every producer
@@ -51,20 +61,18 @@ export const PRODUCER_DEFAULTS = {
   prefix: DEFAULT_PREFIX,
   replayTtlSeconds: 30 * 24 * 3600,
   commandTimeoutMs: 5_000,
+  waitReplicasTimeoutMs: 1_000,
   eventsMaxLen: DEFAULT_EVENTS_MAX_LEN,
 } as const;
 
 const optionsSchema = z.object({
-  redisUrl: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .default(PRODUCER_DEFAULTS.redisUrl),
+  redisUrl: redisUrlSchema.default(PRODUCER_DEFAULTS.redisUrl),
   prefix: z
     .string()
     .min(1)
     .max(64)
     .regex(/^[A-Za-z0-9_{}.-]+$/, 'must be letters, digits, "_", ".", "-" and a {hash tag}')
-    .default(PRODUCER_DEFAULTS.prefix),
+    .optional(),
   jobPolicy: z
     .object({
       attempts: z.number().int().min(1).max(100).optional(),
@@ -83,12 +91,14 @@ const optionsSchema = z.object({
     .default({}),
   replayTtlSeconds: z.number().int().min(1).max(366 * 24 * 3600).default(PRODUCER_DEFAULTS.replayTtlSeconds),
   commandTimeoutMs: z.number().int().min(100).max(600_000).default(PRODUCER_DEFAULTS.commandTimeoutMs),
+  waitReplicas: z.number().int().min(0).max(16).optional(),
+  waitReplicasTimeoutMs: z.number().int().min(10).max(60_000).default(PRODUCER_DEFAULTS.waitReplicasTimeoutMs),
   // BullMQ trims approximately (whole stream nodes of ~100 entries): fewer than 100 would mean nothing
   eventsMaxLen: z.number().int().min(100).max(10_000_000).default(PRODUCER_DEFAULTS.eventsMaxLen),
   jobMacKey: z.custom<Buffer>((v) => Buffer.isBuffer(v) && v.length >= 32, 'must be a key of at least 32 bytes').optional(),
 });
 
-export type ResolvedProducerOptions = z.output<typeof optionsSchema>;
+export type ResolvedProducerOptions = Omit<z.output<typeof optionsSchema>, 'waitReplicas' | 'prefix'> & { waitReplicas: number; prefix: string };
 
 export function checkProducerOptions(options: BundleProducerOptions): ResolvedProducerOptions {
   const r = optionsSchema.safeParse(options);
@@ -97,5 +107,11 @@ export function checkProducerOptions(options: BundleProducerOptions): ResolvedPr
     // never echo a value: the Redis URL may hold a password
     throw new InvalidOptionError(`producer ${i.path.map(String).join('.') || 'options'}`, i.message);
   }
-  return r.data;
+  const kind = parseRedisUrl(r.data.redisUrl).kind;
+  const waitReplicas = r.data.waitReplicas ?? (kind === 'sentinel' ? 1 : 0);
+  // WAIT answers for the node it is sent to: with a cluster, not the node that took the job
+  if (kind === 'cluster' && waitReplicas > 0) throw new InvalidOptionError('producer waitReplicas', 'must be 0 with a Redis Cluster (redis+cluster://)');
+  const prefixProblem = queuePrefixProblem(r.data.redisUrl, r.data.prefix);
+  if (prefixProblem !== undefined) throw new InvalidOptionError('producer prefix', prefixProblem);
+  return { ...r.data, waitReplicas, prefix: resolveQueuePrefix(r.data.redisUrl, r.data.prefix) };
 }

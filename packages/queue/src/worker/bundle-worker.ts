@@ -36,7 +36,7 @@
  */
 import { hostname } from 'node:os';
 import { WaitingError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { closeSharedWorkerPool, engineBackends, sharedWorkerPool, type WorkerPool } from '@bundlefarm/engine';
 import type { BundleJobData, BundleJobResult } from '../job-types.js';
 import { MetricsServer } from '../metrics/metrics-server.js';
@@ -85,7 +85,7 @@ export class BundleWorker {
     readonly config: WorkerConfig,
     readonly worker: Worker<BundleJobData, BundleJobResult>,
     readonly logger: WorkerLogger,
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly cancelListener: CancelListener,
     private readonly clients: RegionClients,
     private readonly ownsPool: boolean,

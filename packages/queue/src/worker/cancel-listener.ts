@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { cancelChannel } from '../cancel-channel.js';
 import { createRedis, type RedisSettings } from '../redis-connection.js';
 import { logRedisReconnects } from '../redis-connection-log.js';
@@ -10,7 +10,7 @@ import type { WorkerLogger } from './worker-logger.js';
  * worker process; ioredis resubscribes by itself after a reconnect.
  */
 export class CancelListener {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private closed = false;
 
   private constructor(

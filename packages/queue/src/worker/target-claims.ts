@@ -14,7 +14,7 @@
  * looks again later: it never writes beside the other job.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-connection.js';
 import { checkKeyPrefix } from '@bundlefarm/s3';
 
 export interface ClaimTarget {
@@ -44,7 +44,7 @@ return 0
 
 export class TargetClaims {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** The queue's key prefix (a Redis Cluster hash tag in it keeps every claim in the queue's slot). */
     private readonly prefix: string,
   ) {}

@@ -13,6 +13,7 @@ import {
 } from '@bundlefarm/format';
 import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, type S3BundleAcl, type S3Settings } from '@bundlefarm/s3';
 import { DEFAULT_PREFIX } from '../queue-settings.js';
+import { queuePrefixProblem, redactRedisUrl, redisUrlSchema, resolveQueuePrefix } from '../redis-url.js';
 import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
 import { Principals } from '../scopes/principals.js';
 import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
@@ -30,8 +31,8 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  *
  * | variable                  | default                  | meaning |
  * |---------------------------|--------------------------|---------|
- * | `BUNDLEFARM_REDIS_URL`    | `redis://127.0.0.1:6379` | Redis of the queue (`redis://[:password@]host:port[/db]`, `rediss://` for TLS) |
- * | `BUNDLEFARM_QUEUE_PREFIX` | `bundlefarm`             | key prefix of the queue; with Redis Cluster use a hash tag, e.g. `{bundlefarm}` |
+ * | `BUNDLEFARM_REDIS_URL`    | `redis://127.0.0.1:6379` | Redis of the queue (`redis://[:password@]host:port[/db]`, `rediss://` for TLS, `redis+sentinel://[:password@]host:port[,host:port…]/mastername[?db=N]` for a Sentinel group) |
+ * | `BUNDLEFARM_QUEUE_PREFIX` | `bundlefarm`             | key prefix of the queue; with a Redis Cluster (`redis+cluster://host:port[,host:port…]`) it must have a hash tag, default `{bundlefarm}` |
  * | `BUNDLEFARM_CONFIG`       | (required)               | path of the JSON file below |
  * | `BUNDLEFARM_LOG_LEVEL`    | `info`                   | pino level: fatal, error, warn, info, debug, trace, silent |
  * | `BUNDLEFARM_WORKER_METRICS_PORT` | (file's `metricsPort`; none: off) | serve Prometheus metrics on this port (0: any free port, logged) |
@@ -267,14 +268,11 @@ const fileSchema = z
 type WorkerFile = z.output<typeof fileSchema>;
 
 const envSchema = z.object({
-  [WORKER_ENV.redisUrl]: z
-    .string()
-    .refine(isRedisUrl, 'must be a redis:// or rediss:// URL (redis://[:password@]host:port[/db])')
-    .default(WORKER_DEFAULTS.redisUrl),
+  [WORKER_ENV.redisUrl]: redisUrlSchema.default(WORKER_DEFAULTS.redisUrl),
   [WORKER_ENV.prefix]: z
     .string()
     .regex(/^[A-Za-z0-9_{}.:-]{1,64}$/, 'must be 1–64 letters, digits and "_{}.:-" (e.g. bundlefarm or {bundlefarm})')
-    .default(WORKER_DEFAULTS.prefix),
+    .optional(),
   [WORKER_ENV.config]: z.string({ error: 'is required: the path of the worker configuration file (JSON)' }).min(1),
   [WORKER_ENV.logLevel]: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default(WORKER_DEFAULTS.logLevel),
   [WORKER_ENV.metricsPort]: z
@@ -287,16 +285,11 @@ const envSchema = z.object({
   [WORKER_ENV.principalsFile]: z.string().min(1).optional(),
   [WORKER_ENV.jobMacKey]: z.string().min(MIN_JOB_MAC_KEY_LENGTH, `must have at least ${MIN_JOB_MAC_KEY_LENGTH} characters`).optional(),
   [WORKER_ENV.staging]: z.string().min(1).optional(),
+}).superRefine((e, ctx) => {
+  // a Redis Cluster needs a hash tag in the prefix (redis-url.ts)
+  const problem = queuePrefixProblem(e[WORKER_ENV.redisUrl], e[WORKER_ENV.prefix]);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [WORKER_ENV.prefix], message: problem });
 });
-
-function isRedisUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'redis:' || u.protocol === 'rediss:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
-}
 
 function zodProblems(error: z.ZodError, prefix = ''): ConfigProblem[] {
   // never echo received values: a misplaced secret must not end up in an error message
@@ -362,7 +355,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   const macKey = e[WORKER_ENV.jobMacKey];
   return {
     redisUrl: e[WORKER_ENV.redisUrl],
-    prefix: e[WORKER_ENV.prefix],
+    prefix: resolveQueuePrefix(e[WORKER_ENV.redisUrl], e[WORKER_ENV.prefix]),
     logLevel: e[WORKER_ENV.logLevel],
     configFile,
     identities,
@@ -596,14 +589,3 @@ export function describeWorkerConfig(config: WorkerConfig): Record<string, unkno
   };
 }
 
-/** The Redis URL with its password (and user) replaced, for logs. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    if (u.username !== '') u.username = '***';
-    return u.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}

@@ -19,7 +19,7 @@
  *   `bundlefarm_nodejs_*`).
  */
 import { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@bundlefarm/queue';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import {
   BUNDLE_QUEUE,
@@ -38,7 +38,7 @@ const NOT_STARTED = new Set(['wait', 'waiting', 'delayed', 'prioritized', 'pause
 export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly events: QueueEvents;
-  private readonly connection: Redis;
+  private readonly connection: RedisClient;
   private readonly bytesIn: Counter;
   private readonly bytesOut: Counter;
   private readonly seconds: Histogram;
