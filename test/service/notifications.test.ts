@@ -154,7 +154,7 @@ async function finished(id: string): Promise<Job<BundleJobData, BundleJobResult>
   return until(`job ${id} to finish`, async () => {
     // the state first, then the job (read the other way round, it could show the data of before the end)
     const state = await bundles.getJobState(id);
-    return state === 'completed' || state === 'failed' ? await bundles.getJob(id) : undefined;
+    return state === 'completed' || state === 'failed' ? bundles.getJob(id) : undefined;
   });
 }
 
@@ -162,7 +162,7 @@ async function finished(id: string): Promise<Job<BundleJobData, BundleJobResult>
 async function noticeDone(id: string): Promise<Job<NoticeJobData & { deliveries?: Record<string, DeliveryRecord> }>> {
   return until(`notice ${id} to be done`, async () => {
     const state = await notices.getJobState(id);
-    return state === 'completed' || state === 'failed' ? await notices.getJob(id) : undefined;
+    return state === 'completed' || state === 'failed' ? notices.getJob(id) : undefined;
   });
 }
 
