@@ -1,25 +1,3 @@
-import { mkdir, readFile, realpath, stat } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { z } from 'zod';
-import { isBundlefarmError } from '@bundlefarm/errors';
-import {
-  assertCertificateMatchesKey,
-  readCertificateFile,
-  readPrivateKeyFile,
-  type CertificateMaterial,
-  type Partition,
-  type UserIdentity,
-} from '@bundlefarm/format';
-import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, type S3BundleAcl, type S3Settings } from '@bundlefarm/s3';
-import { DEFAULT_PREFIX } from '../queue-settings.js';
-import { queuePrefixProblem, redactRedisUrl, redisUrlSchema, resolveQueuePrefix } from '../redis-url.js';
-import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
-import { Principals } from '../scopes/principals.js';
-import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
-import { ec2ConfigSchema, resolveEc2Config, type WorkerEc2Config } from './worker-ec2-config.js';
-import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
-
 /**
  * Configuration of a bundle worker process, read and checked once at start-up. Everything that can
  * be wrong is reported together (WorkerConfigError lists every problem with its env var or JSON path),
@@ -118,6 +96,28 @@ import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
  *   port, 0–65 535 (0: any free port, logged at start-up). `metricsHost` (default `127.0.0.1`): the
  *   address it binds to. The page has no authentication: bind it to an internal address only.
  */
+import { mkdir, readFile, realpath, stat } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { isBundlefarmError } from '@bundlefarm/errors';
+import {
+  assertCertificateMatchesKey,
+  readCertificateFile,
+  readPrivateKeyFile,
+  type CertificateMaterial,
+  type Partition,
+  type UserIdentity,
+} from '@bundlefarm/format';
+import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, type S3BundleAcl, type S3Settings } from '@bundlefarm/s3';
+import { DEFAULT_PREFIX } from '../queue-settings.js';
+import { queuePrefixProblem, redactRedisUrl, redisUrlSchema, resolveQueuePrefix } from '../redis-url.js';
+import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
+import { Principals } from '../scopes/principals.js';
+import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
+import { ec2ConfigSchema, resolveEc2Config, type WorkerEc2Config } from './worker-ec2-config.js';
+import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
+
 export interface WorkerConfig {
   redisUrl: string;
   prefix: string;
