@@ -12,6 +12,7 @@ import {
   createBundle,
   DirectorySink,
   DirectorySource,
+  engineBackends,
   FileImageSource,
   findDataRuns,
   sparseDataRuns,
@@ -107,7 +108,10 @@ describe('sparse images', () => {
     const byFd = await findDataRuns(src.fd!, size, pool, { chunk: 64 * 1024, taskSize: 32 * 1024 * 1024 });
     await src.close();
     assert.deepEqual(byFd, scanned, 'the same runs through the descriptor as by path');
-    assert.equal(method, 'seek-data', 'ext4 and tmpfs answer SEEK_DATA through the open descriptor');
+    // with the addon (SEEK_DATA is its call), ext4 and tmpfs answer through the open descriptor; without it
+    // (BUNDLEFARM_NATIVE=off, which .ci/run also runs) this very scan is the method
+    const expected = engineBackends().holes === 'SEEK_DATA' ? 'seek-data' : 'read';
+    assert.equal(method, expected, `holes found by ${expected}`);
     for (const runs of [scanned, fromFs]) {
       for (const { offset, data } of islands) {
         assert.ok(runs.some((r) => r.offset <= offset && offset + data.length <= r.offset + r.length), `island at ${offset} covered`);
