@@ -111,6 +111,15 @@ export class WorkerPool {
     return task;
   }
 
+  /**
+   * Resolves once every thread has loaded its code and run a task. A process that exits while a pool
+   * thread is still loading its ES module can abort in Node 20 ("v8::Module::IsGraphAsync … instantiated
+   * module"): whoever exits right after creating a pool (a worker refused at start-up) waits for this.
+   */
+  async ready(): Promise<void> {
+    await Promise.all(Array.from({ length: this.threads }, () => this.sha1({ data: new Uint8Array(0) })));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -216,6 +216,8 @@ export class BundleWorker {
       );
     } catch (err) {
       await worker.close(true).catch(() => {});
+      // the process exits next: not while a pool thread is still loading its code (Node 20 aborts then)
+      if (ownsPool) await pool.ready().then(closeSharedWorkerPool).catch(() => {});
       await notices.close();
       await metricsServer?.close();
       metrics?.close();
