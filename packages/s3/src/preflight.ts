@@ -5,8 +5,9 @@
  * at upload time. Leaves nothing behind. Uses the SDK's own retries only: a transient failure here
  * (S3UnavailableError) is best retried later by the caller's job queue.
  */
+import { bucketRegion as bucketRegionOf } from './bucket-region.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { DeleteObjectCommand, GetBucketLocationCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
 import { ownerMetadata } from './published-bundle.js';
 import { abortedError, s3ErrorFacts, toS3Error, type S3ErrorContext } from './s3-error-mapping.js';
@@ -56,7 +57,7 @@ export async function preflightTarget(client: S3Client, target: PreflightTarget,
     throw toS3Error(err, ctx('HeadBucket'), options.signal);
   }
 
-  const bucketRegion = await bucketLocation(client, bucket, options.signal, ctx);
+  const bucketRegion = await bucketRegionOf(client, bucket, options.signal, ctx('GetBucketLocation'));
   if (bucketRegion !== undefined && bucketRegion !== target.region) throw new S3RegionMismatchError(bucket, target.region, bucketRegion);
 
   const key = `${prefix}${PREFLIGHT_OBJECT_PREFIX}${randomBytes(8).toString('hex')}`;
@@ -97,29 +98,3 @@ export async function preflightTarget(client: S3Client, target: PreflightTarget,
   return { bucket, bucketRegion };
 }
 
-/**
- * The bucket's region from GetBucketLocation: `null`/'' mean us-east-1 and `EU` eu-west-1 (legacy
- * constraint names). undefined when the store does not implement the call.
- */
-async function bucketLocation(
-  client: S3Client,
-  bucket: string,
-  signal: AbortSignal | undefined,
-  ctx: (operation: string) => S3ErrorContext,
-): Promise<string | undefined> {
-  let constraint: string | null | undefined;
-  try {
-    ({ LocationConstraint: constraint } = await client.send(new GetBucketLocationCommand({ Bucket: bucket }), { abortSignal: signal }));
-  } catch (err) {
-    const { status, name } = s3ErrorFacts(err);
-    if (status === 501 || status === 405 || name === 'NotImplemented' || name === 'MethodNotAllowed') return undefined;
-    throw toS3Error(err, ctx('GetBucketLocation'), signal);
-  }
-  return normalizeBucketLocation(constraint);
-}
-
-export function normalizeBucketLocation(constraint: string | null | undefined): string {
-  if (constraint === undefined || constraint === null || constraint === '') return 'us-east-1';
-  if (constraint === 'EU') return 'eu-west-1';
-  return constraint;
-}
