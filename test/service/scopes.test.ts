@@ -322,7 +322,7 @@ describe('scoped principals: the worker trusts no job for being in Redis', { tim
       return (c.active ?? 0) + (c.waiting ?? 0) + (c.delayed ?? 0) === 0 || undefined;
     });
     const before = proxy.requests.length;
-    const data = { spec: forged, source: 'api', principal: 'team-a' };
+    const data = { spec: forged, source: 'api', principal: 'team-a', issuedAt: Date.now() };
     await queue.add('forged', { ...data, mac: jobMac(Buffer.from(MAC_KEY), { id, ...data }) }, { jobId: id, attempts: 3 });
     const end = await finished(id);
     assert.equal(end.state, 'failed');
@@ -335,14 +335,14 @@ describe('scoped principals: the worker trusts no job for being in Redis', { tim
   it('refuses a job with a MAC that names no principal, or whose data was edited after the MAC', async () => {
     const inScope = validated({});
     const id = `forged-${randomUUID()}`;
-    const data = { spec: inScope, source: 'api' };
+    const data = { spec: inScope, source: 'api', issuedAt: Date.now() };
     const noPrincipal = await (async () => {
       await queue.add('forged', { ...data, mac: jobMac(Buffer.from(MAC_KEY), { id, ...data }) }, { jobId: id, attempts: 3 });
       return finished(id);
     })();
     assert.match(noPrincipal.failedReason ?? '', /^BF_JOB_UNAUTHORIZED: .*names no principal/);
     // a genuine job's MAC on an edited spec (what Bull Board's edit would do)
-    const good = { spec: inScope, source: 'api', principal: 'team-a' };
+    const good = { spec: inScope, source: 'api', principal: 'team-a', issuedAt: Date.now() };
     const id2 = `forged-${randomUUID()}`;
     const mac = jobMac(Buffer.from(MAC_KEY), { id: id2, ...good });
     const r = await inject({ ...good, spec: validated({ regions: [{ region: 'us-east-1', bucket: 'amis', prefix: 'team-a/other/' }] }), mac });
@@ -352,7 +352,7 @@ describe('scoped principals: the worker trusts no job for being in Redis', { tim
 
   it('runs an injected job that carries a valid MAC and stays in scope (the refusals above are about trust, not injection)', async () => {
     const id = `genuine-${randomUUID()}`;
-    const data = { spec: validated({ name: 'injected-ok' }), source: 'api', principal: 'team-a' };
+    const data = { spec: validated({ name: 'injected-ok' }), source: 'api', principal: 'team-a', issuedAt: Date.now() };
     const before = proxy.requests.length;
     await queue.add('genuine', { ...data, mac: jobMac(Buffer.from(MAC_KEY), { id, ...data }) }, { jobId: id });
     assert.equal((await finished(id)).state, 'completed');

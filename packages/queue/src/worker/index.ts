@@ -6,6 +6,7 @@ export * from './worker-errors.js';
 export * from './worker-config.js';
 export * from './worker-ec2-config.js';
 export * from './job-authorization.js';
+export * from './job-max-age.js';
 export * from './worker-logger.js';
 export * from './region-clients.js';
 export * from './rooted-file-image-source.js';
