@@ -271,13 +271,22 @@ describe('scoped principals: the API', { timeout: 120_000 }, () => {
     await queue.resume();
   });
 
-  it("B cannot take over A's Idempotency-Key; nobody may claim github-/gitlab- job ids", async () => {
+  it("B cannot take over A's Idempotency-Key, nor tell it was used (keys are per principal); nobody may claim github-/gitlab- job ids", async () => {
     const key = `shared-${randomUUID()}`;
     const mine = await A('POST', '/v1/bundles', spec({ name: 'idem-a' }), { 'idempotency-key': key });
     assert.equal(mine.status, 202, mine.text);
-    const theirs = await B('POST', '/v1/bundles', spec({ name: 'idem-a', image: 'team-b/os.img', regions: [{ region: 'us-east-1', bucket: 'amis', prefix: 'team-b/' }] }), { 'idempotency-key': key });
-    assert.equal(theirs.status, 409, theirs.text);
-    assert.equal((await queue.getJob(key))?.data.principal, 'team-a');
+    assert.equal(mine.json.id, `p6-team-a-${key}`);
+    const bSpec = spec({ name: 'idem-a', image: 'team-b/os.img', regions: [{ region: 'us-east-1', bucket: 'amis', prefix: 'team-b/' }] });
+    // B's answer for A's key is the answer for a key nobody used: a job of its own
+    const theirs = await B('POST', '/v1/bundles', bSpec, { 'idempotency-key': key });
+    const unused = await B('POST', '/v1/bundles', { ...bSpec, name: 'idem-b' }, { 'idempotency-key': `unused-${randomUUID()}` });
+    assert.equal(theirs.status, 202, theirs.text);
+    assert.equal(unused.status, 202, unused.text);
+    assert.equal(theirs.json.id, `p6-team-b-${key}`);
+    assert.equal((await queue.getJob(`p6-team-a-${key}`))?.data.principal, 'team-a', "A's job is untouched");
+    assert.equal((await queue.getJob(theirs.json.id))?.data.principal, 'team-b');
+    // and B cannot name A's job by its id either
+    assert.equal((await B('GET', `/v1/bundles/${mine.json.id}`)).status, 404);
     for (const reserved of [`github-${randomUUID()}`, `GitLab-${randomUUID()}`]) {
       const r = await A('POST', '/v1/bundles', spec(), { 'idempotency-key': reserved });
       assert.equal(r.status, 400, r.text);
