@@ -119,6 +119,15 @@ describe('replays of MAC\'d jobs (R5)', { timeout: 180_000 }, () => {
     }
   });
 
+  it("an API retry by the job's principal issues it anew: the refused old job then runs", async () => {
+    const id = await addMacd({ spec: validated({ name: 'old-retried' }), source: 'api', principal: 'team-a', issuedAt: Date.now() - 8 * DAY });
+    assert.match((await finished(id)).failedReason ?? '', /maximum job age/);
+    const r = await as('a')('POST', `/v1/bundles/${id}/retry`);
+    assert.equal(r.status, 202, r.text);
+    assert.equal((await finished(id)).state, 'completed');
+    assert.ok((await keysUnder('team-a/old-retried')).length > 0, 'published');
+  });
+
   it('the issue time is under the MAC: an old job re-dated to now does not run', async () => {
     const id = await addMacd(
       { spec: validated({ name: 'redated' }), source: 'api', principal: 'team-a', issuedAt: Date.now() - 8 * DAY },
