@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdir, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { Job } from 'bullmq';
 import { isBundlefarmError } from '@bundlefarm/errors';
 import { Principals, validateJobSpec, type BundleJobData } from '@bundlefarm/queue';
 import { checkJobScope, openedImageCheck, resolveImage, type RegionClients } from '@bundlefarm/queue/worker';
@@ -33,7 +34,7 @@ async function imageRoot(): Promise<string> {
   return root;
 }
 
-function job(image: string): { job: Pick<import('bullmq').Job<BundleJobData>, 'id' | 'data'>; spec: BundleJobData['spec'] } {
+function job(image: string): { job: Pick<Job<BundleJobData>, 'id' | 'data'>; spec: BundleJobData['spec'] } {
   const v = validateJobSpec({
     image,
     architecture: 'x86_64',

@@ -25,7 +25,7 @@ describe('BUNDLEFARM_JOB_MAX_AGE', () => {
     assert.match(jobIssueProblem(now - 7 * day - 1, now, 7 * day) ?? '', /issued at 2026-01-02T23:59:59\.999Z, longer ago than the maximum job age/);
     assert.equal(jobIssueProblem(now + JOB_CLOCK_SKEW_MS, now, 7 * day), undefined);
     assert.match(jobIssueProblem(now + JOB_CLOCK_SKEW_MS + 1, now, 7 * day) ?? '', /in the future/);
-    for (const bad of ['2026-01-10', -1, 1.5, null, {}]) assert.match(jobIssueProblem(bad, now, 7 * day) ?? '', /not a time/, String(bad));
+    for (const bad of ['2026-01-10', -1, 1.5, null, {}]) assert.match(jobIssueProblem(bad, now, 7 * day) ?? '', /not a time/, JSON.stringify(bad));
   });
 
   it('the MAC covers the issue time (and a MAC without one stays what it was)', () => {

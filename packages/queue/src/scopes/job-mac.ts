@@ -34,7 +34,7 @@ export function jobMacFields(id: string, data: Record<string, unknown> | undefin
     id,
     spec: d.spec,
     principal: typeof d.principal === 'string' ? d.principal : undefined,
-    source: String(d.source ?? ''),
+    source: typeof d.source === 'string' ? d.source : JSON.stringify(d.source ?? ''),
     delivery: typeof d.delivery === 'string' ? d.delivery : undefined,
     origin: d.origin,
     issuedAt: d.issuedAt,

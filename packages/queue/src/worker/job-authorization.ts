@@ -35,7 +35,7 @@ export async function checkJobScope(
   const principalName = typeof data.principal === 'string' ? data.principal : undefined;
   if (config.jobMacKey !== undefined) {
     if (data.mac === undefined) throw new JobUnauthorizedError(id, 'it carries no MAC');
-    if (!jobMacValid(config.jobMacKey, jobMacFields(id, data as Record<string, unknown>), data.mac)) {
+    if (!jobMacValid(config.jobMacKey, jobMacFields(id, data), data.mac)) {
       throw new JobUnauthorizedError(id, 'its MAC does not match its id, spec, principal, source, delivery, origin and issue time (altered in Redis?)');
     }
     if (data.issuedAt === undefined) {
