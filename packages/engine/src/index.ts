@@ -32,23 +32,27 @@
  * go). Unbundling (unbundle.ts, read-parts.ts) is the same in reverse and serial: it checks every
  * part's SHA-1 before using it.
  */
-export * from './bundle-image.js';
-export * from './create-bundle.js';
-export * from './progress.js';
-export * from './image-source.js';
-export * from './sparse-scan.js';
-export * from './part-sink.js';
-export * from './directory-sink.js';
-export * from './part-source.js';
-export * from './directory-source.js';
-export * from './read-parts.js';
-export * from './unbundle.js';
-export * from './verify-bundle.js';
-export * from './worker-pool.js';
-export * from './deflate-backend.js';
-export * from './backends.js';
-export * from './crc32-combine.js';
-export * from './gzip-framing.js';
-export * from './stored-blocks.js';
-export { standalone } from './pool-worker.js';
-export type { CompressResult, CompressTask, PieceMode } from './pool-worker.js';
+// Making a bundle: createBundle (image file → bundle directory, the CLI's path) and bundleImage (any
+// ImageSource into any PartSink, the worker's path), with their options, results and progress.
+export { createBundle, type CreateBundleOptions, type CreatedBundle } from './create-bundle.js';
+export { bundleImage, DEFAULT_LEVEL, type BundleImageOptions, type BundleResult } from './bundle-image.js';
+export { type BundleProgress } from './progress.js';
+// Where images come from (ImageSource; a local file) and where parts go (PartSink; a directory).
+export { FileImageSource, checkImageSize, type ImageSource, type ImageInfo, type FileImageSourceOptions } from './image-source.js';
+export { type PartSink, type PartData, type SinkBeginInfo } from './part-sink.js';
+export { DirectorySink, type DirectorySinkOptions } from './directory-sink.js';
+// Reading bundles back: where parts come from (PartSource; a directory), unbundling and verifying.
+export { type PartSource } from './part-source.js';
+export { DirectorySource } from './directory-source.js';
+export { readVerifiedParts } from './read-parts.js';
+export { unbundle, type UnbundleOptions, type UnbundleResult } from './unbundle.js';
+export { verifyBundle, type VerifyOptions, type VerifyReport } from './verify-bundle.js';
+// The pool of compression threads, shared by every bundle of a process.
+export { WorkerPool, sharedWorkerPool, closeSharedWorkerPool, type WorkerPoolOptions, type PoolActivity } from './worker-pool.js';
+// Which backends run (native or zlib deflate, AES, hole scan, part writes): for --version/--debug and the worker's start log.
+export { engineBackends, formatBackends, type EngineBackends, type EngineBackendsOptions } from './backends.js';
+
+// For tests: the hole scan, the deflate backend choice and CRC-32 combination, checked on their own.
+export { sparseDataRuns, findDataRuns } from './sparse-scan.js';
+export { deflatePreference, resolveBackend } from './deflate-backend.js';
+export { crc32Combine } from './crc32-combine.js';
