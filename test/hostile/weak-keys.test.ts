@@ -1,6 +1,6 @@
 /*
  * Weak user keys (security re-review R11): an RSA key under 2048 bits signs no new bundle — the CLI's
- * bundle and migrate-manifest and a worker's identities refuse it with BF_WEAK_KEY, before any byte is
+ * bundle and migrate-manifest and a worker's identities (at start-up) refuse it with BF_WEAK_KEY, before any byte is
  * written — while bundles such a key made before are still read: verify with its certificate, unbundle
  * with it. EC2's own certificates (1024-bit, mandated by the format) are still wrapped for.
  */
@@ -21,6 +21,7 @@ import {
   wrapForKey,
 } from '@bundlefarm/format';
 import { WeakKeyError } from '@bundlefarm/errors';
+import { loadWorkerConfig, WorkerConfigError } from '@bundlefarm/queue/worker';
 import { assertOneLineError, bundlefarm } from '@bundlefarm/testkit/cli.js';
 import { writeIdentity } from '@bundlefarm/testkit/identity.js';
 import { textLike } from '@bundlefarm/testkit/images.js';
@@ -86,5 +87,17 @@ describe('weak user keys', { timeout: 120_000 }, () => {
       assert.equal(cert.publicKey.asymmetricKeyDetails?.modulusLength, 1024, partition);
       assert.equal(wrapForKey(Buffer.alloc(16, 7), cert.publicKey).length, 256, `${partition}: wrapped for`);
     }
+  });
+
+  it('a worker with a weak identity does not start: the identity is named with BF_WEAK_KEY', async () => {
+    const s = await setup();
+    const file = join(s.dir, 'worker.json');
+    await writeFile(file, JSON.stringify({ identities: { strong: s.strong, weak: s.weak } }));
+    await assert.rejects(loadWorkerConfig({ BUNDLEFARM_CONFIG: file }), (err) => {
+      assert.ok(err instanceof WorkerConfigError, String(err));
+      assert.deepEqual(err.problems.map((p) => p.path), ['identities.weak']);
+      assert.match(err.problems[0]!.message, /BF_WEAK_KEY.*1024-bit RSA/);
+      return true;
+    });
   });
 });
