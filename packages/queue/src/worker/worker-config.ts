@@ -13,6 +13,9 @@
  * | `BUNDLEFARM_QUEUE_PREFIX` | `bundlefarm`             | key prefix of the queue; with a Redis Cluster (`redis+cluster://host:port[,host:port…]`) it must have a hash tag, default `{bundlefarm}` |
  * | `BUNDLEFARM_CONFIG`       | (required)               | path of the JSON file below |
  * | `BUNDLEFARM_LOG_LEVEL`    | `info`                   | pino level: fatal, error, warn, info, debug, trace, silent |
+ *
+ * `BUNDLEFARM_REDIS_URL`, `BUNDLEFARM_QUEUE_PREFIX` and `BUNDLEFARM_LOG_LEVEL` are the API's too, with the
+ * same rule and default (../service-settings.ts).
  * | `BUNDLEFARM_WORKER_METRICS_PORT` | (file's `metricsPort`; none: off) | serve Prometheus metrics on this port (0: any free port, logged) |
  * | `BUNDLEFARM_WORKER_METRICS_HOST` | (file's `metricsHost`; `127.0.0.1`) | address the metrics port binds to (`0.0.0.0` in a container) |
  * | `BUNDLEFARM_PRINCIPALS_FILE` | none                  | the API's principals file (scopes/principals.ts): every job must name one of them and stay in its scope |
@@ -110,8 +113,8 @@ import {
   type UserIdentity,
 } from '@bundlefarm/format';
 import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, type S3BundleAcl, type S3Settings } from '@bundlefarm/s3';
-import { DEFAULT_PREFIX } from '../queue-settings.js';
-import { queuePrefixProblem, redactRedisUrl, redisUrlSchema, resolveQueuePrefix } from '../redis-url.js';
+import { redactRedisUrl, redisUrlSchema, resolveQueuePrefix } from '../redis-url.js';
+import { logLevelSchema, queuePrefixIssue, queuePrefixSchema, SERVICE_DEFAULTS, SERVICE_ENV, serviceSettingFromEnv, type LogLevel } from '../service-settings.js';
 import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
 import { Principals } from '../scopes/principals.js';
 import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
@@ -167,13 +170,13 @@ export interface WorkerS3Config {
   imageRegion: string;
 }
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type { LogLevel };
 
 export const WORKER_ENV = {
-  redisUrl: 'BUNDLEFARM_REDIS_URL',
-  prefix: 'BUNDLEFARM_QUEUE_PREFIX',
+  redisUrl: SERVICE_ENV.redisUrl,
+  prefix: SERVICE_ENV.queuePrefix,
   config: 'BUNDLEFARM_CONFIG',
-  logLevel: 'BUNDLEFARM_LOG_LEVEL',
+  logLevel: SERVICE_ENV.logLevel,
   metricsPort: 'BUNDLEFARM_WORKER_METRICS_PORT',
   metricsHost: 'BUNDLEFARM_WORKER_METRICS_HOST',
   principalsFile: 'BUNDLEFARM_PRINCIPALS_FILE',
@@ -182,9 +185,9 @@ export const WORKER_ENV = {
 } as const;
 
 export const WORKER_DEFAULTS = {
-  redisUrl: 'redis://127.0.0.1:6379',
-  prefix: DEFAULT_PREFIX,
-  logLevel: 'info' as LogLevel,
+  redisUrl: SERVICE_DEFAULTS.redisUrl,
+  prefix: SERVICE_DEFAULTS.queuePrefix,
+  logLevel: SERVICE_DEFAULTS.logLevel,
   concurrency: 1,
   progressIntervalMs: 1000,
   shutdownGraceMs: 30_000,
@@ -198,8 +201,6 @@ export const WORKER_DEFAULTS = {
 
 /** Smallest `scratch.maxBytes`: a 16 MiB image and its staging, with room to spare. */
 export const MIN_SCRATCH_BYTES = 64 * 1024 * 1024;
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 // ---- schemas ------------------------------------------------------------------------------------
 
@@ -269,12 +270,9 @@ type WorkerFile = z.output<typeof fileSchema>;
 
 const envSchema = z.object({
   [WORKER_ENV.redisUrl]: redisUrlSchema.default(WORKER_DEFAULTS.redisUrl),
-  [WORKER_ENV.prefix]: z
-    .string()
-    .regex(/^[A-Za-z0-9_{}.:-]{1,64}$/, 'must be 1–64 letters, digits and "_{}.:-" (e.g. bundlefarm or {bundlefarm})')
-    .optional(),
+  [WORKER_ENV.prefix]: queuePrefixSchema.optional(),
   [WORKER_ENV.config]: z.string({ error: 'is required: the path of the worker configuration file (JSON)' }).min(1),
-  [WORKER_ENV.logLevel]: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default(WORKER_DEFAULTS.logLevel),
+  [WORKER_ENV.logLevel]: logLevelSchema.default(WORKER_DEFAULTS.logLevel),
   [WORKER_ENV.metricsPort]: z
     .string()
     .regex(/^\d{1,5}$/, 'must be a port number, 0-65535')
@@ -286,10 +284,12 @@ const envSchema = z.object({
   [WORKER_ENV.jobMacKey]: z.string().min(MIN_JOB_MAC_KEY_LENGTH, `must have at least ${MIN_JOB_MAC_KEY_LENGTH} characters`).optional(),
   [WORKER_ENV.staging]: z.string().min(1).optional(),
 }).superRefine((e, ctx) => {
-  // a Redis Cluster needs a hash tag in the prefix (redis-url.ts)
-  const problem = queuePrefixProblem(e[WORKER_ENV.redisUrl], e[WORKER_ENV.prefix]);
-  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [WORKER_ENV.prefix], message: problem });
+  // a Redis Cluster needs a hash tag in the prefix (service-settings.ts)
+  queuePrefixIssue(e[WORKER_ENV.redisUrl], e[WORKER_ENV.prefix], ctx, [WORKER_ENV.prefix]);
 });
+
+const SERVICE_SETTINGS = new Set<string>(Object.values(SERVICE_ENV));
+const isServiceSetting = (name: string): name is (typeof SERVICE_ENV)[keyof typeof SERVICE_ENV] => SERVICE_SETTINGS.has(name);
 
 function zodProblems(error: z.ZodError, prefix = ''): ConfigProblem[] {
   // never echo received values: a misplaced secret must not end up in an error message
@@ -301,7 +301,12 @@ function zodProblems(error: z.ZodError, prefix = ''): ConfigProblem[] {
 /** Reads the environment and the JSON file, loads keys and certificates; throws WorkerConfigError listing every problem. */
 export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Promise<WorkerConfig> {
   const problems: ConfigProblem[] = [];
-  const picked = Object.fromEntries(Object.values(WORKER_ENV).flatMap((name) => (env[name] ? [[name, env[name]]] : [])));
+  const picked = Object.fromEntries(
+    Object.values(WORKER_ENV).flatMap((name) => {
+      const value = isServiceSetting(name) ? serviceSettingFromEnv(env, name) : env[name];
+      return value ? [[name, value]] : [];
+    }),
+  );
   const envResult = envSchema.safeParse(picked);
   if (!envResult.success) problems.push(...zodProblems(envResult.error));
 
