@@ -1,3 +1,9 @@
+/**
+ * Configuration of the API server. `buildServer` takes it as an object (checked with `checkServerConfig`);
+ * `serverConfigFromEnv` reads it from BUNDLEFARM_* environment variables. Every problem is reported at
+ * once, naming the setting (or variable) — never a value, since most of them are secrets. The Redis URL,
+ * queue prefix and log level follow @bundlefarm/queue service-settings.ts, as the workers' do.
+ */
 import { isIP } from 'node:net';
 import { BundlefarmError } from '@bundlefarm/errors';
 import {
@@ -15,11 +21,7 @@ import {
 } from '@bundlefarm/queue';
 import { z } from 'zod';
 
-/**
- * Configuration of the API server. `buildServer` takes it as an object (checked with `checkServerConfig`);
- * `serverConfigFromEnv` reads it from BUNDLEFARM_* environment variables. Every problem is reported at
- * once, naming the setting (or variable) — never a value, since most of them are secrets.
- */
+/** The API's settings, as `buildServer` takes them. */
 export interface ServerConfig {
   /**
    * Legacy bearer tokens (16+ characters each): together one unrestricted principal, "api-tokens"
