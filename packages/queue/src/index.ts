@@ -17,7 +17,7 @@ export { InvalidJobSpecError, JobNotFoundError, JobStateConflictError, InvalidJo
 export { failureCode } from './failure-reason.js';
 // Redis: the URL forms, the queue prefix, the connection; the queue's name and job options.
 export { createRedis, type RedisClient, type RedisSettings } from './redis-connection.js';
-export { parseRedisUrl, redisUrlSchema, resolveQueuePrefix, queuePrefixProblem, type RedisTarget } from './redis-url.js';
+export { parseRedisUrl, redisUrlSchema, resolveQueuePrefix, type RedisTarget } from './redis-url.js';
 export { BUNDLE_QUEUE, DEFAULT_PREFIX, jobOptions, type JobPolicy } from './queue-settings.js';
 // The settings the API, the workers and `serve --local` share: Redis URL, queue prefix, log level (one rule each).
 export { SERVICE_ENV, SERVICE_DEFAULTS, LOG_LEVELS, logLevelSchema, queuePrefixSchema, queuePrefixIssue, serviceSettingFromEnv, type LogLevel } from './service-settings.js';
