@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { InvalidOptionError } from '@bundlefarm/errors';
 import { isRegionName } from '@bundlefarm/s3-local';
-import { redisUrlSchema } from '@bundlefarm/queue';
+import { logLevelSchema, redisUrlSchema, SERVICE_DEFAULTS, type LogLevel } from '@bundlefarm/queue';
 
 export interface LocalBucket {
   name: string;
@@ -38,10 +38,10 @@ export interface LocalServiceOptions {
   /** Buckets of the local S3 (default `DEFAULT_LOCAL_BUCKETS`). Kept across runs; one endpoint per region. */
   buckets?: readonly LocalBucket[];
   /** Log level of the API and workers (default info); their logs go to `dataDir/logs/`. */
-  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel?: LogLevel;
 }
 
-export const LOCAL_SERVICE_DEFAULTS = { host: '127.0.0.1', apiPort: 8080, s3Port: 9000, redisPort: 0, workers: 1, logLevel: 'info' } as const;
+export const LOCAL_SERVICE_DEFAULTS = { host: '127.0.0.1', apiPort: 8080, s3Port: 9000, redisPort: 0, workers: 1, logLevel: SERVICE_DEFAULTS.logLevel } as const;
 
 const port = z.number().int('must be a whole number').min(0).max(65_535);
 const bucketSchema = z.object({
@@ -63,7 +63,7 @@ const optionsSchema = z.object({
     .max(16)
     .refine((b) => new Set(b.map((x) => x.name)).size === b.length, 'bucket names must differ')
     .default([...DEFAULT_LOCAL_BUCKETS]),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(LOCAL_SERVICE_DEFAULTS.logLevel),
+  logLevel: logLevelSchema.default(LOCAL_SERVICE_DEFAULTS.logLevel),
 });
 
 export type ResolvedLocalServiceOptions = z.output<typeof optionsSchema>;

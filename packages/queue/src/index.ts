@@ -17,8 +17,10 @@ export { InvalidJobSpecError, JobNotFoundError, JobStateConflictError, InvalidJo
 export { failureCode } from './failure-reason.js';
 // Redis: the URL forms, the queue prefix, the connection; the queue's name and job options.
 export { createRedis, type RedisClient, type RedisSettings } from './redis-connection.js';
-export { parseRedisUrl, redisUrlSchema, resolveQueuePrefix, queuePrefixProblem, type RedisTarget } from './redis-url.js';
+export { parseRedisUrl, redisUrlSchema, resolveQueuePrefix, type RedisTarget } from './redis-url.js';
 export { BUNDLE_QUEUE, DEFAULT_PREFIX, jobOptions, type JobPolicy } from './queue-settings.js';
+// The settings the API, the workers and `serve --local` share: Redis URL, queue prefix, log level (one rule each).
+export { SERVICE_ENV, SERVICE_DEFAULTS, LOG_LEVELS, logLevelSchema, queuePrefixSchema, queuePrefixIssue, serviceSettingFromEnv, type LogLevel } from './service-settings.js';
 // Principals, API tokens and scopes: who may bundle what, checked by the API at enqueue and by the worker again.
 export { Principals, Principal, LEGACY_PRINCIPAL, principalsFileSchema } from './scopes/principals.js';
 export { hashToken, generateToken, MIN_TOKEN_LENGTH } from './scopes/token-hash.js';
@@ -40,6 +42,7 @@ export { JOB_DURATION_BUCKETS } from './metrics/metric-buckets.js';
 export { reconnectDelayMs, lockSafeReconnect } from './redis-connection.js';
 export { redactRedisUrl, RedisUrlError, CLUSTER_DEFAULT_PREFIX } from './redis-url.js';
 export { cancelChannel } from './cancel-channel.js';
+export { checkProducerOptions } from './producer/producer-options.js';
 export { jobMac, jobMacValid, jobIssueProblem, JOB_CLOCK_SKEW_MS } from './scopes/job-mac.js';
 export { Glob, globMatches, type GlobStats } from './scopes/glob.js';
 export { findTokenDigest } from './scopes/token-hash.js';

@@ -1,13 +1,27 @@
-import { isIP } from 'node:net';
-import { BundlefarmError } from '@bundlefarm/errors';
-import { DEFAULT_PREFIX, parseRedisUrl, queuePrefixProblem, redisUrlSchema, resolveQueuePrefix, type S3Settings } from '@bundlefarm/queue';
-import { z } from 'zod';
-
 /**
  * Configuration of the API server. `buildServer` takes it as an object (checked with `checkServerConfig`);
  * `serverConfigFromEnv` reads it from BUNDLEFARM_* environment variables. Every problem is reported at
- * once, naming the setting (or variable) — never a value, since most of them are secrets.
+ * once, naming the setting (or variable) — never a value, since most of them are secrets. The Redis URL,
+ * queue prefix and log level follow @bundlefarm/queue service-settings.ts, as the workers' do.
  */
+import { isIP } from 'node:net';
+import { BundlefarmError } from '@bundlefarm/errors';
+import {
+  logLevelSchema,
+  parseRedisUrl,
+  queuePrefixIssue,
+  queuePrefixSchema,
+  redisUrlSchema,
+  resolveQueuePrefix,
+  SERVICE_DEFAULTS,
+  SERVICE_ENV,
+  serviceSettingFromEnv,
+  type LogLevel,
+  type S3Settings,
+} from '@bundlefarm/queue';
+import { z } from 'zod';
+
+/** The API's settings, as `buildServer` takes them. */
 export interface ServerConfig {
   /**
    * Legacy bearer tokens (16+ characters each): together one unrestricted principal, "api-tokens"
@@ -33,9 +47,9 @@ export interface ServerConfig {
    * images from CI are uploaded through presigned URLs to `url`/<principal>/<uuid>/<file>.
    */
   staging?: StagingConfig;
-  /** Redis URL: redis://, rediss:// or redis+sentinel:// (see @bundlefarm/queue redis-url.ts; default redis://127.0.0.1:6379). */
+  /** Redis URL: redis://, rediss://, redis+sentinel:// or redis+cluster:// (see @bundlefarm/queue redis-url.ts; default redis://127.0.0.1:6379). */
   redisUrl?: string;
-  /** Queue key prefix (default "bundlefarm"; "{bundlefarm}" with Redis Cluster). */
+  /** Queue key prefix (default "bundlefarm"; "{bundlefarm}" with Redis Cluster); the rule is @bundlefarm/queue service-settings.ts's, the workers' too. */
   queuePrefix?: string;
   /** Largest JSON body of the API, bytes (default 64 KiB). */
   bodyLimit?: number;
@@ -58,7 +72,7 @@ export interface ServerConfig {
   /** No write actions on Bull Board at all, not even for the admin login (default false). */
   boardReadOnly?: boolean;
   /** pino level (default info); `silent` for none. */
-  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logLevel?: LogLevel;
   /**
    * Reverse proxies in front of the API whose X-Forwarded-For is believed (default false: none; the
    * client is the TCP peer). A number: that many proxy hops (1 = one proxy, which appends the address it
@@ -127,14 +141,14 @@ export interface StagingConfig {
 export type ResolvedServerConfig = z.output<typeof serverConfigSchema>;
 
 export const SERVER_DEFAULTS = {
-  redisUrl: 'redis://127.0.0.1:6379',
-  queuePrefix: DEFAULT_PREFIX,
+  redisUrl: SERVICE_DEFAULTS.redisUrl,
+  queuePrefix: SERVICE_DEFAULTS.queuePrefix,
   bodyLimit: 64 * 1024,
   webhookBodyLimit: 1024 * 1024,
   webhookBufferBudget: 16 * 1024 * 1024,
   webhookBodyTimeoutMs: 10_000,
   maxConnections: 2048,
-  logLevel: 'info',
+  logLevel: SERVICE_DEFAULTS.logLevel,
   replayTtlSeconds: 30 * 24 * 3600,
   githubApiUrl: 'https://api.github.com',
   gitlabApiUrl: 'https://gitlab.com/api/v4',
@@ -181,10 +195,7 @@ export const serverConfigSchema = z
       .strict()
       .optional(),
     redisUrl: redisUrlSchema.default(SERVER_DEFAULTS.redisUrl),
-    queuePrefix: z
-      .string()
-      .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, 'must be 1-64 letters, digits, "_", ".", "-" (and a {hash tag})')
-      .optional(),
+    queuePrefix: queuePrefixSchema.optional(),
     bodyLimit: z.number().int().min(1024).max(16 * 1024 * 1024).default(SERVER_DEFAULTS.bodyLimit),
     webhookBodyLimit: z.number().int().min(1024).max(32 * 1024 * 1024).default(SERVER_DEFAULTS.webhookBodyLimit),
     webhookBufferBudget: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(SERVER_DEFAULTS.webhookBufferBudget),
@@ -195,7 +206,7 @@ export const serverConfigSchema = z
       .strict()
       .optional(),
     boardReadOnly: z.boolean().default(false),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(SERVER_DEFAULTS.logLevel),
+    logLevel: logLevelSchema.default(SERVER_DEFAULTS.logLevel),
     trustProxy: z
       .union([
         z.boolean(),
@@ -225,9 +236,8 @@ export const serverConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['apiTokens'], message: 'at least one API token or a principals file (BUNDLEFARM_PRINCIPALS_FILE) is needed' });
     }
     if (c.webhookBufferBudget < c.webhookBodyLimit) ctx.addIssue({ code: 'custom', path: ['webhookBufferBudget'], message: 'must be at least the webhook body limit' });
-    // a Redis Cluster needs a hash tag in the prefix (@bundlefarm/queue redis-url.ts)
-    const prefixProblem = queuePrefixProblem(c.redisUrl, c.queuePrefix);
-    if (prefixProblem !== undefined) ctx.addIssue({ code: 'custom', path: ['queuePrefix'], message: prefixProblem });
+    // a Redis Cluster needs a hash tag in the prefix (@bundlefarm/queue service-settings.ts)
+    queuePrefixIssue(c.redisUrl, c.queuePrefix, ctx, ['queuePrefix']);
     if ((c.redisWaitReplicas ?? 0) > 0 && redisUrlSchema.safeParse(c.redisUrl).success && parseRedisUrl(c.redisUrl).kind === 'cluster') {
       ctx.addIssue({ code: 'custom', path: ['redisWaitReplicas'], message: 'must be 0 with a Redis Cluster (redis+cluster://)' });
     }
@@ -267,8 +277,8 @@ export const ENV = {
   imageRoot: 'BUNDLEFARM_IMAGE_ROOT',
   s3: 'BUNDLEFARM_S3_*',
   staging: 'BUNDLEFARM_STAGING',
-  redisUrl: 'BUNDLEFARM_REDIS_URL',
-  queuePrefix: 'BUNDLEFARM_QUEUE_PREFIX',
+  redisUrl: SERVICE_ENV.redisUrl,
+  queuePrefix: SERVICE_ENV.queuePrefix,
   bodyLimit: 'BUNDLEFARM_BODY_LIMIT',
   webhookBodyLimit: 'BUNDLEFARM_WEBHOOK_BODY_LIMIT',
   webhookBufferBudget: 'BUNDLEFARM_WEBHOOK_BUFFER_BUDGET',
@@ -276,7 +286,7 @@ export const ENV = {
   maxConnections: 'BUNDLEFARM_MAX_CONNECTIONS',
   admin: 'BUNDLEFARM_ADMIN_USER/BUNDLEFARM_ADMIN_PASSWORD',
   boardReadOnly: 'BUNDLEFARM_BOARD_READ_ONLY',
-  logLevel: 'BUNDLEFARM_LOG_LEVEL',
+  logLevel: SERVICE_ENV.logLevel,
   trustProxy: 'BUNDLEFARM_TRUST_PROXY',
   replayTtlSeconds: 'BUNDLEFARM_REPLAY_TTL',
   jobAttempts: 'BUNDLEFARM_JOB_ATTEMPTS',
@@ -385,8 +395,8 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   set('gitlabWebhookTokens', list(ENV.gitlabWebhookTokens));
   set('webhookRulesFile', str(ENV.webhookRulesFile));
   set('imageRoot', str(ENV.imageRoot));
-  set('redisUrl', str(ENV.redisUrl));
-  set('queuePrefix', str(ENV.queuePrefix));
+  set('redisUrl', serviceSettingFromEnv(env, ENV.redisUrl));
+  set('queuePrefix', serviceSettingFromEnv(env, ENV.queuePrefix));
   set('bodyLimit', int(ENV.bodyLimit));
   set('webhookBodyLimit', int(ENV.webhookBodyLimit));
   set('boardReadOnly', bool(ENV.boardReadOnly));
@@ -406,8 +416,8 @@ export function serverConfigFromEnv(env: NodeJS.ProcessEnv): { config: ResolvedS
   set('notifyAttempts', int(ENV.notifyAttempts));
   set('notifyBackoffMs', int(ENV.notifyBackoffMs));
   set('notifyTimeoutMs', int(ENV.notifyTimeoutMs));
-  const level = str(ENV.logLevel);
-  if (level !== undefined) config.logLevel = level as ServerConfig['logLevel'];
+  const level = serviceSettingFromEnv(env, ENV.logLevel);
+  if (level !== undefined) config.logLevel = level as LogLevel;
 
   const user = str('BUNDLEFARM_ADMIN_USER');
   const password = str('BUNDLEFARM_ADMIN_PASSWORD');

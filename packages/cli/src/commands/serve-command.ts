@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import type { Command } from 'commander';
 import { InvalidOptionError } from '@bundlefarm/errors';
 import type { LocalBucket, LocalService } from '@bundlefarm/local-service';
+import type { LogLevel } from '@bundlefarm/queue';
 import { out, type CliIo } from '../cli-io.js';
 import { intOption } from '../option-parsers.js';
 
@@ -24,8 +25,6 @@ interface ServeFlags {
   bucket?: string[];
   logLevel?: string;
 }
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -48,13 +47,15 @@ export function registerServe(program: Command, io: CliIo): void {
       'a bucket of the local S3 in that region, repeatable (default bundlefarm-local:us-east-1 and bundlefarm-local-gov:us-gov-west-1)',
       collect,
     )
-    .option('--log-level <level>', `API and worker log level, logs in DATA_DIR/logs (${LOG_LEVELS.join(', ')}; default info)`)
+    .option('--log-level <level>', 'API and worker log level, logs in DATA_DIR/logs (a pino level: fatal, error, warn, info, debug, trace, silent; default info)')
     .action(async (opts: ServeFlags) => {
       if (!opts.local) throw new InvalidOptionError('serve', 'give --local (the only mode for now); a deployment runs apps/api and apps/worker, see docs/service.md');
+      const { defaultLocalDataDir, parseLocalBucket, startLocalService, LocalServiceError } = await import('@bundlefarm/local-service');
+      // the rule the API and the workers apply to BUNDLEFARM_LOG_LEVEL (loaded with the service anyway)
+      const { LOG_LEVELS } = await import('@bundlefarm/queue');
       if (opts.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(opts.logLevel)) {
         throw new InvalidOptionError('--log-level', `${JSON.stringify(opts.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
       }
-      const { defaultLocalDataDir, parseLocalBucket, startLocalService, LocalServiceError } = await import('@bundlefarm/local-service');
       const buckets: LocalBucket[] | undefined = opts.bucket?.map(parseLocalBucket);
 
       // a signal while starting stops what started as soon as the start is over
@@ -73,7 +74,7 @@ export function registerServe(program: Command, io: CliIo): void {
           ...(opts.redisPort !== undefined ? { redisPort: opts.redisPort } : {}),
           ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
           ...(buckets !== undefined ? { buckets } : {}),
-          ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel as (typeof LOG_LEVELS)[number] } : {}),
+          ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel as LogLevel } : {}),
         });
         if (signalled === undefined) printService(io, service);
         const ended = await new Promise<{ signal: NodeJS.Signals } | { failure: string }>((resolve) => {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { InvalidOptionError } from '@bundlefarm/errors';
-import { DEFAULT_EVENTS_MAX_LEN, DEFAULT_PREFIX, type JobPolicy } from '../queue-settings.js';
+import { DEFAULT_EVENTS_MAX_LEN, type JobPolicy } from '../queue-settings.js';
 import { parseRedisUrl, queuePrefixProblem, redisUrlSchema, resolveQueuePrefix } from '../redis-url.js';
+import { queuePrefixSchema, SERVICE_DEFAULTS } from '../service-settings.js';
 import type { S3Settings } from '@bundlefarm/s3';
 
 export type { S3Settings };
@@ -57,8 +58,8 @@ export interface BundleProducerOptions {
 }
 
 export const PRODUCER_DEFAULTS = {
-  redisUrl: 'redis://127.0.0.1:6379',
-  prefix: DEFAULT_PREFIX,
+  redisUrl: SERVICE_DEFAULTS.redisUrl,
+  prefix: SERVICE_DEFAULTS.queuePrefix,
   replayTtlSeconds: 30 * 24 * 3600,
   commandTimeoutMs: 5_000,
   waitReplicasTimeoutMs: 1_000,
@@ -67,12 +68,7 @@ export const PRODUCER_DEFAULTS = {
 
 const optionsSchema = z.object({
   redisUrl: redisUrlSchema.default(PRODUCER_DEFAULTS.redisUrl),
-  prefix: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[A-Za-z0-9_{}.-]+$/, 'must be letters, digits, "_", ".", "-" and a {hash tag}')
-    .optional(),
+  prefix: queuePrefixSchema.optional(),
   jobPolicy: z
     .object({
       attempts: z.number().int().min(1).max(100).optional(),

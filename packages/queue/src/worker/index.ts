@@ -5,7 +5,7 @@
 // Running a worker process (apps/worker/bin is a thin wrapper around workerMain).
 export { workerMain, type WorkerMainOptions } from './worker-main.js';
 // Its configuration from the environment, with the documented defaults, and the error that names a bad setting.
-export { loadWorkerConfig, describeWorkerConfig, WORKER_DEFAULTS, type WorkerConfig } from './worker-config.js';
+export { loadWorkerConfig, describeWorkerConfig, WORKER_DEFAULTS, WORKER_ENV, type WorkerConfig } from './worker-config.js';
 export { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
 
 // For tests: the pieces of a job run checked on their own (progress, lock timing, per-region settings,

@@ -14,8 +14,10 @@ export const DEFAULT_JOB_MAX_AGE_MS = 7 * 24 * 3600_000;
 const MIN_JOB_MAX_AGE_MS = 60_000;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 24 * 3600_000 };
 
-const maxAgeSchema = z
+/** The variable's value (blanks around it dropped) → milliseconds. */
+export const jobMaxAgeSchema = z
   .string()
+  .trim()
   .regex(/^\d{1,9}[smhd]?$/, 'must be a whole number of seconds, or with a unit: 90s, 30m, 12h, 7d')
   .transform((s) => Number(/^\d+/.exec(s)![0]) * (UNIT_MS[s.at(-1)!] ?? 1000))
   .refine((ms) => ms >= MIN_JOB_MAX_AGE_MS, 'must be at least one minute');
@@ -29,7 +31,7 @@ export interface JobMaxAgeSetting {
 export function jobMaxAgeSetting(env: NodeJS.ProcessEnv, configFile?: string): JobMaxAgeSetting {
   const raw = env[JOB_MAX_AGE_ENV];
   if (raw === undefined || raw === '') return { jobMaxAgeMs: DEFAULT_JOB_MAX_AGE_MS };
-  const r = maxAgeSchema.safeParse(raw.trim());
+  const r = jobMaxAgeSchema.safeParse(raw);
   if (!r.success) throw new WorkerConfigError([{ path: JOB_MAX_AGE_ENV, message: r.error.issues[0]?.message ?? 'is not usable' }], configFile);
   return { jobMaxAgeMs: r.data };
 }
