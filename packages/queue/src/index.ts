@@ -18,5 +18,6 @@ export * from './producer/index.js';
 export * from './notify/job-notice.js';
 export * from './notify/notify-endpoint.js';
 export * from './failure-reason.js';
+export * from './region-failures.js';
 export * from './metrics/build-info.js';
 export * from './metrics/metric-buckets.js';

@@ -49,6 +49,7 @@ import { removeStaleScratch, withRootfsImage } from '@bundlefarm/rootfs';
 import type { RetryEvent } from '@bundlefarm/s3';
 import { jobSpecSchema, type FilesystemSpec, type JobSpec, type RegionTarget } from '../job-spec.js';
 import type { BundleJobData, BundleJobResult, RegionResult } from '../job-types.js';
+import { regionFailureRecord } from '../region-failures.js';
 import { InvalidJobSpecError } from '../producer/producer-errors.js';
 import { ClaimedTargets } from './claimed-targets.js';
 import { resolveImage } from './image-resolver.js';
@@ -129,6 +130,8 @@ class BundleJobRun {
   private readonly replaced: ReplacedBundles;
   /** Made once the reporter is (see execute). */
   private publisher: RegionPublisher | undefined;
+  /** The failure this attempt threw because regions failed, and theirs. */
+  private regionFailure: { error: BundlefarmError; regions: ReadonlyMap<string, BundlefarmError> } | undefined;
 
   constructor(
     private readonly ctx: BundleProcessorContext,
@@ -160,6 +163,9 @@ class BundleJobRun {
       const stopped = stopReason(this.signal, this.publishing);
       if (stopped === 'shutdown') return await handBack(this.requeue(), err, () => this.seconds());
       const failure = attemptFailure(err, stopped, this.job.id);
+      // regions failed: each recorded in the job, as data (region-failures.ts), for its status and notice
+      const regionFailure = this.regionFailure;
+      if (!lockLost && stopped === undefined && regionFailure !== undefined && regionFailure.error === err) await this.recordFailedRegions(regionFailure.regions);
       const seconds = this.seconds();
       if (failure instanceof CancelledError) this.log.info({ seconds }, 'job cancelled');
       else this.log.warn({ err: failure, seconds, retried: failure.transient }, 'job failed');
@@ -244,6 +250,8 @@ class BundleJobRun {
     if (!identity) throw new KeyNotConfiguredError(spec.identity);
     const accountId = normalizeAccountId(spec.accountId);
 
+    // what the previous attempt recorded of its failed regions is not this attempt's
+    if (job.data.failedRegions !== undefined) await this.recordFailedRegions(undefined);
     const earlier = publishedEarlier(job.data.completedRegions, spec);
     const refused = earlier[REFUSED] ?? [];
     if (refused.length > 0) this.log.warn({ regions: refused }, 'ignored what the job data says an earlier attempt published there: it does not match the spec; publishing it again');
@@ -533,8 +541,19 @@ class BundleJobRun {
 
   /** A one-region job fails with its region's own error; otherwise RegionsFailedError names each. */
   private regionsFailure(spec: JobSpec, failed: Map<string, BundlefarmError>, published: string[]): BundlefarmError {
-    if (spec.regions.length === 1 && failed.size === 1) return [...failed.values()][0]!;
-    return new RegionsFailedError(failed, published);
+    const error = spec.regions.length === 1 && failed.size === 1 ? [...failed.values()][0]! : new RegionsFailedError(failed, published);
+    this.regionFailure = { error, regions: failed };
+    return error;
+  }
+
+  /** Records the regions that failed in the job's data (`failedRegions`), or clears the record; best effort. */
+  private async recordFailedRegions(failed: ReadonlyMap<string, BundlefarmError> | undefined): Promise<void> {
+    const { failedRegions: _previous, ...data } = this.job.data;
+    try {
+      await this.job.updateData(failed ? { ...data, failedRegions: regionFailureRecord(failed) } : data);
+    } catch (err) {
+      this.log.warn({ err }, 'could not record the failed regions in the job');
+    }
   }
 
   /** What giving the job back to the queue needs (job-requeue.ts). */
