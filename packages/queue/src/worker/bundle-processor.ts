@@ -42,16 +42,17 @@
  * renewal that succeeded).
  */
 import type { Job } from 'bullmq';
-import { bundleImage, checkImageSize, FileImageSource, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
+import { bundleImage, checkImageSize, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
 import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
 import { checkBundleName, ec2CertificateForPartition, normalizeAccountId, partitionOfRegion, type CertificateMaterial } from '@bundlefarm/format';
-import { removeStaleScratch, withRootfsImage } from '@bundlefarm/rootfs';
+import { removeStaleScratch } from '@bundlefarm/rootfs';
 import type { RetryEvent } from '@bundlefarm/s3';
-import { jobSpecSchema, type FilesystemSpec, type JobSpec, type RegionTarget } from '../job-spec.js';
+import { jobSpecSchema, type JobSpec, type RegionTarget } from '../job-spec.js';
 import type { BundleJobData, BundleJobResult, RegionResult } from '../job-types.js';
 import { regionFailureRecord } from '../region-failures.js';
 import { InvalidJobSpecError } from '../producer/producer-errors.js';
 import { ClaimedTargets } from './claimed-targets.js';
+import { buildFilesystem } from './filesystem-build.js';
 import { resolveImage } from './image-resolver.js';
 import { checkJobScope } from './job-authorization.js';
 import { AttemptStop, attemptFailure, stopReason } from './job-cancellation.js';
@@ -375,7 +376,9 @@ class BundleJobRun {
         sink,
       );
     };
-    return opened.rootfs ? this.buildFilesystem(spec.filesystem!, opened.rootfs, name, stop.bundling, bundle) : bundle(opened.source!);
+    if (!opened.rootfs) return bundle(opened.source!);
+    const building = { reporter, log: this.log, note: (text: string) => this.note(text), scratch: this.ctx.config.scratch };
+    return buildFilesystem(building, spec.filesystem!, opened.rootfs, name, stop.bundling, bundle);
   }
 
   /** A part upload (or another S3 call) was retried: counted (part PUTs) and logged. */
@@ -451,63 +454,6 @@ class BundleJobRun {
         await this.note(`registered ${region}: ${result.imageId!} (${result.imageName!})`);
       },
     });
-  }
-
-  /**
-   * Builds the job's ext4 image from its tree or tarball in the scratch space (stage
-   * "building-filesystem"), hands it to `bundle`, and deletes it however that ends. A tarball that could
-   * not be read fails the job with the read's own error (transient S3 trouble stays transient), not the
-   * builder's "corrupt tarball".
-   */
-  private async buildFilesystem(
-    fs: FilesystemSpec,
-    input: RootfsInput,
-    name: string,
-    signal: AbortSignal,
-    bundle: (image: ImageSource) => Promise<BundleResult>,
-  ): Promise<BundleResult> {
-    const reporter = this.reporter!;
-    const { scratch } = this.ctx.config;
-    let tarballRead = 0;
-    reporter.filesystem({ phase: 'scanning', entries: 0, fileBytes: 0 }, 0);
-    const started = performance.now();
-    try {
-      return await withRootfsImage(
-        {
-          source: input.buildSource((bytes) => (tarballRead = bytes)),
-          scratchDir: scratch.dir,
-          scratchLimit: scratch.maxBytes,
-          ...(fs.sizeMiB !== undefined ? { size: fs.sizeMiB * 1024 * 1024 } : {}),
-          partition: fs.partition,
-          ...(fs.label !== undefined ? { label: fs.label } : {}),
-          ...(fs.fstab === 'generate' ? { fstab: 'generate' as const } : {}),
-          signal,
-          onProgress: (p) =>
-            reporter.filesystem(
-              { phase: p.phase, entries: p.entries, fileBytes: p.fileBytes },
-              p.fraction ?? (input.size ? tarballRead / input.size : undefined),
-            ),
-          onExclusions: (summary) => {
-            if (summary.length === 0) return;
-            this.log.info({ excluded: summary.map((c) => ({ class: c.id, count: c.count, examples: c.examples })) }, 'left out of the filesystem');
-            void this.note(`left out of the filesystem: ${summary.map((c) => `${c.title} (${c.count})`).join('; ')}`);
-          },
-          onNote: (note) => this.log.debug({ note }, 'filesystem build note'),
-        },
-        async (built) => {
-          reporter.filesystem({ phase: 'done', entries: built.entries, fileBytes: built.fileBytes }, 1);
-          const seconds = round((performance.now() - started) / 1000);
-          this.log.info(
-            { from: fs.from, size: built.size, fsSize: built.fsSize, partition: built.partition, uuid: built.uuid, entries: built.entries, files: built.files, fileBytes: built.fileBytes, seconds },
-            'filesystem built',
-          );
-          await this.note(`filesystem built: ext4, ${built.size} bytes (${built.partition === 'none' ? 'no partition table' : built.partition}), UUID ${built.uuid}, ${built.entries} entries in ${seconds} s`);
-          return bundle(new FileImageSource(built.path, { description: `the filesystem built from ${input.description}`, defaultName: name }));
-        },
-      );
-    } catch (err) {
-      throw input.readError ?? err;
-    }
   }
 
   /** Removes scratch directories of dead processes of this host (a killed worker's); never fails the job. */
