@@ -22,7 +22,7 @@
  *    once for all regions); a permanent one leaves that region out: the job bundles for the others and
  *    fails in the end naming it (if every region fails, it fails right there).
  * 4. Bundle once. (`filesystem`) The ext4 image is built in the scratch space (stage
- *    "building-filesystem"), and deleted once bundled, however the attempt ends. The image is bundled
+ *    "building-filesystem", filesystem-build.ts), and deleted once bundled, however the attempt ends. The image is bundled
  *    once (engine, on the process's shared pool) into one sink over all usable regions
  *    (region-publisher.ts; what it withdraws of a bundle being replaced: replaced-bundles.ts).
  * 5. Publish each region: its own signed manifest, uploaded last, each published region recorded in
