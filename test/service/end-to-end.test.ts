@@ -396,6 +396,12 @@ describe('bundlefarm service end to end', () => {
     assert.equal(east.manifestKey, 'os-60m.img.manifest.xml');
     assert.equal(west.stage, 'failed');
     assert.equal(west.error.code, 'BF_S3_BUCKET_NOT_FOUND');
+    // the worker recorded the failed region as data (what status and notices read), not only as text
+    const stored = (await env.queue.getJob(id))!.data.failedRegions;
+    assert.deepEqual(Object.keys(stored ?? {}), ['us-gov-west-1']);
+    assert.equal(stored!['us-gov-west-1']!.code, 'BF_S3_BUCKET_NOT_FOUND');
+    assert.equal(stored!['us-gov-west-1']!.retryable, false);
+    assert.equal(west.error.message, stored!['us-gov-west-1']!.message);
     const published = await listKeys(env.client, use1);
 
     await env.s3.createBucket(gov, { region: GOV });

@@ -10,11 +10,13 @@ export { type BundleJobData, type JobOrigin, type BundleJobProgress, type Bundle
 // The producer: enqueue, status, list, log, cancel and retry, with its options, results and errors.
 export { BundleProducer, COUNTED_STATES, type EnqueueOptions, type EnqueueResult, type CancelResult, type RetryResult, type JobCounts, type JobLog, type JobOwner } from './producer/bundle-producer.js';
 export { type BundleProducerOptions, type S3Settings } from './producer/producer-options.js';
-export { parseFailure, type BundleStatus, type BundleFailure } from './producer/bundle-status.js';
+export { parseFailure, toBundleStatus, type BundleStatus, type BundleFailure } from './producer/bundle-status.js';
 export { LIST_STATES, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, type ListOptions, type JobPage } from './producer/job-listing.js';
 export { jobIdSchema, isJobId, deliveryJobId } from './producer/job-ids.js';
 export { InvalidJobSpecError, JobNotFoundError, JobStateConflictError, InvalidJobDataError, InvalidCursorError, IdempotencyConflictError, QueueUnavailableError } from './producer/producer-errors.js';
 export { failureCode } from './failure-reason.js';
+// Per-region failures as data: what the worker records in a failed job and how status and notices read it back.
+export { regionFailureRecord, regionFailures, regionFailuresFromText, recordedRegionFailures, REGIONS_FAILED_CODE, type RegionFailure } from './region-failures.js';
 // Redis: the URL forms, the queue prefix, the connection; the queue's name and job options.
 export { createRedis, type RedisClient, type RedisSettings } from './redis-connection.js';
 export { parseRedisUrl, redisUrlSchema, resolveQueuePrefix, type RedisTarget } from './redis-url.js';
@@ -47,7 +49,6 @@ export { jobMac, jobMacValid, jobIssueProblem, JOB_CLOCK_SKEW_MS } from './scope
 export { Glob, globMatches, type GlobStats } from './scopes/glob.js';
 export { findTokenDigest } from './scopes/token-hash.js';
 export { PrincipalsFileError } from './scopes/scope-errors.js';
-export { regionFailures } from './producer/bundle-status.js';
 export { type ReplacedBundle } from './job-types.js';
 export { isInside } from './image-root.js';
 export { jobNotice, addNotice } from './notify/job-notice.js';

@@ -1,5 +1,6 @@
 import type { SerializedError } from '@bundlefarm/errors';
 import type { JobSpec } from './job-spec.js';
+import type { RegionFailure } from './region-failures.js';
 
 /**
  * What is stored in Redis for a bundle job: the validated spec and bookkeeping, never key material,
@@ -25,6 +26,12 @@ export interface BundleJobData {
   issuedAt?: number;
   /** Regions finished by an earlier attempt (with their results): a retry redoes only the others. */
   completedRegions?: Record<string, RegionResult>;
+  /**
+   * Regions the latest attempt failed, with why (region-failures.ts): written when an attempt fails
+   * because regions failed, cleared when the next one starts. Read back only when it agrees with the
+   * job's failure.
+   */
+  failedRegions?: Record<string, RegionFailure>;
   /**
    * When the job first completed (ISO 8601), written by the worker right after the completion: a later
    * completion (a retry of the completed job) is then reported with `repeated` and not counted again.

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BundlefarmError } from '@bundlefarm/errors';
-import { parseFailure, regionFailures, type ReplacedBundle } from '@bundlefarm/queue';
+import { parseFailure, regionFailuresFromText, type ReplacedBundle } from '@bundlefarm/queue';
 import { RegionsFailedError, replacementNote } from '@bundlefarm/queue/worker';
 
-/** A failed job's per-region errors, as the producer reads them back from the worker's failure. */
-describe('regionFailures', () => {
+/** A failed job's per-region errors, as the producer reads them back from the failure of a job failed by an earlier version. */
+describe('regionFailuresFromText', () => {
   const replaced: ReplacedBundle = {
     manifest: 's3://amis/os/v1/os-v1.manifest.xml',
     removed: ['s3://amis/os/v1/os-v1.manifest.xml', 's3://amis/os/v1/os-v1.part.0'],
@@ -21,9 +21,9 @@ describe('regionFailures', () => {
   it('reads each region back, and the note on what a replacing job removed stays out of them', () => {
     for (const error of [failed, replacementNote(failed, [replaced])]) {
       const failure = parseFailure(`${error.code}: ${error.message}`);
-      assert.deepEqual(regionFailures(failure, ['us-east-1', 'eu-west-1', 'us-west-2']), {
-        'us-east-1': { code: 'BF_S3_UNAVAILABLE', message: 'S3 did not answer', transient: false, details: {} },
-        'eu-west-1': { code: 'BF_S3_ACCESS_DENIED', message: 'access denied; PutObject', transient: false, details: {} },
+      assert.deepEqual(regionFailuresFromText(failure, ['us-east-1', 'eu-west-1', 'us-west-2']), {
+        'us-east-1': { code: 'BF_S3_UNAVAILABLE', message: 'S3 did not answer', retryable: false },
+        'eu-west-1': { code: 'BF_S3_ACCESS_DENIED', message: 'access denied; PutObject', retryable: false },
       });
     }
   });

@@ -16,7 +16,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { posix } from 'node:path';
 import type { JobsOptions, Queue } from 'bullmq';
 import { canonicalJson } from '../canonical-json.js';
+import { parseFailedReason } from '../failure-reason.js';
 import type { BundleJobData, BundleJobResult, JobOrigin } from '../job-types.js';
+import { recordedRegionFailures } from '../region-failures.js';
 
 /** Name of the BullMQ queue of notices. */
 export const NOTIFY_QUEUE = 'notifications';
@@ -101,6 +103,8 @@ export function jobNotice(input: JobEndInput): NotificationPayload {
   const spec = data.spec;
   const name = spec.name ?? posix.basename(spec.image.startsWith('s3://') ? spec.image.replace(/^s3:\/\/[^/]+\//, '') : spec.image);
   const failure = input.failedReason !== undefined ? parseFailure(input.failedReason) : undefined;
+  // the regions that failed, as the worker recorded them in the job (checked: region-failures.ts)
+  const failedRegions = recordedRegionFailures(data, parseFailedReason(input.failedReason), spec.regions.map((t) => t.region)) ?? {};
   return {
     event: `job.${input.state}`,
     job: input.id,
@@ -124,7 +128,11 @@ export function jobNotice(input: JobEndInput): NotificationPayload {
         ...(r?.partKeys !== undefined && r.manifestKey !== undefined ? { parts: r.partKeys.length } : {}),
         ...(r?.imageId !== undefined ? { imageId: r.imageId } : {}),
         ...(r?.imageName !== undefined ? { imageName: r.imageName } : {}),
-        ...(r?.error !== undefined ? { error: { code: r.error.code, message: r.error.message.slice(0, MAX_MESSAGE) } } : {}),
+        ...(r?.error !== undefined
+          ? { error: { code: r.error.code, message: r.error.message.slice(0, MAX_MESSAGE) } }
+          : failedRegions[t.region] !== undefined
+            ? { error: { code: failedRegions[t.region]!.code, message: failedRegions[t.region]!.message.slice(0, MAX_MESSAGE) } }
+            : {}),
       };
     }),
     ...(failure !== undefined ? { error: failure } : {}),
@@ -132,9 +140,10 @@ export function jobNotice(input: JobEndInput): NotificationPayload {
   };
 }
 
+/** The notice's error from a failedReason (`BF_CODE: message`; anything else is BF_INTERNAL). */
 function parseFailure(reason: string): NoticeError {
-  const m = /^(BF_[A-Z0-9_]+): ([\s\S]*)$/.exec(reason);
-  return m ? { code: m[1]!, message: m[2]!.slice(0, MAX_MESSAGE) } : { code: 'BF_INTERNAL', message: reason.slice(0, MAX_MESSAGE) };
+  const parsed = parseFailedReason(reason);
+  return parsed ? { code: parsed.code, message: parsed.message.slice(0, MAX_MESSAGE) } : { code: 'BF_INTERNAL', message: reason.slice(0, MAX_MESSAGE) };
 }
 
 /** The notice's job id: one per job, state and run. */

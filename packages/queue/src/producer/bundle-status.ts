@@ -1,13 +1,15 @@
-import type { Job, JobState } from 'bullmq';
-import type { SerializedError } from '@bundlefarm/errors';
-import type { JobSpec } from '../job-spec.js';
-import { REPLACEMENT_NOTE, type BundleJobData, type BundleJobProgress, type BundleJobResult, type RegionProgress, type RegionResult, type ReplacedBundle } from '../job-types.js';
-
 /**
  * What producers (the API, the CLI through it) report about a bundle job: its state, its latest
  * progress, the result, why it failed, and one entry per target region merging the spec, the progress
  * and the result. Built from what BullMQ stores; holds no secrets because job data holds none.
  */
+import type { Job, JobState } from 'bullmq';
+import type { SerializedError } from '@bundlefarm/errors';
+import type { JobSpec } from '../job-spec.js';
+import { parseFailedReason } from '../failure-reason.js';
+import { regionFailures, type RegionFailure } from '../region-failures.js';
+import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionProgress, RegionResult, ReplacedBundle } from '../job-types.js';
+
 /**
  * BullMQ's states, and `cancelled`: a job a user cancelled while it ran (BullMQ holds it as failed, with
  * BF_CANCELLED) is reported as cancelled, not as a failure. A job cancelled before it started is removed.
@@ -88,37 +90,12 @@ export interface BundleStatus {
 /** `BF_CODE: message` (how workers word failures) → code and message; anything else → BF_JOB_FAILED. */
 export function parseFailure(reason: string | null | undefined): BundleFailure | null {
   if (!reason) return null;
-  const m = /^(BF_[A-Z0-9_]+): ([\s\S]*)$/.exec(reason);
-  return m ? { code: m[1]!, message: m[2]! } : { code: 'BF_JOB_FAILED', message: reason };
+  return parseFailedReason(reason) ?? { code: 'BF_JOB_FAILED', message: reason };
 }
 
-/**
- * Per-region errors of a failed job, from its failure: a one-region job's error is its region's; a
- * BF_REGIONS_FAILED message lists `region: BF_CODE: message` for each failed region.
- */
-export function regionFailures(failure: BundleFailure | null, regions: readonly string[]): Record<string, SerializedError> {
-  const out: Record<string, SerializedError> = {};
-  if (!failure) return out;
-  const error = (code: string, message: string): SerializedError => ({ code, message, transient: false, details: {} });
-  if (failure.code !== 'BF_REGIONS_FAILED') {
-    if (regions.length === 1) out[regions[0]!] = error(failure.code, failure.message);
-    return out;
-  }
-  // a replacing job's note on what it removed ends the message; the regions' own errors come before it
-  const note = failure.message.indexOf(REPLACEMENT_NOTE);
-  const regionsPart = note >= 0 ? failure.message.slice(0, note) : failure.message;
-  const body = regionsPart.replace(/^\d+ regions? failed: /, '').replace(/ \(published: [^)]*\)$/, '');
-  const starts = regions
-    .map((region) => ({ region, at: body.search(new RegExp(`(^|; )${region.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}: BF_`)) }))
-    .filter((x) => x.at >= 0)
-    .sort((a, b) => a.at - b.at);
-  starts.forEach(({ region, at }, i) => {
-    const from = at === 0 ? 0 : at + 2;
-    const to = i + 1 < starts.length ? starts[i + 1]!.at : body.length;
-    const m = /^[^:]+: (BF_[A-Z0-9_]+): ([\s\S]*)$/.exec(body.slice(from, to));
-    if (m) out[region] = error(m[1]!, m[2]!);
-  });
-  return out;
+/** A region's failure as the status reports it. */
+function serialized(f: RegionFailure): SerializedError {
+  return { code: f.code, message: f.message, transient: f.retryable, details: {} };
 }
 
 function isProgress(p: unknown): p is BundleJobProgress {
@@ -165,7 +142,8 @@ export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, bullSta
   const result = state === 'completed' && job.returnvalue ? job.returnvalue : null;
   const finished = FINISHED_STATES.includes(state);
   const error = state === 'completed' ? null : parseFailure(job.failedReason);
-  const failures = state === 'failed' || state === 'cancelled' ? regionFailures(error, data.spec.regions.map((r) => r.region)) : {};
+  // per-region failures: recorded in the job's data (checked: region-failures.ts), or in an old job's failure text
+  const failures = state === 'failed' || state === 'cancelled' ? regionFailures(data, error, data.spec.regions.map((r) => r.region)) : {};
   return {
     id: job.id ?? '',
     name: job.name,
@@ -183,7 +161,7 @@ export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, bullSta
       const status = regionStatus(t, progress, data.completedRegions?.[t.region], result?.regions?.[t.region]);
       const replaced = result?.regions?.[t.region]?.replaced ?? data.replaced?.[t.region];
       if (replaced) status.replaced = replaced;
-      const failure = failures[t.region];
+      const failure = failures[t.region] !== undefined ? serialized(failures[t.region]!) : undefined;
       if (failure && status.manifestKey === undefined) {
         status.error = failure;
         status.stage = 'failed';
