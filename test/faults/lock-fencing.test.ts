@@ -16,12 +16,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Job } from 'bullmq';
-import type { BundleJobData, BundleJobResult } from '@bundlefarm/queue';
-import { s3Requests } from '../helpers/fault-proxy.js';
-import { registerS3Credentials } from '../helpers/s3-server.js';
+import { holdFirstPartUploads, untilJobFinished, untilPartUploadBy, workerKeys, workerKeysEnv } from '../helpers/job-takeover.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { serviceEnvironment, specFor, until, type WorkerProcess } from '../service/service-environment.js';
+import { serviceEnvironment, specFor, type WorkerProcess } from '../service/service-environment.js';
 import { assertSoleBundle, unbundleWithCli } from './published-bundles.js';
 import { assertCutWorkerWroteFirst, untilFencedOrLate, workerConfigWith } from './takeover-order.js';
 
@@ -38,8 +35,8 @@ after(async () => {
 
 describe('a worker cut off from Redis but not from S3', { timeout: 240_000 }, () => {
   it('stops writing before the worker that takes its job over writes; the published bundle is intact', { timeout: 240_000 }, async () => {
-    const keysA = registerS3Credentials();
-    const keysB = registerS3Credentials();
+    const keysA = workerKeys();
+    const keysB = workerKeys();
     // A: Redis through the proxy; us-east-1 through the S3 fault proxy, one part at a time
     const configA = await workerConfigWith(env, 'worker-a.json', (c) => {
       c.s3.partsInFlight = 1;
@@ -51,37 +48,23 @@ describe('a worker cut off from Redis but not from S3', { timeout: 240_000 }, ()
     const a = await env.startWorker({
       BUNDLEFARM_CONFIG: configA,
       BUNDLEFARM_REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`,
-      TEST_S3_KEY_ID: keysA.accessKeyId,
-      TEST_S3_SECRET: keysA.secretAccessKey,
+      ...workerKeysEnv(keysA),
     });
     workers.push(a);
 
     const bucket = await env.bucket('fencing');
-    // A's first part uploads are answered only after B can have taken the job over (lock expiry plus
-    // up to two stalled checks: at most 3 locks after the cut): unfenced, A would send its next parts then
-    env.eastProxy.addFault({
-      match: (q) => q.method === 'PUT' && q.path.includes('.part.') && s3Requests.inBucket(bucket)(q),
-      times: 3,
-      action: { type: 'delay', ms: 3 * LOCK_MS + 2_000 },
-    });
+    // A's first part uploads are answered only after B can have taken the job over: unfenced, A would send its next parts then
+    holdFirstPartUploads(env.eastProxy, bucket, LOCK_MS);
     const posted = await env.api('POST', '/v1/bundles', specFor([{ region: 'us-east-1', bucket, prefix: '' }], { name: 'fenced', level: 1 }));
     assert.equal(posted.status, 202, JSON.stringify(posted.json));
     const id: string = posted.json.id;
-    await until('A to upload its first part', () => env.s3.requests.all.some((r) => r.accessKeyId === keysA.accessKeyId && r.key?.includes('.part.')) || undefined, 60_000, 20);
+    await untilPartUploadBy(env.s3, keysA);
 
-    const b = await env.startWorker({ BUNDLEFARM_CONFIG: configB, TEST_S3_KEY_ID: keysB.accessKeyId, TEST_S3_SECRET: keysB.secretAccessKey });
+    const b = await env.startWorker({ BUNDLEFARM_CONFIG: configB, ...workerKeysEnv(keysB) });
     workers.push(b);
     redisProxy.cut();
 
-    const done = await until(
-      'the job to complete on B',
-      async () => {
-        const job = await Job.fromId<BundleJobData, BundleJobResult>(env.queue, id);
-        return job?.finishedOn ? job : undefined;
-      },
-      180_000,
-      100,
-    );
+    const done = await untilJobFinished(env.queue, id);
     assert.equal(await done.getState(), 'completed', `${done.failedReason ?? ''}\nA:\n${a.output()}\nB:\n${b.output()}`);
     // until A has shown what it does: fenced itself, or wrote after B's first write
     await untilFencedOrLate(env, { keys: keysA, worker: a }, keysB);

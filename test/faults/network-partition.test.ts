@@ -22,12 +22,10 @@
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
-import { Job } from 'bullmq';
-import type { BundleJobData, BundleJobResult } from '@bundlefarm/queue';
-import { s3Requests, startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
+import { holdFirstPartUploads, untilJobFinished, untilPartUploadBy, workerKeys, workerKeysEnv } from '../helpers/job-takeover.js';
 import { addNetworkHosts, needsNetworkNamespaces, type NetworkHost } from '../helpers/network-namespace.js';
-import { registerS3Credentials } from '../helpers/s3-server.js';
-import { serviceEnvironment, specFor, until, type ServiceEnvironment, type WorkerProcess } from '../service/service-environment.js';
+import { serviceEnvironment, specFor, type ServiceEnvironment, type WorkerProcess } from '../service/service-environment.js';
 import { assertSoleBundle, unbundleWithCli } from './published-bundles.js';
 import { assertCutWorkerWroteFirst, untilFencedOrLate, workerConfigWith } from './takeover-order.js';
 
@@ -66,8 +64,8 @@ describe('a network partition between hosts: a worker cut off from Redis but not
   it('stops writing before the worker that takes its job over writes; the published bundle is intact', { timeout: 240_000 }, async () => {
     assert.ok(world);
     const { env, hosts, s3, workers } = world;
-    const keysA = registerS3Credentials();
-    const keysB = registerS3Credentials();
+    const keysA = workerKeys();
+    const keysB = workerKeys();
     // each host: Redis and S3 (us-east-1, the only region of the job) at its root-side addresses; A one part at a time
     const configFor = (name: string, proxy: FaultProxy, more: (c: any) => void = () => {}): Promise<string> =>
       workerConfigWith(env, name, (c) => {
@@ -79,35 +77,22 @@ describe('a network partition between hosts: a worker cut off from Redis but not
     const configB = await configFor('worker-b.json', s3.b);
     const redisUrl = (host: NetworkHost): string => `redis://${host.redisAddress}:${env.redis.port}`;
 
-    const a = await env.startWorker({ BUNDLEFARM_CONFIG: configA, BUNDLEFARM_REDIS_URL: redisUrl(hosts.a), TEST_S3_KEY_ID: keysA.accessKeyId, TEST_S3_SECRET: keysA.secretAccessKey }, { wrap: hosts.a.wrap });
+    const a = await env.startWorker({ BUNDLEFARM_CONFIG: configA, BUNDLEFARM_REDIS_URL: redisUrl(hosts.a), ...workerKeysEnv(keysA) }, { wrap: hosts.a.wrap });
     workers.push(a);
 
     const bucket = await env.bucket('partition');
-    // A's first part uploads are answered only after B can have taken the job over (lock expiry plus
-    // up to two stalled checks: at most 3 locks after the cut): unfenced, A would send its next parts then
-    s3.a.addFault({
-      match: (q) => q.method === 'PUT' && q.path.includes('.part.') && s3Requests.inBucket(bucket)(q),
-      times: 3,
-      action: { type: 'delay', ms: 3 * LOCK_MS + 2_000 },
-    });
+    // A's first part uploads are answered only after B can have taken the job over: unfenced, A would send its next parts then
+    holdFirstPartUploads(s3.a, bucket, LOCK_MS);
     const posted = await env.api('POST', '/v1/bundles', specFor([{ region: 'us-east-1', bucket, prefix: '' }], { name: 'partitioned', level: 1 }));
     assert.equal(posted.status, 202, JSON.stringify(posted.json));
     const id: string = posted.json.id;
-    await until('A to upload its first part', () => env.s3.requests.all.some((r) => r.accessKeyId === keysA.accessKeyId && r.key?.includes('.part.')) || undefined, 60_000, 20);
+    await untilPartUploadBy(env.s3, keysA);
 
-    const b = await env.startWorker({ BUNDLEFARM_CONFIG: configB, BUNDLEFARM_REDIS_URL: redisUrl(hosts.b), TEST_S3_KEY_ID: keysB.accessKeyId, TEST_S3_SECRET: keysB.secretAccessKey }, { wrap: hosts.b.wrap });
+    const b = await env.startWorker({ BUNDLEFARM_CONFIG: configB, BUNDLEFARM_REDIS_URL: redisUrl(hosts.b), ...workerKeysEnv(keysB) }, { wrap: hosts.b.wrap });
     workers.push(b);
     await hosts.a.cutRedis();
 
-    const done = await until(
-      'the job to complete on B',
-      async () => {
-        const job = await Job.fromId<BundleJobData, BundleJobResult>(env.queue, id);
-        return job?.finishedOn ? job : undefined;
-      },
-      180_000,
-      100,
-    );
+    const done = await untilJobFinished(env.queue, id);
     assert.equal(await done.getState(), 'completed', `${done.failedReason ?? ''}\nA:\n${a.output()}\nB:\n${b.output()}`);
     await untilFencedOrLate(env, { keys: keysA, worker: a }, keysB);
     assert.equal(b.records().filter((r) => r.jobId === id && r.msg === 'job completed').length, 1);

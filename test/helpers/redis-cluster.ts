@@ -2,16 +2,15 @@
  * A real Redis Cluster of the test's own on free loopback ports: six `redis-server --cluster-enabled
  * yes`, joined with `redis-cli --cluster create … --cluster-replicas 1` (three masters, one replica
  * each). `startRedisCluster` resolves once every node reports `cluster_state:ok`. Needs redis-server and
- * redis-cli (check `clusterAvailable()` in the test's skip option).
+ * redis-cli (check `clusterAvailable()` in the test's skip option). Each node is started by
+ * redis-process.ts (free port, a directory of its own, reaped at exit, its log quoted on failure).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { killOnExit, removeOnExit } from './exit-cleanup.js';
 import { until } from './poll.js';
-import { freePort } from './redis-server.js';
+import { launchRedis, NO_PERSISTENCE, redisDir, type RedisProcess } from './redis-process.js';
 import { hasCommand } from './requirements.js';
 
 export interface TestRedisCluster {
@@ -27,38 +26,25 @@ export function clusterAvailable(): boolean {
 }
 
 export async function startRedisCluster(): Promise<TestRedisCluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'bundlefarm-cluster-'));
-  removeOnExit(dir);
-  const children: ChildProcess[] = [];
+  const dir = await redisDir('bundlefarm-cluster-');
+  const nodes: RedisProcess[] = [];
   const ports: number[] = [];
   const dispose = async (): Promise<void> => {
-    await Promise.all(
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
-            c.once('exit', () => resolve());
-            c.kill('SIGKILL');
-          }),
-      ),
-    );
+    await Promise.all(nodes.map((n) => n.terminate('SIGKILL')));
     await rm(dir, { recursive: true, force: true }).catch(() => {});
   };
   try {
     for (let i = 0; i < 6; i++) {
-      const port = await freePort();
-      ports.push(port);
-      const d = join(dir, String(port));
+      const d = join(dir, `node-${i}`);
       await mkdir(d);
-      const c = spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000', '--save', '', '--appendonly', 'no', '--dir', d],
-        { stdio: 'ignore' },
-      );
-      killOnExit(c);
-      children.push(c);
+      const node = await launchRedis({
+        dir: d,
+        name: `cluster-node-${i}`,
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000', ...NO_PERSISTENCE],
+      });
+      nodes.push(node);
+      ports.push(node.port);
     }
-    for (const port of ports) await until(`cluster node ${port} to answer`, () => ask(port, async (r) => (await r.ping()) === 'PONG' || undefined), 10_000, 50);
     const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], {
       encoding: 'utf8',
       timeout: 60_000,
@@ -68,7 +54,10 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
       await until(`cluster node ${port} to report cluster_state:ok`, () => ask(port, async (r) => /cluster_state:ok/.test(String(await r.call('CLUSTER', 'INFO'))) || undefined), 60_000, 100);
     }
   } catch (err) {
+    // what the nodes said, for a cluster that did not form (a node that did not start quotes its own log)
+    const logs = nodes.map((n) => `--- cluster node ${n.port} (${n.logFile}):\n${n.log().split('\n').slice(-10).join('\n')}`).join('\n');
     await dispose();
+    if (err instanceof Error && logs !== '') err.message += `\n${logs}`;
     throw err;
   }
   return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports, dispose };

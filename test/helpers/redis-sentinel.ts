@@ -6,16 +6,15 @@
  * sentinels name the replica as master.
  *
  * Needs redis-server with Sentinel support (any Redis since 2.8; `redis-sentinel` is the same binary):
- * check `sentinelAvailable()` in the test's skip option.
+ * check `sentinelAvailable()` in the test's skip option. Every process is started by redis-process.ts
+ * (free port, reaped at exit, its log quoted when it fails to start).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { killOnExit, removeOnExit } from './exit-cleanup.js';
 import { until } from './poll.js';
-import { freePort } from './redis-server.js';
+import { launchRedis, NO_PERSISTENCE, redisDir, type RedisProcess } from './redis-process.js';
 import { hasCommand } from './requirements.js';
 
 export const SENTINEL_MASTER_NAME = 'bfmaster';
@@ -48,156 +47,121 @@ export function sentinelAvailable(): boolean {
 }
 
 export async function startSentinelGroup(): Promise<SentinelGroup> {
-  const dir = await mkdtemp(join(tmpdir(), 'bundlefarm-sentinel-'));
-  removeOnExit(dir);
-  const children: ChildProcess[] = [];
-  const start = (args: string[]): ChildProcess => {
-    const c = spawn('redis-server', args, { stdio: 'ignore' });
-    killOnExit(c);
-    children.push(c);
-    return c;
+  const dir = await redisDir('bundlefarm-sentinel-');
+  const processes: RedisProcess[] = [];
+  const dispose = async (): Promise<void> => {
+    await Promise.all(processes.map((p) => p.terminate('SIGKILL')));
+    await rm(dir, { recursive: true, force: true }).catch(() => {});
   };
-  const server = async (port: number, name: string, extra: string[]): Promise<ChildProcess> => {
+  const start = async (name: string, options: { args: string[]; configFile?: string }): Promise<RedisProcess> => {
     const d = join(dir, name);
     await mkdir(d, { recursive: true });
-    return start(['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', d, ...extra]);
+    const p = await launchRedis({ ...options, dir: d, name });
+    processes.push(p);
+    return p;
   };
 
-  const masterPort = await freePort();
-  const replicaPort = await freePort();
-  const master = await server(masterPort, 'master', []);
-  await answers(masterPort);
-  const replica = await server(replicaPort, 'replica', ['--replicaof', '127.0.0.1', String(masterPort)]);
-  await answers(replicaPort);
-
-  const sentinelPorts: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const port = await freePort();
-    sentinelPorts.push(port);
-    const conf = join(dir, `sentinel-${i}.conf`);
-    // sentinel rewrites its config file (what it learned): it must be its own and writable
-    await writeFile(
-      conf,
-      [
-        `port ${port}`,
-        'bind 127.0.0.1',
-        `dir ${dir}`,
-        `sentinel monitor ${SENTINEL_MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
-        `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} 1000`,
-        `sentinel failover-timeout ${SENTINEL_MASTER_NAME} 10000`,
-        `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
-        '',
-      ].join('\n'),
-    );
-    start([conf, '--sentinel']);
+  try {
+    return await formGroup();
+  } catch (err) {
+    // what the processes said, for a group that did not form (one that did not start quotes its own log)
+    const logs = processes.map((p) => `--- ${p.logFile}:\n${p.log().split('\n').slice(-10).join('\n')}`).join('\n');
+    await dispose();
+    if (err instanceof Error && logs !== '') err.message += `\n${logs}`;
+    throw err;
   }
-  for (const port of sentinelPorts) await answers(port);
 
-  const ask = async <T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T | undefined> => {
-    const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    r.on('error', () => {});
-    try {
-      await r.connect();
-      return await fn(r);
-    } catch {
-      return undefined;
-    } finally {
-      r.disconnect();
-    }
-  };
-  // every sentinel knows the replica and the two others: a failover can be agreed on
-  for (const port of sentinelPorts) {
-    await until(
-      `sentinel ${port} to see the replica and two other sentinels`,
-      () =>
-        ask(port, async (r) => {
-          const fields = (await r.call('SENTINEL', 'MASTER', SENTINEL_MASTER_NAME)) as string[];
-          const info = new Map<string, string>();
-          for (let i = 0; i + 1 < fields.length; i += 2) info.set(fields[i]!, fields[i + 1]!);
-          return info.get('num-slaves') === '1' && info.get('num-other-sentinels') === '2' ? true : undefined;
-        }),
-      60_000,
-      100,
-    );
-  }
-  // and the replica is in sync with the master
-  const inSync = (): Promise<true> =>
-    until(
-      'the replica to be in sync',
-      async () => {
-        const masterOffset = await ask(masterPort, async (r) => /master_repl_offset:(\d+)/.exec(await r.info('replication'))?.[1]);
-        const replicaInfo = await ask(replicaPort, (r) => r.info('replication'));
-        const replicaOffset = /slave_repl_offset:(\d+)/.exec(replicaInfo ?? '')?.[1];
-        return (/master_link_status:up/.test(replicaInfo ?? '') && masterOffset !== undefined && masterOffset === replicaOffset) || undefined;
-      },
-      30_000,
-      100,
-    );
-  await inSync();
+  async function formGroup(): Promise<SentinelGroup> {
+    const master = await start('master', { args: [...NO_PERSISTENCE] });
+    const masterPort = master.port;
+    const replica = await start('replica', { args: [...NO_PERSISTENCE, '--replicaof', '127.0.0.1', String(masterPort)] });
+    const replicaPort = replica.port;
 
-  return {
-    url: `redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/${SENTINEL_MASTER_NAME}`,
-    masterPort,
-    replicaPort,
-    sentinelPorts,
-    pauseReplica: () => void replica.kill('SIGSTOP'),
-    async resumeReplica() {
-      replica.kill('SIGCONT');
-      await inSync();
-    },
-    async killMaster() {
-      if (master.exitCode !== null || master.signalCode !== null) return;
-      const exited = new Promise<void>((r) => master.once('exit', () => r()));
-      master.kill('SIGKILL');
-      await exited;
-    },
-    failedOver: (formerPort, timeoutMs = 60_000) =>
-      until(
-        'the sentinels to promote another master',
-        async () => {
-          for (const port of sentinelPorts) {
-            const addr = await ask(port, (r) => r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER_NAME) as Promise<string[] | null>);
-            const p = Number(addr?.[1]);
-            if (addr && p !== formerPort) return p;
-          }
-          return undefined;
-        },
-        timeoutMs,
-        100,
-      ),
-    async dispose() {
-      await Promise.all(
-        children.map(
-          (c) =>
-            new Promise<void>((resolve) => {
-              if (c.exitCode !== null || c.signalCode !== null) return resolve();
-              c.once('exit', () => resolve());
-              c.kill('SIGKILL');
-            }),
-        ),
+    const sentinelPorts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const conf = join(dir, `sentinel-${i}.conf`);
+      // sentinel rewrites its config file (what it learned): it must be its own and writable
+      await writeFile(
+        conf,
+        [
+          `sentinel monitor ${SENTINEL_MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
+          `sentinel down-after-milliseconds ${SENTINEL_MASTER_NAME} 1000`,
+          `sentinel failover-timeout ${SENTINEL_MASTER_NAME} 10000`,
+          `sentinel parallel-syncs ${SENTINEL_MASTER_NAME} 1`,
+          '',
+        ].join('\n'),
       );
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
-    },
-  };
-}
+      sentinelPorts.push((await start(`sentinel-${i}`, { configFile: conf, args: ['--sentinel'] })).port);
+    }
 
-/** Resolves once something answers PING on `port`. */
-async function answers(port: number): Promise<void> {
-  await until(
-    `redis on ${port} to answer`,
-    async () => {
+    const ask = async <T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T | undefined> => {
       const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       r.on('error', () => {});
       try {
         await r.connect();
-        return (await r.ping()) === 'PONG' || undefined;
+        return await fn(r);
       } catch {
         return undefined;
       } finally {
         r.disconnect();
       }
-    },
-    10_000,
-    50,
-  );
+    };
+    // every sentinel knows the replica and the two others: a failover can be agreed on
+    for (const port of sentinelPorts) {
+      await until(
+        `sentinel ${port} to see the replica and two other sentinels`,
+        () =>
+          ask(port, async (r) => {
+            const fields = (await r.call('SENTINEL', 'MASTER', SENTINEL_MASTER_NAME)) as string[];
+            const info = new Map<string, string>();
+            for (let i = 0; i + 1 < fields.length; i += 2) info.set(fields[i]!, fields[i + 1]!);
+            return info.get('num-slaves') === '1' && info.get('num-other-sentinels') === '2' ? true : undefined;
+          }),
+        60_000,
+        100,
+      );
+    }
+    // and the replica is in sync with the master
+    const inSync = (): Promise<true> =>
+      until(
+        'the replica to be in sync',
+        async () => {
+          const masterOffset = await ask(masterPort, async (r) => /master_repl_offset:(\d+)/.exec(await r.info('replication'))?.[1]);
+          const replicaInfo = await ask(replicaPort, (r) => r.info('replication'));
+          const replicaOffset = /slave_repl_offset:(\d+)/.exec(replicaInfo ?? '')?.[1];
+          return (/master_link_status:up/.test(replicaInfo ?? '') && masterOffset !== undefined && masterOffset === replicaOffset) || undefined;
+        },
+        30_000,
+        100,
+      );
+    await inSync();
+
+    return {
+      url: `redis+sentinel://${sentinelPorts.map((p) => `127.0.0.1:${p}`).join(',')}/${SENTINEL_MASTER_NAME}`,
+      masterPort,
+      replicaPort,
+      sentinelPorts,
+      pauseReplica: () => void replica.child.kill('SIGSTOP'),
+      async resumeReplica() {
+        replica.child.kill('SIGCONT');
+        await inSync();
+      },
+      killMaster: () => master.terminate('SIGKILL'),
+      failedOver: (formerPort, timeoutMs = 60_000) =>
+        until(
+          'the sentinels to promote another master',
+          async () => {
+            for (const port of sentinelPorts) {
+              const addr = await ask(port, (r) => r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_MASTER_NAME) as Promise<string[] | null>);
+              const p = Number(addr?.[1]);
+              if (addr && p !== formerPort) return p;
+            }
+            return undefined;
+          },
+          timeoutMs,
+          100,
+        ),
+      dispose,
+    };
+  }
 }

@@ -1,8 +1,9 @@
 // The OpenAPI document as a client generator meets it: operationIds, named schemas, every error with the
 // Error schema and its codes; TypeScript types generated from it (openapi-typescript) against which the
-// CLI's API client compiles, so the document and the client cannot drift; and /docs rendered in Chromium.
+// CLI's API client compiles, so the document and the client cannot drift; the CLI's committed types
+// (packages/cli/src/api-types.ts) being what the document generates now; and /docs rendered in Chromium.
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { chromium } from 'playwright-core';
 import ts from 'typescript';
 import { ERROR_REGISTRY } from '@bundlefarm/errors';
 import { buildServer, OPERATIONS } from '@bundlefarm/server';
+import { API_TYPES_FILE, renderApiTypes } from '../../scripts/api-types.js';
 import { startRedis, type TestRedis } from '../helpers/redis-server.js';
 import { chromiumPath, needsBrowser } from '../helpers/requirements.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -80,6 +82,11 @@ describe('the OpenAPI document', () => {
     for (const name of ['JobSpec', 'EnqueuedJob', 'BundleStatus', 'Error', 'Upload']) assert.ok(doc.components.schemas[name], name);
     assert.deepEqual(doc.components.schemas.Error.required, ['error', 'message']);
     assert.ok(doc.paths['/v1/bundles'].post.requestBody.content['application/json'].example, 'an example spec');
+  });
+
+  it('is what the CLI API types committed in packages/cli/src/api-types.ts were generated from (they are current)', async () => {
+    // the CLI's response types are these generated ones: a schema changed without `npm run api-types` fails here
+    assert.equal(await readFile(API_TYPES_FILE, 'utf8'), await renderApiTypes(doc), 'packages/cli/src/api-types.ts is stale: run `npm run api-types`');
   });
 
   it('generates TypeScript types (openapi-typescript) against which the CLI API client compiles', async () => {

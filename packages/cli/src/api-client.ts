@@ -1,118 +1,40 @@
 /**
  * A small client of the bundlefarm API (`fetch`, Node 20), for `bundlefarm enqueue`, `status`, `list`,
  * `cancel`, `retry` and `logs`.
- * The types are the API's wire format (see GET /openapi.json), the parts the CLI reads; an error
- * response becomes a BundlefarmError with the server's code, so the CLI prints
- * `bundlefarm: BF_BAD_SPEC: …` and exits 1 as for local errors.
+ * The response types are the API's wire format, generated from its OpenAPI document (api-types.ts);
+ * the job spec it sends is stated here (the server checks it, and test/service/openapi.test.ts that it
+ * fits the document). An error response becomes a BundlefarmError with the server's code, so the CLI
+ * prints `bundlefarm: BF_BAD_SPEC: …` and exits 1 as for local errors.
  */
 import { BundlefarmError, InvalidOptionError } from '@bundlefarm/errors';
+import type { components } from './api-types.js';
 
 export const API_URL_ENV = 'BUNDLEFARM_API_URL';
 export const API_TOKEN_ENV = 'BUNDLEFARM_API_TOKEN';
 
-export interface ApiProblem {
-  path: string;
-  message: string;
-}
+// The API's responses as the server's OpenAPI document states them (api-types.ts, generated from it:
+// `npm run api-types`); named here as the CLI reads them.
+type Schemas = components['schemas'];
 
-export interface ApiErrorBody {
-  error: string;
-  message: string;
-  problems?: ApiProblem[];
-}
-
-export interface EnqueuedJob {
-  id: string;
-  name: string;
-  created: boolean;
-  statusUrl: string;
-}
-
-export interface JobProgressView {
-  stage: string;
-  percent: number;
-  bytesIn: number;
-  totalIn: number;
-  bytesOut: number;
-  partsDone: number;
-  partsTotal?: number;
-  /** Jobs with a filesystem build: where it is. */
-  filesystem?: { phase: string; entries: number; fileBytes: number };
-}
-
-export interface RegionErrorView {
-  code: string;
-  message: string;
-}
-
-export interface RegionStatusView {
-  region: string;
-  bucket: string;
-  prefix: string;
-  stage: string;
-  partsDone: number;
-  manifestKey?: string;
-  error?: RegionErrorView;
-  /** The bundle someone else had published here, replaced by this job (`--replace`): what of it is gone. */
-  replaced?: { manifest: string; removed: string[] };
-  /** The AMI the bundle is registered as (targets with `register`). */
-  imageId?: string;
-  imageName?: string;
-}
-
-export interface JobStatusView {
-  id: string;
-  name: string;
-  state: string;
-  finished: boolean;
-  progress: JobProgressView | null;
-  result: { name: string; digest: string; size: number; bundledSize: number; parts: number; seconds: number; uploadRetries: number } | null;
-  error: { code: string; message: string } | null;
-  attempts: { made: number; started: number; max: number };
-  regions: RegionStatusView[];
-}
-
+export type ApiErrorBody = Schemas['Error'];
+export type ApiProblem = NonNullable<ApiErrorBody['problems']>[number];
+export type EnqueuedJob = Schemas['EnqueuedJob'];
+export type JobStatusView = Schemas['BundleStatus'];
+export type JobProgressView = NonNullable<JobStatusView['progress']>;
+export type RegionStatusView = JobStatusView['regions'][number];
+export type RegionErrorView = NonNullable<RegionStatusView['error']>;
+/** GET /v1/bundles: a page of jobs. */
+export type JobPageView = Schemas['BundleList'];
 /** One job of GET /v1/bundles. */
-export interface JobSummaryView {
-  id: string;
-  name: string;
-  state: string;
-  finished: boolean;
-  source: string;
-  principal?: string;
-  regions: string[];
-  percent: number | null;
-  stage: string | null;
-  error: { code: string; message: string } | null;
-  createdAt: string;
-  finishedAt: string | null;
-}
-
-export interface JobPageView {
-  jobs: JobSummaryView[];
-  nextCursor: string | null;
-}
-
-export interface CancelView {
-  id: string;
-  outcome: 'removed' | 'cancelling';
-  previousState: string;
-}
-
-export interface RetryView {
-  id: string;
-  state: string;
-  keptRegions: string[];
-}
-
-export interface JobLogView {
-  id: string;
-  lines: string[];
-  next: number;
-  total: number;
-  state: string;
-  finished: boolean;
-}
+export type JobSummaryView = JobPageView['jobs'][number];
+export type CancelView = Schemas['CancelResult'];
+export type RetryView = Schemas['RetryResult'];
+export type JobLogView = Schemas['BundleLogs'];
+/** An upload into the staging area (see the API's /v1/uploads). */
+export type UploadView = Schemas['Upload'];
+/** One part of an upload (POST/GET /v1/uploads): stored already (`etag`), or to PUT to `url`. */
+export type UploadPartView = UploadView['parts'][number];
+export type CompletedUploadView = Schemas['CompletedUpload'];
 
 /** The job spec as POST /v1/bundles takes it. */
 export interface JobSpecBody {
@@ -136,28 +58,6 @@ export interface JobSpecBody {
   threads?: number;
   /** Replace a bundle already published at a target (default false: such a target is refused). */
   replace?: boolean;
-}
-
-/** One part of an upload (POST/GET /v1/uploads): stored already (`etag`), or to PUT to `url`. */
-export interface UploadPartView {
-  partNumber: number;
-  size: number;
-  etag?: string;
-  url?: string;
-}
-
-/** An upload into the staging area (see the API's /v1/uploads). */
-export interface UploadView {
-  id: string;
-  image: string;
-  filename: string;
-  size: number;
-  multipart: boolean;
-  partSize: number;
-  completed: boolean;
-  expiresAt: string;
-  parts: UploadPartView[];
-  completeUrl: string;
 }
 
 /** The API could not be reached (connection refused, DNS, timeout): transient. */
@@ -243,7 +143,7 @@ export class ApiClient {
     return this.request<UploadView>('GET', `/v1/uploads/${encodeURIComponent(id)}`);
   }
 
-  completeUpload(id: string, parts: Array<{ partNumber: number; etag: string }>): Promise<{ id: string; image: string; size: number }> {
+  completeUpload(id: string, parts: Array<{ partNumber: number; etag: string }>): Promise<CompletedUploadView> {
     return this.request('POST', `/v1/uploads/${encodeURIComponent(id)}/complete`, { parts });
   }
 

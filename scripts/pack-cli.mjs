@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+// Packs the bundlefarm command as one tarball that installs anywhere the npm registry is reachable:
+//
+//   npm run pack:cli                      # → ./bundlefarm-cli-<version>.tgz
+//   npm install -g ./bundlefarm-cli-<version>.tgz && bundlefarm --version
+//
+// `npm pack` of apps/cli alone gives a tarball that does not install: it depends on the workspace
+// packages (@bundlefarm/cli and what that uses), which are not published. So this script packs the
+// command with every workspace package it needs inside it, as bundled dependencies:
+//
+//   1. `npm pack` of apps/cli and of each workspace package it reaches through its dependencies (npm's own
+//      choice of files: each package's `files`, so dist/ but no tests; the native addon's C sources and its
+//      build script, not a build made on this machine);
+//   2. each unpacked into a staging directory, the workspace packages under node_modules/@bundlefarm/;
+//   3. the staged package.json: not private, the workspace packages listed as dependencies and as
+//      bundleDependencies, and every registry dependency they have (one range each; the script stops when
+//      two packages ask for different ranges) as the command's own dependencies, so npm installs them
+//      beside the bundle (and taken out of the bundled packages' package.json: see below);
+//   4. `npm pack` of the staging directory, renamed bundlefarm-cli-<version>.tgz.
+//
+// npm runs the bundled native package's install script (node scripts/build.mjs) at install, as for a
+// clone: it builds the addon where a C compiler is, and otherwise says what is missing and bundlefarm
+// falls back (it never fails the install).
+//
+// Needs `npm run build` first (the packages' dist/); the root script `pack:cli` runs it.
+// Usage: node scripts/pack-cli.mjs [--out DIR] (default: the repository root). Prints the tarball's path.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const APP = 'apps/cli';
+
+function fail(message) {
+  console.error(`pack-cli: ${message}`);
+  process.exit(1);
+}
+
+function parseArgs(argv) {
+  let out = root;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--out' && argv[i + 1] !== undefined) out = resolve(argv[++i]);
+    else fail(`unknown argument ${argv[i]} (usage: node scripts/pack-cli.mjs [--out DIR])`);
+  }
+  return { out };
+}
+
+const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
+
+/** name → { dir, manifest } for every workspace of the root package.json. */
+function workspaces() {
+  const byName = new Map();
+  for (const dir of readJson(join(root, 'package.json')).workspaces) {
+    const manifest = readJson(join(root, dir, 'package.json'));
+    byName.set(manifest.name, { dir, manifest });
+  }
+  return byName;
+}
+
+/** The workspace packages `start` reaches through dependencies, and the registry dependencies they ask for. */
+function closure(byName, start) {
+  const internal = [];
+  const external = new Map(); // name → { range, from }
+  const visit = (name) => {
+    if (internal.includes(name)) return;
+    internal.push(name);
+    const { manifest } = byName.get(name);
+    if (manifest.peerDependencies && Object.keys(manifest.peerDependencies).length > 0) fail(`${name} has peerDependencies: not handled here`);
+    for (const [dep, range] of Object.entries({ ...manifest.dependencies, ...manifest.optionalDependencies })) {
+      if (byName.has(dep)) {
+        visit(dep);
+        continue;
+      }
+      const seen = external.get(dep);
+      if (seen && seen.range !== range) fail(`${dep}: ${seen.from} asks for ${seen.range}, ${name} for ${range}; make them agree`);
+      external.set(dep, { range, from: name });
+    }
+  };
+  visit(start);
+  return { internal, external };
+}
+
+/** Runs a command, failing the script with its output when it fails; its stdout. */
+function sh(cmd, args, cwd) {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) fail(`${cmd} ${args.join(' ')} failed (${r.error?.message ?? r.status ?? r.signal}):\n${r.stdout ?? ''}${r.stderr ?? ''}`);
+  return r.stdout;
+}
+
+function main() {
+  const { out } = parseArgs(process.argv.slice(2));
+  const byName = workspaces();
+  const app = [...byName.values()].find((w) => w.dir === APP);
+  if (!app) fail(`${APP} is not a workspace of ${root}`);
+  const { internal, external } = closure(byName, app.manifest.name);
+  const bundled = internal.filter((n) => n !== app.manifest.name).sort();
+  for (const name of bundled) {
+    const { dir, manifest } = byName.get(name);
+    const entry = manifest.exports?.['.']?.default ?? manifest.main;
+    if (entry && !existsSync(join(root, dir, entry))) fail(`${name}: ${join(dir, entry)} is missing; run \`npm run build\` first`);
+  }
+
+  const work = mkdtempSync(join(tmpdir(), 'bundlefarm-pack-cli-'));
+  try {
+    const tarballs = join(work, 'tarballs');
+    const stage = join(work, 'stage');
+    mkdirSync(tarballs);
+    mkdirSync(stage);
+    // one npm pack for all of them; --ignore-scripts: no prepack/prepare (the root's would build again)
+    const packed = JSON.parse(sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tarballs, ...internal.flatMap((n) => ['-w', n])], root));
+    const fileOf = new Map(packed.map((p) => [p.name, join(tarballs, p.filename)]));
+    for (const name of internal) {
+      const file = fileOf.get(name);
+      if (!file) fail(`npm pack gave no tarball for ${name}`);
+      const into = name === app.manifest.name ? stage : join(stage, 'node_modules', ...name.split('/'));
+      mkdirSync(into, { recursive: true });
+      sh('tar', ['-xzf', file, '-C', into, '--strip-components=1'], root);
+    }
+
+    // a bundled package's registry dependencies become the command's own (step 3), and only those: npm counts
+    // whatever a bundled package depends on, installed beside it, as part of the bundle, and so (installing
+    // globally) would link none of their bins and run their install scripts without them (msgpackr-extract's fails)
+    for (const name of bundled) {
+      const file = join(stage, 'node_modules', ...name.split('/'), 'package.json');
+      const staged = readJson(file);
+      for (const field of ['dependencies', 'optionalDependencies']) {
+        if (!staged[field]) continue;
+        staged[field] = Object.fromEntries(Object.entries(staged[field]).filter(([dep]) => byName.has(dep)));
+      }
+      writeFileSync(file, `${JSON.stringify(staged, null, 2)}\n`);
+    }
+
+    const manifest = readJson(join(stage, 'package.json'));
+    delete manifest.private;
+    delete manifest.devDependencies;
+    const version = manifest.version;
+    manifest.description = `${manifest.description ?? 'bundlefarm'}; the workspace packages bundled (packed by scripts/pack-cli.mjs)`;
+    manifest.engines = readJson(join(root, 'package.json')).engines;
+    manifest.license = manifest.license ?? readJson(join(root, 'package.json')).license;
+    manifest.dependencies = Object.fromEntries([
+      ...bundled.map((n) => [n, byName.get(n).manifest.version]),
+      ...[...external.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([dep, { range }]) => [dep, range]),
+    ]);
+    manifest.bundleDependencies = bundled;
+    writeFileSync(join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+
+    const [result] = JSON.parse(sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tarballs], stage));
+    const missing = bundled.filter((n) => !result.bundled.includes(n));
+    if (missing.length > 0) fail(`npm pack left out bundled packages: ${missing.join(', ')}`);
+    mkdirSync(out, { recursive: true });
+    const target = join(out, `bundlefarm-cli-${version}.tgz`);
+    copyFileSync(join(tarballs, result.filename), target); // not rename: the temporary directory may be another file system
+    console.log(`pack-cli: ${result.entryCount} files, ${bundled.length} workspace packages bundled, ${external.size} registry dependencies`);
+    console.log(target);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main();
