@@ -17,15 +17,16 @@ import { ImageReader } from './image-reader.js';
 import type { ImageSource } from './image-source.js';
 import { sparseDataRuns, type SparseScanMethod } from './sparse-scan.js';
 import type { PartSink } from './part-sink.js';
-import { standalone, type CompressResult, type PieceMode } from './pool-worker.js';
+import type { CompressResult, PieceMode } from './pool-thread.js';
 import { ProgressThrottle, type BundleProgress } from './progress.js';
 import { storedBlocksLength } from './stored-blocks.js';
-import { sharedWorkerPool, type WorkerPool } from './worker-pool.js';
+import { sharedThreadPool, type ThreadPool } from './thread-pool.js';
+import { standalone } from './transfer-list.js';
 
 /**
  * Streaming, multi-core bundling: image → tar stream → parallel gzip (one member) → AES-128-CBC →
  * 10 MiB parts → sink. The serial stages (SHA-1 of the tar stream, CRC combination, AES, part slicing)
- * run on the calling thread, overlapped with compression and part hashing on the worker pool; every
+ * run on the calling thread, overlapped with compression and part hashing on the pool threads; every
  * queue is bounded, so memory does not grow with the image.
  */
 export interface BundleImageOptions {
@@ -42,7 +43,7 @@ export interface BundleImageOptions {
   /** Bytes of tar stream per compression task (default DEFAULT_BLOCK_SIZE; 64 KiB–64 MiB). */
   blockSize?: number;
   /** CPU pool (default: the process-wide shared pool). */
-  pool?: WorkerPool;
+  pool?: ThreadPool;
   signal?: AbortSignal;
   /** Called at most every `progressIntervalMs` and once at the end. */
   onProgress?: (progress: BundleProgress) => void;
@@ -93,7 +94,7 @@ export async function bundleImage(options: BundleImageOptions, sink: PartSink): 
   if (!Number.isInteger(blockSize) || blockSize < 64 * 1024 || blockSize > 64 * 1024 * 1024) {
     throw new InvalidOptionError('block size', `${String(blockSize)} is not between 64 KiB and 64 MiB`);
   }
-  const pool = options.pool ?? sharedWorkerPool();
+  const pool = options.pool ?? sharedThreadPool();
   const threads = options.threads ?? pool.threads;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new InvalidOptionError('threads', `${String(threads)} is not a whole number from 1 to 256`);
@@ -110,7 +111,7 @@ export async function bundleImage(options: BundleImageOptions, sink: PartSink): 
 /** Holes must add up to this much (and 1/32 of the image) to make a sparse member worth it. */
 const SPARSE_MIN_HOLES = 1024 * 1024;
 
-async function openImage(options: BundleImageOptions, pool: WorkerPool): Promise<ImageReader> {
+async function openImage(options: BundleImageOptions, pool: ThreadPool): Promise<ImageReader> {
   const opened = await ImageReader.openSource(options.image, options.name);
   try {
     const { source, info } = opened;
@@ -167,7 +168,7 @@ class BundleRun {
   constructor(
     private readonly options: BundleImageOptions,
     private readonly sink: PartSink,
-    private readonly pool: WorkerPool,
+    private readonly pool: ThreadPool,
     private readonly reader: ImageReader,
     private readonly level: number,
     private readonly blockSize: number,
