@@ -274,31 +274,33 @@ describe('bundlefarm API (no workers)', () => {
     });
   });
 
-  it('uses the Idempotency-Key as the job id: a repeat returns the same job, another spec is a conflict', async () => {
+  it("makes the job id from the Idempotency-Key and the principal: a repeat returns the same job, another spec is a conflict", async () => {
     const key = `build-${randomUUID()}`;
+    // the legacy token's principal is api-tokens (10 characters)
+    const id = `p10-api-tokens-${key}`;
     const spec = specFor(targets, { name: 'idem' });
     const first = await env.api('POST', '/v1/bundles', spec, { 'idempotency-key': key });
     assert.equal(first.status, 202);
-    assert.equal(first.json.id, key);
+    assert.equal(first.json.id, id);
     const before = await env.jobCount();
     const again = await env.api('POST', '/v1/bundles', spec, { 'idempotency-key': key });
     assert.equal(again.status, 200);
-    assert.equal(again.json.id, key);
+    assert.equal(again.json.id, id);
     assert.equal(again.json.created, false);
     const other = await env.api('POST', '/v1/bundles', specFor(targets, { name: 'other' }), { 'idempotency-key': key });
     assert.equal(other.status, 409);
     assert.equal(other.json.error, 'BF_IDEMPOTENCY_CONFLICT');
-    for (const bad of ['12345', 'has:colon', 'x'.repeat(201), '-lead']) {
+    for (const bad of ['12345', 'has:colon', 'x'.repeat(201), 'x'.repeat(200 - 'p10-api-tokens-'.length + 1), '-lead']) {
       const r = await env.api('POST', '/v1/bundles', spec, { 'idempotency-key': bad });
       assert.equal(r.status, 400, bad);
       assert.equal(r.json.error, 'BF_BAD_REQUEST');
     }
     assert.equal(await env.jobCount(), before);
     // cancelled while waiting: removed, and the key still names it (no second job)
-    const cancel = await env.api('DELETE', `/v1/bundles/${key}`);
+    const cancel = await env.api('DELETE', `/v1/bundles/${id}`);
     assert.equal(cancel.status, 200);
-    assert.deepEqual(cancel.json, { id: key, outcome: 'removed', previousState: 'waiting' });
-    assert.equal((await env.api('GET', `/v1/bundles/${key}`)).status, 404);
+    assert.deepEqual(cancel.json, { id, outcome: 'removed', previousState: 'waiting' });
+    assert.equal((await env.api('GET', `/v1/bundles/${id}`)).status, 404);
     const afterCancel = await env.api('POST', '/v1/bundles', spec, { 'idempotency-key': key });
     assert.equal(afterCancel.status, 200);
     assert.equal(await env.jobCount(), before - 1);

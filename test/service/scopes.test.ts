@@ -271,13 +271,22 @@ describe('scoped principals: the API', { timeout: 120_000 }, () => {
     await queue.resume();
   });
 
-  it("B cannot take over A's Idempotency-Key; nobody may claim github-/gitlab- job ids", async () => {
+  it("B cannot take over A's Idempotency-Key, nor tell it was used (keys are per principal); nobody may claim github-/gitlab- job ids", async () => {
     const key = `shared-${randomUUID()}`;
     const mine = await A('POST', '/v1/bundles', spec({ name: 'idem-a' }), { 'idempotency-key': key });
     assert.equal(mine.status, 202, mine.text);
-    const theirs = await B('POST', '/v1/bundles', spec({ name: 'idem-a', image: 'team-b/os.img', regions: [{ region: 'us-east-1', bucket: 'amis', prefix: 'team-b/' }] }), { 'idempotency-key': key });
-    assert.equal(theirs.status, 409, theirs.text);
-    assert.equal((await queue.getJob(key))?.data.principal, 'team-a');
+    assert.equal(mine.json.id, `p6-team-a-${key}`);
+    const bSpec = spec({ name: 'idem-a', image: 'team-b/os.img', regions: [{ region: 'us-east-1', bucket: 'amis', prefix: 'team-b/' }] });
+    // B's answer for A's key is the answer for a key nobody used: a job of its own
+    const theirs = await B('POST', '/v1/bundles', bSpec, { 'idempotency-key': key });
+    const unused = await B('POST', '/v1/bundles', { ...bSpec, name: 'idem-b' }, { 'idempotency-key': `unused-${randomUUID()}` });
+    assert.equal(theirs.status, 202, theirs.text);
+    assert.equal(unused.status, 202, unused.text);
+    assert.equal(theirs.json.id, `p6-team-b-${key}`);
+    assert.equal((await queue.getJob(`p6-team-a-${key}`))?.data.principal, 'team-a', "A's job is untouched");
+    assert.equal((await queue.getJob(theirs.json.id))?.data.principal, 'team-b');
+    // and B cannot name A's job by its id either
+    assert.equal((await B('GET', `/v1/bundles/${mine.json.id}`)).status, 404);
     for (const reserved of [`github-${randomUUID()}`, `GitLab-${randomUUID()}`]) {
       const r = await A('POST', '/v1/bundles', spec(), { 'idempotency-key': reserved });
       assert.equal(r.status, 400, r.text);
@@ -322,7 +331,7 @@ describe('scoped principals: the worker trusts no job for being in Redis', { tim
       return (c.active ?? 0) + (c.waiting ?? 0) + (c.delayed ?? 0) === 0 || undefined;
     });
     const before = proxy.requests.length;
-    const data = { spec: forged, source: 'api', principal: 'team-a' };
+    const data = { spec: forged, source: 'api', principal: 'team-a', issuedAt: Date.now() };
     await queue.add('forged', { ...data, mac: jobMac(Buffer.from(MAC_KEY), { id, ...data }) }, { jobId: id, attempts: 3 });
     const end = await finished(id);
     assert.equal(end.state, 'failed');
@@ -335,14 +344,14 @@ describe('scoped principals: the worker trusts no job for being in Redis', { tim
   it('refuses a job with a MAC that names no principal, or whose data was edited after the MAC', async () => {
     const inScope = validated({});
     const id = `forged-${randomUUID()}`;
-    const data = { spec: inScope, source: 'api' };
+    const data = { spec: inScope, source: 'api', issuedAt: Date.now() };
     const noPrincipal = await (async () => {
       await queue.add('forged', { ...data, mac: jobMac(Buffer.from(MAC_KEY), { id, ...data }) }, { jobId: id, attempts: 3 });
       return finished(id);
     })();
     assert.match(noPrincipal.failedReason ?? '', /^BF_JOB_UNAUTHORIZED: .*names no principal/);
     // a genuine job's MAC on an edited spec (what Bull Board's edit would do)
-    const good = { spec: inScope, source: 'api', principal: 'team-a' };
+    const good = { spec: inScope, source: 'api', principal: 'team-a', issuedAt: Date.now() };
     const id2 = `forged-${randomUUID()}`;
     const mac = jobMac(Buffer.from(MAC_KEY), { id: id2, ...good });
     const r = await inject({ ...good, spec: validated({ regions: [{ region: 'us-east-1', bucket: 'amis', prefix: 'team-a/other/' }] }), mac });
@@ -352,7 +361,7 @@ describe('scoped principals: the worker trusts no job for being in Redis', { tim
 
   it('runs an injected job that carries a valid MAC and stays in scope (the refusals above are about trust, not injection)', async () => {
     const id = `genuine-${randomUUID()}`;
-    const data = { spec: validated({ name: 'injected-ok' }), source: 'api', principal: 'team-a' };
+    const data = { spec: validated({ name: 'injected-ok' }), source: 'api', principal: 'team-a', issuedAt: Date.now() };
     const before = proxy.requests.length;
     await queue.add('genuine', { ...data, mac: jobMac(Buffer.from(MAC_KEY), { id, ...data }) }, { jobId: id });
     assert.equal((await finished(id)).state, 'completed');

@@ -33,46 +33,29 @@
  * cipher thread); part-sink.ts (where parts go). Unbundling (unbundle.ts, read-parts.ts) is the same
  * in reverse and serial: it checks every part's SHA-1 before using it.
  */
-// The public API, by stage. Everything else in this package is internal to the pipeline.
-
-// bundling
-export { bundleImage, DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL } from './bundle-image.js';
-export type { BundleImageOptions, BundleResult, BundleStats } from './bundle-image.js';
-export { createBundle } from './create-bundle.js';
-export type { CreateBundleOptions, CreatedBundle } from './create-bundle.js';
-export type { BundleProgress } from './progress.js';
-export type { PieceMode } from './pool-thread.js';
-
-// images
-export { checkImageSize, FileImageSource } from './image-source.js';
-export type { FileImageSourceOptions, ImageInfo, ImageSource } from './image-source.js';
-export { findDataRuns, sparseDataRuns } from './sparse-scan.js';
-export type { ScannableFile, ScanOptions, SparseScan, SparseScanMethod } from './sparse-scan.js';
-
-// where parts go, and where they come from
-export type { PartData, PartSink, SinkBeginInfo } from './part-sink.js';
-export { DirectorySink } from './directory-sink.js';
-export type { DirectorySinkOptions } from './directory-sink.js';
-export type { PartSource } from './part-source.js';
+// Making a bundle: createBundle (image file → bundle directory, the CLI's path) and bundleImage (any
+// ImageSource into any PartSink, a BullMQ worker's path), with their options, results and progress.
+export { createBundle, type CreateBundleOptions, type CreatedBundle } from './create-bundle.js';
+export { bundleImage, DEFAULT_LEVEL, type BundleImageOptions, type BundleResult } from './bundle-image.js';
+export { type BundleProgress } from './progress.js';
+// Where images come from (ImageSource; a local file) and where parts go (PartSink; a directory).
+export { FileImageSource, checkImageSize, type ImageSource, type ImageInfo, type FileImageSourceOptions } from './image-source.js';
+export { type PartSink, type PartData, type SinkBeginInfo } from './part-sink.js';
+export { DirectorySink, type DirectorySinkOptions } from './directory-sink.js';
+// Reading bundles back: where parts come from (PartSource; a directory), unbundling and verifying.
+export { type PartSource } from './part-source.js';
 export { DirectorySource } from './directory-source.js';
+export { readVerifiedParts } from './read-parts.js';
+export { unbundle, type UnbundleOptions, type UnbundleResult } from './unbundle.js';
+export { verifyBundle, type VerifyOptions, type VerifyReport } from './verify-bundle.js';
+// The pool threads (compression, part hashes, hole scans), shared by every bundle of a process.
+export { ThreadPool, sharedThreadPool, closeSharedThreadPool, type ThreadPoolOptions, type PoolActivity } from './thread-pool.js';
+// Which backends run (native or zlib deflate, AES, hole scan, part writes): for --version/--debug and a BullMQ worker's start log.
+export { engineBackends, formatBackends, type EngineBackends, type EngineBackendsOptions } from './backends.js';
 
-// unbundling
-export { MAX_PART_BYTES, readVerifiedParts } from './read-parts.js';
-export { unbundle } from './unbundle.js';
-export type { UnbundleOptions, UnbundleResult } from './unbundle.js';
-export { verifyBundle } from './verify-bundle.js';
-export type { VerifyOptions, VerifyReport } from './verify-bundle.js';
-
-// the pool threads, shared by every bundle of the process
-export { closeSharedThreadPool, sharedThreadPool, ThreadPool } from './thread-pool.js';
-export type { PoolActivity, ThreadPoolOptions } from './thread-pool.js';
-export type { CompressResult, CompressTask } from './pool-thread.js';
-
-// which implementation each stage runs
+// For tests: the hole scan, the deflate backend choice and CRC-32 combination, checked on their own.
+export { sparseDataRuns, findDataRuns } from './sparse-scan.js';
 export { deflatePreference, resolveBackend } from './deflate-backend.js';
-export type { DeflateBackend, DeflateBackendName } from './deflate-backend.js';
-export { engineBackends, formatBackends } from './backends.js';
-export type { EngineBackends, EngineBackendsOptions } from './backends.js';
 export { crc32Combine } from './crc32-combine.js';
 
 /**

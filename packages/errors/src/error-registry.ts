@@ -42,6 +42,7 @@ export const ERROR_REGISTRY = {
   BF_UNKNOWN_REGION: { http: 400, retry: 'no', where: 'any', meaning: 'the region or partition is not one bundlefarm has an EC2 certificate for' },
   BF_BAD_KEY: { http: 400, retry: 'no', where: 'any', meaning: 'the private key cannot be used (not PEM, truncated, encrypted, not RSA)' },
   BF_BAD_CERT: { http: 400, retry: 'no', where: 'any', meaning: 'the certificate cannot be used (not PEM X.509, not RSA)' },
+  BF_WEAK_KEY: { http: 400, retry: 'no', where: 'any', meaning: 'the private key is too weak to sign new bundles (RSA under 2048 bits); existing bundles made with it can still be read' },
   BF_CERT_KEY_MISMATCH: { http: 400, retry: 'no', where: 'any', meaning: 'the certificate is not the one of the private key given' },
   BF_KEY_NOT_CONFIGURED: { http: 400, retry: 'no', where: 'worker', meaning: 'the job names a signing identity the worker has not configured' },
   // ---- bundles read back: manifests, parts, archives ----

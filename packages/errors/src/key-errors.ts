@@ -22,6 +22,23 @@ export class InvalidCertificateError extends BundlefarmError {
   }
 }
 
+/**
+ * A private key too weak to make new signatures with (RSA under the minimum size). Only signing is
+ * refused: a weak key still decrypts and verifies the bundles it made before.
+ */
+export class WeakKeyError extends BundlefarmError {
+  static readonly code = 'BF_WEAK_KEY';
+  constructor(source: string, bits: number | undefined, minBits: number, options: BundlefarmErrorOptions = {}) {
+    super(
+      WeakKeyError.code,
+      `private key ${source} is too weak to sign new bundles: ${bits === undefined ? 'its size is unknown' : `${bits}-bit RSA`}, at least ${minBits} bits are needed ` +
+        `(make a new one: openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:${minBits}); bundles it made before can still be read`,
+      false,
+      { ...options, details: { ...options.details, source, ...(bits !== undefined ? { bits } : {}), minBits } },
+    );
+  }
+}
+
 export class CertificateKeyMismatchError extends BundlefarmError {
   static readonly code = 'BF_CERT_KEY_MISMATCH';
   constructor(cert: string, key: string, options: BundlefarmErrorOptions = {}) {

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { CertificateKeyMismatchError, InvalidCertificateError, InvalidKeyError } from '@bundlefarm/errors';
+import { CertificateKeyMismatchError, InvalidCertificateError, InvalidKeyError, WeakKeyError } from '@bundlefarm/errors';
 import { readBoundedFile } from './bounded-file.js';
 
 /**
@@ -146,8 +146,27 @@ function tooLarge(what: string): string {
   return `it holds more than ${MAX_PEM_FILE_SIZE} bytes (or never ends, like a device); ${what} is a few kB — is this the right file?`;
 }
 
-/** Throws CertificateKeyMismatchError unless the certificate carries the private key's public half. */
+/**
+ * Smallest RSA modulus a user key may have to sign new bundles (NIST SP 800-131A). Keys are not refused
+ * when they are loaded: a weaker key still reads (decrypts, verifies) the bundles it made before, and
+ * EC2's own certificates (1024-bit, mandated by the format) are only ever encrypted to.
+ */
+export const MIN_SIGNING_KEY_BITS = 2048;
+
+/** Throws WeakKeyError when `key` may not make new signatures (RSA modulus under MIN_SIGNING_KEY_BITS). */
+export function assertSigningKeyStrength(key: PrivateKeyMaterial): void {
+  const bits = key.key.asymmetricKeyDetails?.modulusLength;
+  if (bits === undefined || bits < MIN_SIGNING_KEY_BITS) throw new WeakKeyError(key.source, bits, MIN_SIGNING_KEY_BITS);
+}
+
+/**
+ * The check made wherever a signing identity is put together (a worker's identities at start-up, the
+ * CLI's bundle and migrate-manifest): throws WeakKeyError when the private key is too weak to sign new
+ * bundles, CertificateKeyMismatchError unless the certificate carries the private key's public half (so
+ * the certificate cannot be weak either).
+ */
 export function assertCertificateMatchesKey(cert: CertificateMaterial, key: PrivateKeyMaterial): void {
+  assertSigningKeyStrength(key);
   const a = cert.publicKey.export({ type: 'spki', format: 'der' });
   const b = createPublicKey(key.key).export({ type: 'spki', format: 'der' });
   if (!a.equals(b)) throw new CertificateKeyMismatchError(cert.source, key.source);

@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { CertificateKeyMismatchError } from '@bundlefarm/errors';
 import { wrapForKey, type BundleSecret } from './key-wrap.js';
-import type { CertificateMaterial, PrivateKeyMaterial } from './key-material.js';
+import { assertSigningKeyStrength, type CertificateMaterial, type PrivateKeyMaterial } from './key-material.js';
 import { MANIFEST_VERSION } from './limits.js';
 import { BUNDLEFARM_BUNDLER, type BlockDeviceMapping, type BundleManifest, type BundlerInfo, type ManifestPart } from './manifest.js';
 import { serializeManifest } from './manifest-serialize.js';
@@ -57,6 +57,8 @@ export function buildSignedManifest(
   const userSpki = user.certificate.publicKey.export({ type: 'spki', format: 'der' });
   const keySpki = createPublicKey(user.privateKey.key).export({ type: 'spki', format: 'der' });
   if (!userSpki.equals(keySpki)) throw new CertificateKeyMismatchError(user.certificate.source, user.privateKey.source);
+  // no new signature with a weak key, whoever calls (the identity's loader refuses it earlier)
+  assertSigningKeyStrength(user.privateKey);
 
   const manifest: BundleManifest = {
     version: MANIFEST_VERSION,

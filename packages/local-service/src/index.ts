@@ -1,6 +1,9 @@
 // @bundlefarm/local-service: the whole bundlefarm service on one machine (`bundlefarm serve --local`).
-export { runningLocalService, startLocalService, LOCAL_IDENTITY, type LocalService } from './local-service.js';
-export { DEFAULT_LOCAL_BUCKETS, defaultLocalDataDir, LOCAL_SERVICE_DEFAULTS, parseLocalBucket, resolveLocalServiceOptions, type LocalBucket, type LocalServiceOptions } from './local-service-options.js';
-export { LOCAL_ENV_FILE, readLocalEnv, type LocalEnv, type LocalSecrets } from './local-env-file.js';
+
+// Starting it, or finding the one already running, and its options.
+export { startLocalService, runningLocalService, type LocalService } from './local-service.js';
+export { defaultLocalDataDir, parseLocalBucket, type LocalBucket, type LocalServiceOptions } from './local-service-options.js';
 export { LocalServiceError } from './local-service-error.js';
-export { downloadLocalObjects, listLocalObjects, type LocalObject } from './local-s3-objects.js';
+// What it leaves for clients: its env file (URL, token) and the objects in its S3.
+export { readLocalEnv, type LocalEnv } from './local-env-file.js';
+export { listLocalObjects, downloadLocalObjects, type LocalObject } from './local-s3-objects.js';

@@ -27,7 +27,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /** The addon as built by scripts/build.mjs (resolved from src/ or dist/, both one level below the package root). */
-export const BUILT_BINDING_PATH = fileURLToPath(new URL('../build/Release/bundlefarm_native.node', import.meta.url));
+const BUILT_BINDING_PATH = fileURLToPath(new URL('../build/Release/bundlefarm_native.node', import.meta.url));
 
 /**
  * The addon this process loads: BUNDLEFARM_NATIVE_ADDON (the path of another build of it, e.g. one
@@ -98,7 +98,7 @@ export type LoadResult = { binding: NativeBinding } | { binding: null; reason: s
 export type LibdeflateLoadResult = { binding: NativeBinding & LibdeflateBinding } | { binding: null; reason: string };
 
 /** The command that adds the libdeflate part (printed by the build too). */
-export const ADD_LIBDEFLATE = 'apt-get install libdeflate-dev && npm rebuild';
+const ADD_LIBDEFLATE = 'apt-get install libdeflate-dev && npm rebuild';
 
 /**
  * Why BUNDLEFARM_NATIVE turns the addon off, or undefined when it does not. `off` (also `0`, `false`,

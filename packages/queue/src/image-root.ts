@@ -14,6 +14,9 @@
  * before it is opened at all), then open with O_RDONLY | O_NOFOLLOW | O_NONBLOCK (a path swapped for a
  * FIFO meanwhile opens at once instead of blocking a thread for good), fstat of that descriptor, and
  * the path resolved again: the file opened must be the very file (device and inode) found inside the root.
+ * Where /proc is mounted, the kernel's own name of the descriptor (/proc/self/fd/N) must be that path
+ * too: `path` in the result is then what was opened, not what a name led to at some other moment — so
+ * a caller that checks it against a scope checks the very file it reads (security re-review R2).
  */
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, type FileHandle } from 'node:fs/promises';
@@ -131,7 +134,8 @@ export async function openBeneath(root: string, requested: string): Promise<Root
     // been swapped for a symlink between the walk and the open)
     const again = await resolveBeneath(root, requested);
     const now = await lookup(again, requested);
-    if (again !== path || now.dev !== st.dev || now.ino !== st.ino) {
+    const opened = await descriptorPath(handle);
+    if (again !== path || now.dev !== st.dev || now.ino !== st.ino || (opened !== undefined && opened !== path)) {
       throw new UnsafePathError(requested, ROOT_LABEL, { details: { reason: 'the path changed while it was opened' } });
     }
     return { handle, stat: st, path };
@@ -139,6 +143,20 @@ export async function openBeneath(root: string, requested: string): Promise<Root
     await handle.close();
     throw err;
   }
+}
+
+/** The kernel's name of an open descriptor (/proc/self/fd/N); undefined where /proc is not mounted. */
+async function descriptorPath(handle: FileHandle): Promise<string | undefined> {
+  try {
+    return await readlink(`/proc/self/fd/${handle.fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `path` (a real path strictly inside `root`) relative to the root, with `/` separators: what image scopes match. */
+export function pathInRoot(root: string, path: string): string {
+  return relative(root, path).split(sep).join('/');
 }
 
 async function lookup(path: string, requested: string): Promise<Stats> {

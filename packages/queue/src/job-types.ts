@@ -16,8 +16,13 @@ export interface BundleJobData {
    * with a principals file run the job only inside that principal's scope.
    */
   principal?: string;
-  /** HMAC of id, spec, principal, source, delivery and origin (scopes/job-mac.ts), when the API has a job MAC key. */
+  /** HMAC of id, spec, principal, source, delivery, origin and issuedAt (scopes/job-mac.ts), when the API has a job MAC key. */
   mac?: string;
+  /**
+   * When the API issued the job (ms since the epoch; renewed by an API retry): covered by the MAC, so a
+   * worker with the key can refuse a copy of an old job put back into Redis (BUNDLEFARM_JOB_MAX_AGE).
+   */
+  issuedAt?: number;
   /** Regions finished by an earlier attempt (with their results): a retry redoes only the others. */
   completedRegions?: Record<string, RegionResult>;
   /**

@@ -142,7 +142,7 @@ export function registerEnqueue(program: Command, io: CliIo, flags: () => Global
     .option('--threads <n>', 'compression tasks of this job at once on its worker', intOption('--threads', 1, 64))
     .option('--api <url>', `bundlefarm API URL (default $${API_URL_ENV})`)
     .option('--token <token>', `API token (default $${API_TOKEN_ENV}; prefer the variable: arguments show in ps)`)
-    .option('--idempotency-key <key>', 'job id to use; enqueuing again with the same key returns the same job')
+    .option('--idempotency-key <key>', "makes the job id (with the token's principal); enqueuing again with the same key returns the same job")
     .option(
       '--replace',
       'replace a bundle already published at a target (its NAME.manifest.xml); without it such a target is refused (BF_BUNDLE_EXISTS) and left untouched',

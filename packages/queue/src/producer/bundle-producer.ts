@@ -11,7 +11,7 @@ import type { BundleJobData, BundleJobResult, JobOrigin, RegionResult } from '..
 import { addNotice, jobNotice, NOTIFY_QUEUE, type NoticeJobData } from '../notify/job-notice.js';
 import { BUNDLE_QUEUE, jobOptions } from '../queue-settings.js';
 import { createRedis } from '../redis-connection.js';
-import { jobMac } from '../scopes/job-mac.js';
+import { jobMac, jobMacFields, jobMacValid } from '../scopes/job-mac.js';
 import { CANCELLED_CODE, FINISHED_STATES, parseFailure, reportedState, toBundleStatus, type BundleState, type BundleStatus } from './bundle-status.js';
 import { listJobs, type JobPage, type ListOptions } from './job-listing.js';
 import { storedJobDataProblem, storedPrincipal } from './stored-job-data.js';
@@ -233,6 +233,8 @@ export class BundleProducer {
         ...(options.principal !== undefined ? { principal: options.principal } : {}),
         ...(options.origin !== undefined ? { origin: options.origin } : {}),
         ...(options.notify === true ? { notify: true as const } : {}),
+        // bound into the MAC: workers refuse a copy of the job put back into Redis long after (replay)
+        issuedAt: Date.now(),
       };
       if (this.options.jobMacKey) data.mac = jobMac(this.options.jobMacKey, { id, ...data });
       if (options.pendingNotice === true && data.notify === true) {
@@ -345,7 +347,15 @@ export class BundleProducer {
         for (const r of Object.values(job.returnvalue?.regions ?? {})) if (!r.error && r.manifestKey) completed[r.region] = r;
       }
       // a new run: its end is notified again (notices are one per job, state and run)
-      await job.updateData({ ...job.data, completedRegions: completed, run: (job.data.run ?? 0) + 1 });
+      const data: BundleJobData = { ...job.data, completedRegions: completed, run: (job.data.run ?? 0) + 1 };
+      // the principal asked for this run: issued anew (workers refuse jobs past their maximum age), but
+      // only a job whose MAC holds gets a new one — a retry must not vouch for data altered in Redis
+      const key = this.options.jobMacKey;
+      if (key && jobMacValid(key, jobMacFields(id, job.data as unknown as Record<string, unknown>), job.data.mac)) {
+        data.issuedAt = Date.now();
+        data.mac = jobMac(key, { id, ...data });
+      }
+      await job.updateData(data);
       await job.retry(state === 'completed' ? 'completed' : 'failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       completed = job.data.completedRegions ?? completed;
       return { id, state: reportedState(await job.getState(), job.failedReason), keptRegions: Object.keys(completed).sort() };

@@ -9,6 +9,7 @@
  *     "identities": ["nightly"],                           // signing identities (globs)
  *     "targets": ["acme-amis-nightly/team-a/**"],          // BUCKET/PREFIX/NAME it may write (globs)
  *     "images": ["team-a/**", "s3://acme-ci-images/team-a/**"],  // image-root paths and s3:// objects it may read
+ *     "register": ["us-east-1", "eu-*"],                   // EC2 registration: true (any region, the default), false, or region globs
  *     "canSeeOthers": false,                               // GET others' jobs (and the read-only board)
  *     "canCancelOthers": false,                            // DELETE / retry others' jobs (implies seeing them)
  *     "notify": [ { "url": "https://ci.example/hook", "secretEnv": "TEAM_A_NOTIFY_SECRET" } ]  // job-end notifications
@@ -39,6 +40,12 @@ export const principalSchema = z
     identities: globs.default([]),
     targets: globs.default([]),
     images: globs.default([]),
+    /**
+     * May its jobs register AMIs (a region's `register`)? true: in every region (the default, so files
+     * written before this field keep today's behaviour); false: never; a list: in the regions matching
+     * one of these globs only.
+     */
+    register: z.union([z.boolean(), globs]).default(true),
     canSeeOthers: z.boolean().default(false),
     canCancelOthers: z.boolean().default(false),
     notify: notifyEndpointsSchema.default([]),
@@ -77,6 +84,8 @@ export class Principal {
   readonly localImages: GlobSet;
   /** Globs of `s3://bucket/key` images. */
   readonly s3Images: GlobSet;
+  /** Regions it may register AMIs in (`**`: every region; empty: none). */
+  readonly registerRegions: GlobSet;
   readonly canSeeOthers: boolean;
   readonly canCancelOthers: boolean;
   /** SHA-256 digests of its tokens. */
@@ -90,6 +99,7 @@ export class Principal {
     this.targets = new GlobSet(p.targets);
     this.localImages = new GlobSet(p.images.filter((g) => !g.startsWith('s3://')));
     this.s3Images = new GlobSet(p.images.filter((g) => g.startsWith('s3://')));
+    this.registerRegions = new GlobSet(p.register === true ? ['**'] : p.register === false ? [] : p.register);
     this.canCancelOthers = p.canCancelOthers;
     this.canSeeOthers = p.canSeeOthers || p.canCancelOthers;
     this.tokenDigests = p.tokenHashes.map(tokenDigest);
@@ -115,6 +125,7 @@ export class Principal {
       identities: sources(this.identities),
       targets: sources(this.targets),
       images: [...sources(this.localImages), ...sources(this.s3Images)],
+      register: sources(this.registerRegions),
       canSeeOthers: this.canSeeOthers,
       canCancelOthers: this.canCancelOthers,
       notify: this.notify.length,
@@ -178,6 +189,7 @@ export class Principals {
       identities: ['**'],
       targets: ['**'],
       images: ['**', 's3://**'],
+      register: true,
       canSeeOthers: true,
       canCancelOthers: true,
       notify: [],

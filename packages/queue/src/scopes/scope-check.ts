@@ -9,6 +9,7 @@ import type { JobSpec, SpecProblem } from '../job-spec.js';
 import { bundleName } from '../producer/bundle-producer.js';
 import type { GlobSet } from './glob.js';
 import type { Principal } from './principals.js';
+import { OutOfScopeError } from './scope-errors.js';
 
 /** `prefix` as the worker uses it: '' or ending with '/'. */
 function normalPrefix(prefix: string): string {
@@ -51,6 +52,11 @@ export function specScopeProblems(principal: Principal, spec: JobSpec): SpecProb
       problems.push({ path: spec.name !== undefined ? 'name' : 'image', message: `principal ${who} may not write bundle ${JSON.stringify(where)} ${allowed}` });
     }
   });
+  spec.regions.forEach((r, i) => {
+    if (r.register === undefined || principal.registerRegions.matches(r.region)) return;
+    const allowed = principal.registerRegions.size === 0 ? 'it may register in no region' : `allowed: ${listed(principal.registerRegions)}`;
+    problems.push({ path: `regions.${i}.register`, message: `principal ${who} may not register an AMI in ${JSON.stringify(r.region)} (${allowed})` });
+  });
   return problems;
 }
 
@@ -67,6 +73,20 @@ export function imageScopeProblem(principal: Principal, image: string): string |
   if (path.startsWith('../') || path === '..' || path.startsWith('/')) return `image ${JSON.stringify(image)} is not inside the image root`;
   if (!principal.localImages.matches(path)) return `principal ${who} may not read ${JSON.stringify(path)} of the image root (allowed: ${listed(principal.localImages)})`;
   return undefined;
+}
+
+/**
+ * The check of a local image's file as opened (its real path inside the root, verified on the
+ * descriptor): what `resolvedImageScopeProblem` checks by name before, checked again on what is read,
+ * so a symlink swapped in meanwhile cannot lead out of the scope. Throws OutOfScopeError (field `image`).
+ */
+export function openedImageScope(principal: Principal, image: string): (pathInRoot: string) => void {
+  return (path) => {
+    if (principal.localImages.matches(path)) return;
+    throw new OutOfScopeError(principal.name, [
+      { path: 'image', message: `image ${JSON.stringify(image)} opened as ${JSON.stringify(path)} (through a symlink), which principal ${JSON.stringify(principal.name)} may not read` },
+    ]);
+  };
 }
 
 /**

@@ -69,7 +69,7 @@ import { objectOwnership, removeLeftovers, S3PartSink, type RetryEvent, type Wit
 import { jobSpecSchema, type FilesystemSpec, type JobSpec, type RegionTarget } from '../job-spec.js';
 import type { BundleJobData, BundleJobProgress, BundleJobResult, RegionResult, ReplacedBundle } from '../job-types.js';
 import { resolveImage } from './image-resolver.js';
-import { checkJobScope } from './job-authorization.js';
+import { checkJobScope, openedImageCheck } from './job-authorization.js';
 import { asBundlefarmError, toJobFailure } from './job-failure.js';
 import { preflightRegions } from './preflight-regions.js';
 import { earlierPercent, JobProgressReporter } from './progress-reporter.js';
@@ -241,7 +241,7 @@ class BundleJobRun {
     let source: ImageSource | undefined;
     let rootfs: RootfsInput | undefined;
     try {
-      const inputOptions = { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry };
+      const inputOptions = { imageRoot: config.imageRoot, clients, retry: config.s3.retry, signal: bundling.signal, onRetry, imageScope: openedImageCheck(config, principal, spec.image) };
       if (spec.filesystem) {
         // a tree or tarball: found, opened and checked, and refused if it cannot fit the scratch space
         rootfs = await RootfsInput.open(spec.image, spec.filesystem.from, inputOptions);

@@ -1,7 +1,7 @@
 import type { ImageSource } from '@bundlefarm/engine';
 import { S3ImageSource, type RetryEvent, type RetryOptions } from '@bundlefarm/s3';
 import type { RegionClients } from './region-clients.js';
-import { RootedFileImageSource } from './rooted-file-image-source.js';
+import { RootedFileImageSource, type OpenedImageCheck } from './rooted-file-image-source.js';
 import { ImageRootNotConfiguredError } from './worker-errors.js';
 
 /**
@@ -17,6 +17,8 @@ export interface ImageResolverOptions {
   retry?: RetryOptions;
   signal?: AbortSignal;
   onRetry?: (event: RetryEvent) => void;
+  /** The principal's image scope, checked on the local file as opened (job-authorization.ts openedImageCheck). */
+  imageScope?: OpenedImageCheck | undefined;
 }
 
 export async function resolveImage(image: string, options: ImageResolverOptions): Promise<ImageSource> {
@@ -28,5 +30,5 @@ export async function resolveImage(image: string, options: ImageResolverOptions)
     });
   }
   if (options.imageRoot === undefined) throw new ImageRootNotConfiguredError(image);
-  return RootedFileImageSource.resolve(options.imageRoot, image);
+  return RootedFileImageSource.resolve(options.imageRoot, image, { scope: options.imageScope });
 }

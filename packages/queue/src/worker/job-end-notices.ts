@@ -14,7 +14,7 @@ import { CancelledError } from '@bundlefarm/errors';
 import type { BundleJobData, BundleJobResult } from '../job-types.js';
 import { addNotice, jobNotice, NOTIFY_QUEUE, type JobEndState, type NoticeJobData } from '../notify/job-notice.js';
 import { createRedis } from '../redis-connection.js';
-import { jobMacValid } from '../scopes/job-mac.js';
+import { jobMacFields, jobMacValid } from '../scopes/job-mac.js';
 import { failureCode } from './job-failure.js';
 import { JobLockLostError } from './worker-errors.js';
 import type { WorkerLogger } from './worker-logger.js';
@@ -73,7 +73,7 @@ export class JobEndNotices {
     const key = this.options.macKey;
     if (key === undefined) return true;
     const d = job.data;
-    return jobMacValid(key, { id: job.id ?? '', spec: d.spec, principal: d.principal, source: String(d.source ?? ''), delivery: d.delivery, origin: d.origin }, d.mac);
+    return jobMacValid(key, jobMacFields(job.id ?? '', d as unknown as Record<string, unknown>), d.mac);
   }
 }
 

@@ -8,11 +8,24 @@
  * sparse scan (SEEK_DATA on `fd`, or the read-based scan through the same descriptor) — comes through
  * that verified descriptor: a FileImageSource built on the handle, never a second open by name.
  *
+ * With `scope` (the job's principal's image scope), `open` checks the file it actually opened — its
+ * real path as verified on the descriptor, not the name the job's authorization looked at earlier — so a
+ * symlink swapped in between the two (in the file's place or a directory's on the way) cannot lead the
+ * read into an image the principal may not read (security re-review R2).
+ *
  * Messages name the path as the job gave it, relative to "the image root", not the server's layout.
  */
 import { basename } from 'node:path';
 import { FileImageSource, type ImageInfo, type ImageSource } from '@bundlefarm/engine';
-import { openBeneath, resolveBeneath } from '../image-root.js';
+import { openBeneath, pathInRoot, resolveBeneath } from '../image-root.js';
+
+/** Throws (OutOfScopeError) unless the file opened, named by its real path inside the root (`a/b.img`), may be read. */
+export type OpenedImageCheck = (pathInRoot: string) => void;
+
+export interface RootedFileOptions {
+  /** Checked against what `open` opened, before a byte is read; undefined: any file inside the root. */
+  scope?: OpenedImageCheck | undefined;
+}
 
 export class RootedFileImageSource implements ImageSource {
   readonly description: string;
@@ -25,6 +38,7 @@ export class RootedFileImageSource implements ImageSource {
     /** The path as the job gave it (relative to the root). */
     readonly requested: string,
     private readonly root: string,
+    private readonly scope: OpenedImageCheck | undefined,
   ) {
     this.description = requested;
     // the name the job asked for, not a symlink's target
@@ -36,14 +50,20 @@ export class RootedFileImageSource implements ImageSource {
    * UnsafePathError when its text leaves the root, with the same FileUnreadableError (ENOENT) whether
    * it does not exist or a symlink on the way leads outside the root.
    */
-  static async resolve(root: string, requested: string): Promise<RootedFileImageSource> {
-    return new RootedFileImageSource(await resolveBeneath(root, requested), requested, root);
+  static async resolve(root: string, requested: string, options: RootedFileOptions = {}): Promise<RootedFileImageSource> {
+    return new RootedFileImageSource(await resolveBeneath(root, requested), requested, root, options.scope);
   }
 
   /** Opens and checks the file (once: later calls answer the same info). */
   async open(): Promise<ImageInfo> {
     if (!this.file) {
       const { handle, path } = await openBeneath(this.root, this.requested);
+      try {
+        this.scope?.(pathInRoot(this.root, path));
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
       this.file = FileImageSource.fromHandle(handle, path, { description: this.description, defaultName: this.defaultName });
     }
     try {

@@ -24,7 +24,7 @@ import { S3ImageSource, type RetryEvent, type RetryOptions } from '@bundlefarm/s
 import { notATree, resolveBeneath } from '../image-root.js';
 import type { FilesystemSpec } from '../job-spec.js';
 import type { RegionClients } from './region-clients.js';
-import { RootedFileImageSource } from './rooted-file-image-source.js';
+import { RootedFileImageSource, type OpenedImageCheck } from './rooted-file-image-source.js';
 import { ImageRootNotConfiguredError } from './worker-errors.js';
 
 export interface RootfsInputOptions {
@@ -33,6 +33,8 @@ export interface RootfsInputOptions {
   retry?: RetryOptions;
   signal?: AbortSignal;
   onRetry?: (event: RetryEvent) => void;
+  /** The principal's image scope, checked on a local tarball as opened (job-authorization.ts openedImageCheck). */
+  imageScope?: OpenedImageCheck | undefined;
 }
 
 /** Bytes asked of the tarball's source per read. */
@@ -79,7 +81,7 @@ export class RootfsInput {
       });
     } else {
       if (options.imageRoot === undefined) throw new ImageRootNotConfiguredError(image);
-      source = await RootedFileImageSource.resolve(options.imageRoot, image);
+      source = await RootedFileImageSource.resolve(options.imageRoot, image, { scope: options.imageScope });
     }
     try {
       const { size } = await source.open();

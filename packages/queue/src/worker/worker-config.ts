@@ -113,12 +113,13 @@ import { BUNDLE_ACLS, checkRetryOptions, checkS3Settings, type RetryOptions, typ
 import { DEFAULT_PREFIX } from '../queue-settings.js';
 import { queuePrefixProblem, redactRedisUrl, redisUrlSchema, resolveQueuePrefix } from '../redis-url.js';
 import { jobMacKey, MIN_JOB_MAC_KEY_LENGTH } from '../scopes/job-mac.js';
+import { jobMaxAgeSetting, type JobMaxAgeSetting } from './job-max-age.js';
 import { Principals } from '../scopes/principals.js';
 import { parseStagingArea, stagingAreaUrl, type StagingArea } from '../staging/staging-area.js';
 import { ec2ConfigSchema, resolveEc2Config, type WorkerEc2Config } from './worker-ec2-config.js';
 import { WorkerConfigError, type ConfigProblem } from './worker-errors.js';
 
-export interface WorkerConfig {
+export interface WorkerConfig extends JobMaxAgeSetting {
   redisUrl: string;
   prefix: string;
   logLevel: LogLevel;
@@ -373,6 +374,7 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
     principals: principals !== undefined && 'value' in principals ? principals.value : undefined,
     jobMacKey: macKey !== undefined ? jobMacKey(macKey) : undefined,
     staging,
+    ...jobMaxAgeSetting(env, configFile), // BUNDLEFARM_JOB_MAX_AGE (job-max-age.ts)
   };
 }
 

@@ -6,6 +6,7 @@
 import { ForbiddenError } from '../errors/http-errors.js';
 import {
   InvalidJobDataError,
+  isJobId,
   JobNotFoundError,
   OutOfScopeError,
   specScopeProblems,
@@ -23,6 +24,29 @@ export function reservedJobIdProblem(id: string): string | undefined {
   const prefix = RESERVED_JOB_ID_PREFIXES.find((p) => id.toLowerCase().startsWith(p));
   return prefix === undefined ? undefined : `must not start with "${prefix}" (job ids of webhook deliveries)`;
 }
+
+/**
+ * The job id an Idempotency-Key makes for `principal`: `p<length of its name>-<name>-<key>`, e.g.
+ * `p6-team-a-os-2024.1`. Job ids are one namespace (BullMQ's), so when the key itself was the id, a key
+ * another principal had used answered 409 where an unused one answered 202: any token holder could
+ * probe other principals' keys (release names, commit ids …) and squat on the ones they would use next
+ * (security re-review R10). Answering the same for both cannot work — the id is taken either way — so
+ * the key is scoped instead: two principals using the same key get two jobs, and no answer to one
+ * depends on what the other did. The name's length makes the mapping one-to-one whatever characters
+ * names and keys share (`a` + `b-c` and `a-b` + `c` differ); `p` keeps it from being a plain number
+ * or a webhook's `github-`/`gitlab-` id. Undefined when the result would be longer than a job id may be.
+ */
+export function principalJobId(principal: Pick<Principal, 'name'>, key: string): string | undefined {
+  const id = `p${principal.name.length}-${principal.name}-${key}`;
+  return isJobId(id) ? id : undefined;
+}
+
+/** The longest Idempotency-Key `principal` may send (job ids are at most 200 characters). */
+export function maxIdempotencyKeyLength(principal: Pick<Principal, 'name'>): number {
+  return MAX_JOB_ID_LENGTH - `p${principal.name.length}-${principal.name}-`.length;
+}
+
+const MAX_JOB_ID_LENGTH = 200;
 
 /** The validated spec, when `principal` may enqueue it; InvalidJobSpecError or OutOfScopeError (403, every field named) otherwise. */
 export function checkEnqueueScope(producer: BundleProducer, principal: Principal, body: unknown): JobSpec {

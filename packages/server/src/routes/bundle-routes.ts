@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { jobIdSchema, type BundleProducer, type Principals } from '@bundlefarm/queue';
+import { jobIdSchema, type BundleProducer, type Principal, type Principals } from '@bundlefarm/queue';
 import { principalOf, requirePrincipal } from '../auth/principals.js';
-import { checkEnqueueScope, checkJobAccess, reservedJobIdProblem, visibleJob } from '../auth/job-access.js';
+import { checkEnqueueScope, checkJobAccess, maxIdempotencyKeyLength, principalJobId, reservedJobIdProblem, visibleJob } from '../auth/job-access.js';
 import { BadRequestError } from '../errors/http-errors.js';
 import {
   bundleStatusSchema,
@@ -41,14 +41,17 @@ export function statusUrl(id: string): string {
 /** Sources a client may name itself (github and gitlab are kept for verified webhooks). */
 const CLIENT_SOURCE = /^(?!github$|gitlab$)[a-z0-9-]{1,32}$/;
 
-function idempotencyKey(request: FastifyRequest): string | undefined {
+/** The job id the request's Idempotency-Key makes for its principal (see principalJobId), if it has one. */
+function idempotentJobId(request: FastifyRequest, principal: Principal): string | undefined {
   const key = firstHeader(request, 'idempotency-key');
   if (key === undefined) return undefined;
   const r = jobIdSchema.safeParse(key);
-  if (!r.success) throw new BadRequestError(`Idempotency-Key ${r.error.issues[0]?.message ?? 'is not usable'} (it becomes the job id)`);
+  if (!r.success) throw new BadRequestError(`Idempotency-Key ${r.error.issues[0]?.message ?? 'is not usable'} (it makes the job id)`);
   const reserved = reservedJobIdProblem(key);
   if (reserved !== undefined) throw new BadRequestError(`Idempotency-Key ${reserved}`);
-  return key;
+  const id = principalJobId(principal, key);
+  if (id === undefined) throw new BadRequestError(`Idempotency-Key must have at most ${maxIdempotencyKeyLength(principal)} characters (with the principal's name it makes the job id)`);
+  return id;
 }
 
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, responseJsonSchema(errorBodySchema)]));
@@ -67,7 +70,8 @@ function listQueryJsonSchema(): Record<string, unknown> {
  * may do is its principal's scope: a spec outside it is 403 naming each field, and only jobs the
  * principal may see exist for it (others' are 404, as if absent):
  *
- * - POST /v1/bundles — enqueue a job spec (JSON); 202 + Location, or 200 for a repeated Idempotency-Key;
+ * - POST /v1/bundles — enqueue a job spec (JSON); 202 + Location, or 200 for a repeated Idempotency-Key
+ *   (scoped to the principal: job-access.ts principalJobId);
  * - GET /v1/bundles?state=&limit=&cursor= — the jobs the principal may see, newest first, a page at a time;
  * - GET /v1/bundles/:id — state, progress, result per region, error (422 for a job whose data is not a job's);
  * - GET /v1/bundles/:id/logs?offset= — what the workers noted about the job, from a line on;
@@ -90,12 +94,13 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
         summary: 'Enqueue a bundle job',
         description:
           'Validates the job spec (every problem is reported), checks the image where its size can be known (at most 10 GiB), and queues the job. ' +
-          'With an Idempotency-Key header the key is the job id: repeating the request returns the same job (200) instead of making another.',
+          "With an Idempotency-Key header the job id is made from the key and the caller's principal (`p<length of the name>-<name>-<key>`): repeating the request returns the same job (200) instead of making another; " +
+          "another principal's use of the same key is a job of its own, never seen here.",
         security,
         headers: {
           type: 'object',
           properties: {
-            'idempotency-key': { type: 'string', description: 'Job id to use; a repeated key returns the existing job' },
+            'idempotency-key': { type: 'string', description: "Makes the job id (with the caller's principal); a repeated key returns the existing job" },
             'x-bundlefarm-source': { type: 'string', description: 'Who enqueues (default api; e.g. cli)' },
           },
         },
@@ -108,10 +113,10 @@ export async function bundleRoutes(app: FastifyInstance, options: BundleRoutesOp
       },
     },
     async (request, reply) => {
-      const jobId = idempotencyKey(request);
+      const principal = principalOf(request);
+      const jobId = idempotentJobId(request, principal);
       const source = firstHeader(request, 'x-bundlefarm-source') ?? 'api';
       if (!CLIENT_SOURCE.test(source)) throw new BadRequestError('X-Bundlefarm-Source must be 1-32 lowercase letters, digits or "-" (not github or gitlab)');
-      const principal = principalOf(request);
       // scope first: nothing of an out-of-scope spec is looked at (no image check, no ledger)
       const spec = checkEnqueueScope(producer, principal, request.body);
       const r = await producer.enqueue(spec, {

@@ -1,2 +1,0 @@
-export * from './worker-metrics.js';
-export * from './metrics-server.js';
