@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bundleImage, createBundle, DirectorySink, DirectorySource, unbundle, WorkerPool } from '@bundlefarm/engine';
+import { bundleImage, createBundle, DirectorySink, DirectorySource, unbundle, ThreadPool } from '@bundlefarm/engine';
 import { FileUnreadableError, FileUnwritableError, isBundlefarmError } from '@bundlefarm/errors';
 import { ec2CertificateForRegion, parseManifest } from '@bundlefarm/format';
 import { testIdentity } from '../helpers/identity.js';
@@ -15,7 +15,7 @@ import { tempDir } from '../helpers/temp-dir.js';
  * Real disk faults: a full filesystem (a small tmpfs of the test's own) under bundle and unbundle, and
  * an image that shrinks while it is being read. Each must end in a clear typed error and leave nothing.
  */
-const pool = new WorkerPool({ threads: 2 });
+const pool = new ThreadPool({ threads: 2 });
 after(() => pool.close());
 
 let small = '';
@@ -81,7 +81,7 @@ describe('unreadable image mid-stream', () => {
     await writeRandomFile(image, 200 * 1024 * 1024, 6);
     const dest = join(dir, 'out');
     // one thread and level 9 keep the bundle running long enough to cut the file under it
-    const onePool = new WorkerPool({ threads: 1 });
+    const onePool = new ThreadPool({ threads: 1 });
     after(() => onePool.close());
     const p = bundleImage(
       {

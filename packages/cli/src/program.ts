@@ -1,5 +1,5 @@
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
-import { closeSharedWorkerPool } from '@bundlefarm/engine';
+import { closeSharedThreadPool } from '@bundlefarm/engine';
 import type { CliIo, GlobalFlags } from './cli-io.js';
 import { registerBundle } from './commands/bundle-command.js';
 import { registerBundleTar } from './commands/bundle-tar-command.js';
@@ -96,7 +96,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     }
     return reportError(err, debug || flags().debug, (s) => io.stderr.write(s));
   } finally {
-    await closeSharedWorkerPool();
+    await closeSharedThreadPool();
   }
 }
 

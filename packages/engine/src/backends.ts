@@ -1,6 +1,6 @@
 /*
  * Which implementation of each native-backed stage this process runs, for `bundlefarm --version`,
- * `bundle --debug` and the worker's start log. Each stage has a fallback, so a machine without the
+ * `bundle --debug` and a BullMQ worker's start log. Each stage has a fallback, so a machine without the
  * native addon (or without libdeflate in it) still bundles — the same bundle format, slower:
  *
  *   deflate      libdeflate pieces | zlib (a different, ~2 % larger deflate stream; both gunzip alike)
@@ -8,7 +8,7 @@
  *   holes        SEEK_DATA (where the filesystem tells) | read scan (reads the whole image once)
  *   part writes  O_DIRECT (where the filesystem takes it; --no-direct-io turns it off) | buffered
  *
- * A worker, whose parts go to S3, reports no part writes. What a stage reports is what this process
+ * A BullMQ worker, whose parts go to S3, reports no part writes. What a stage reports is what this process
  * would use; the filesystem can still refuse SEEK_DATA or O_DIRECT for one file, and then that file
  * falls back by itself.
  */

@@ -1,3 +1,10 @@
+/**
+ * Streaming, multi-core bundling, the main thread's pipeline: image → tar stream → parallel gzip (one
+ * member) → AES-128-CBC → 10 MiB parts → sink. SHA-1 of the tar stream and CRC combination run on the
+ * calling thread, AES and part slicing on the cipher thread (cipher-stage.ts), compression and part
+ * hashing on the pool threads (part-stage.ts hands parts to the sink); every queue is bounded, so
+ * memory does not grow with the image.
+ */
 import { createHash } from 'node:crypto';
 import { CancelledError, InvalidOptionError } from '@bundlefarm/errors';
 import {
@@ -17,17 +24,13 @@ import { ImageReader } from './image-reader.js';
 import type { ImageSource } from './image-source.js';
 import { sparseDataRuns, type SparseScanMethod } from './sparse-scan.js';
 import type { PartSink } from './part-sink.js';
-import { standalone, type CompressResult, type PieceMode } from './pool-worker.js';
+import { PartStage } from './part-stage.js';
+import type { CompressResult, PieceMode } from './pool-thread.js';
 import { ProgressThrottle, type BundleProgress } from './progress.js';
 import { storedBlocksLength } from './stored-blocks.js';
-import { sharedWorkerPool, type WorkerPool } from './worker-pool.js';
+import { sharedThreadPool, type ThreadPool } from './thread-pool.js';
+import { standalone } from './transfer-list.js';
 
-/**
- * Streaming, multi-core bundling: image → tar stream → parallel gzip (one member) → AES-128-CBC →
- * 10 MiB parts → sink. The serial stages (SHA-1 of the tar stream, CRC combination, AES, part slicing)
- * run on the calling thread, overlapped with compression and part hashing on the worker pool; every
- * queue is bounded, so memory does not grow with the image.
- */
 export interface BundleImageOptions {
   /** The image: a file path, or any ImageSource (e.g. an S3 object). */
   image: string | ImageSource;
@@ -42,7 +45,7 @@ export interface BundleImageOptions {
   /** Bytes of tar stream per compression task (default DEFAULT_BLOCK_SIZE; 64 KiB–64 MiB). */
   blockSize?: number;
   /** CPU pool (default: the process-wide shared pool). */
-  pool?: WorkerPool;
+  pool?: ThreadPool;
   signal?: AbortSignal;
   /** Called at most every `progressIntervalMs` and once at the end. */
   onProgress?: (progress: BundleProgress) => void;
@@ -93,7 +96,7 @@ export async function bundleImage(options: BundleImageOptions, sink: PartSink): 
   if (!Number.isInteger(blockSize) || blockSize < 64 * 1024 || blockSize > 64 * 1024 * 1024) {
     throw new InvalidOptionError('block size', `${String(blockSize)} is not between 64 KiB and 64 MiB`);
   }
-  const pool = options.pool ?? sharedWorkerPool();
+  const pool = options.pool ?? sharedThreadPool();
   const threads = options.threads ?? pool.threads;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new InvalidOptionError('threads', `${String(threads)} is not a whole number from 1 to 256`);
@@ -110,7 +113,7 @@ export async function bundleImage(options: BundleImageOptions, sink: PartSink): 
 /** Holes must add up to this much (and 1/32 of the image) to make a sparse member worth it. */
 const SPARSE_MIN_HOLES = 1024 * 1024;
 
-async function openImage(options: BundleImageOptions, pool: WorkerPool): Promise<ImageReader> {
+async function openImage(options: BundleImageOptions, pool: ThreadPool): Promise<ImageReader> {
   const opened = await ImageReader.openSource(options.image, options.name);
   try {
     const { source, info } = opened;
@@ -159,15 +162,12 @@ class BundleRun {
 
   // encryption and parts
   private cipher: CipherStage | undefined;
-  private partIndex = 0;
-  private readonly partDigests: string[] = [];
-  private readonly partOps: Array<Promise<void>> = [];
-  private previousPutCalled: Promise<void> = Promise.resolve();
+  private readonly parts: PartStage;
 
   constructor(
     private readonly options: BundleImageOptions,
     private readonly sink: PartSink,
-    private readonly pool: WorkerPool,
+    private readonly pool: ThreadPool,
     private readonly reader: ImageReader,
     private readonly level: number,
     private readonly blockSize: number,
@@ -189,6 +189,17 @@ class BundleRun {
       partsDone: 0,
       partsTotal: undefined,
     };
+    this.parts = new PartStage({
+      pool,
+      sink,
+      signal: this.internal.signal,
+      onFree: (buffer) => this.cipher?.free(buffer),
+      onStored: () => {
+        this.progress.partsDone++;
+        this.throttle.update(this.progress);
+      },
+      onFailure: (err) => this.abortStages(err),
+    });
   }
 
   async run(): Promise<BundleResult> {
@@ -202,7 +213,10 @@ class BundleRun {
         secret: this.secret,
         partSize: PART_SIZE,
         maxParts: Math.max(1, this.sink.maxInFlight) + 2,
-        onPart: (data) => this.emitPart(data),
+        onPart: (data) => {
+          this.progress.bytesOut += data.length;
+          this.parts.push(data);
+        },
         onAck: (data) => {
           if (data.length === this.blockSize) this.freeBlocks.push(data);
         },
@@ -215,7 +229,7 @@ class BundleRun {
     } catch (err) {
       this.abortStages();
       await this.cipher?.terminate();
-      await Promise.allSettled([producer, ...this.partOps, ...this.compressOps.values()]);
+      await Promise.allSettled([producer, this.parts.settled(), ...this.compressOps.values()]);
       await this.sink.abort().catch(() => {});
       const cause = this.failure ?? err;
       if (signal?.aborted && !(cause instanceof CancelledError)) throw new CancelledError('bundle', { cause });
@@ -320,10 +334,10 @@ class BundleRun {
     await this.pushBytes(gzipTrailer(this.crc, image.tarLength));
     const bundledSize = await this.cipher!.end();
     await this.cipher!.terminate();
-    await Promise.all(this.partOps);
-    const count = this.partIndex;
+    await this.parts.stored();
+    const count = this.parts.parts;
     const names = await this.sink.commitParts(count);
-    const parts: ManifestPart[] = names.map((filename, index) => ({ index, filename, digest: this.partDigests[index]! }));
+    const parts: ManifestPart[] = names.map((filename, index) => ({ index, filename, digest: this.parts.digest(index) }));
     this.progress.stage = 'done';
     this.progress.bytesIn = image.size;
     this.progress.bytesOut = bundledSize;
@@ -344,41 +358,5 @@ class BundleRun {
         blocks: { ...this.blocks },
       },
     };
-  }
-
-  /**
-   * A part from the encryption thread: hashed on the pool, then given to the sink. Hashes run in
-   * parallel, `putPart` calls start in index order; the buffer goes back to the encryption thread once
-   * the sink is done with it (which bounds the parts in flight).
-   */
-  private emitPart(data: Uint8Array): void {
-    const index = this.partIndex++;
-    const stop = this.internal.signal;
-    this.progress.bytesOut += data.length;
-    const hashed = this.pool.sha1({ data }, stop);
-    const previous = this.previousPutCalled;
-    let markCalled!: () => void;
-    this.previousPutCalled = new Promise<void>((r) => (markCalled = r));
-    const op = (async () => {
-      let put: Promise<void>;
-      let buffer: Buffer;
-      try {
-        const { sha1, data: back } = await hashed;
-        await previous;
-        stop.throwIfAborted();
-        this.partDigests[index] = sha1;
-        buffer = Buffer.from(back.buffer, back.byteOffset, back.byteLength);
-        put = this.sink.putPart({ index, data: buffer, sha1 });
-      } finally {
-        markCalled();
-      }
-      await put;
-      // the sink contract: it does not keep `data` once putPart has resolved
-      this.cipher?.free(buffer.buffer);
-      this.progress.partsDone++;
-      this.throttle.update(this.progress);
-    })();
-    op.catch((err: unknown) => this.abortStages(err));
-    this.partOps.push(op);
   }
 }

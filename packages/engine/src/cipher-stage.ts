@@ -1,14 +1,14 @@
+/**
+ * The main-thread side of the cipher thread (cipher-thread.ts): sends gzip bytes in order, receives
+ * 10 MiB parts. Flow control both ways: at most `window` messages are in the thread's hands (`send`
+ * waits), and the thread owns at most `maxParts` part buffers, getting them back through `free` once
+ * the sink is done with them — a slow sink stalls encryption, which stalls the pipeline.
+ */
 import { Worker } from 'node:worker_threads';
 import type { BundleSecret } from '@bundlefarm/format';
 import type { CipherReply, CipherRequest } from './thread-protocol.js';
 import { transferList } from './transfer-list.js';
 
-/**
- * The main-thread side of the encryption thread (cipher-worker.ts): sends gzip bytes in order,
- * receives 10 MiB parts. Flow control both ways: at most `window` messages are in the thread's hands
- * (`send` waits), and the thread owns at most `maxParts` part buffers, getting them back through
- * `free` once the sink is done with them — a slow sink stalls encryption, which stalls the pipeline.
- */
 export interface CipherStageOptions {
   secret: BundleSecret;
   partSize: number;
@@ -22,7 +22,8 @@ export interface CipherStageOptions {
 }
 
 export class CipherStage {
-  private readonly worker: Worker;
+  /** The cipher thread (a node:worker_threads Worker). */
+  private readonly thread: Worker;
   private readonly window: number;
   private seq = 0;
   private inFlight = 0;
@@ -33,10 +34,10 @@ export class CipherStage {
 
   constructor(private readonly options: CipherStageOptions) {
     this.window = options.window ?? 8;
-    this.worker = new Worker(new URL('./cipher-worker.js', import.meta.url), {
+    this.thread = new Worker(new URL('./cipher-thread.js', import.meta.url), {
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
-    this.worker.on('message', (m: CipherReply) => {
+    this.thread.on('message', (m: CipherReply) => {
       if (m.type === 'ack') {
         this.inFlight--;
         this.wake?.();
@@ -49,8 +50,8 @@ export class CipherStage {
         this.fail(new Error(`encryption thread: ${m.message}`));
       }
     });
-    this.worker.on('error', (err) => this.fail(err));
-    this.worker.on('exit', (code) => {
+    this.thread.on('error', (err) => this.fail(err));
+    this.thread.on('exit', (code) => {
       if (!this.terminated) this.fail(new Error(`encryption thread exited with code ${code}`));
     });
     const { key, iv } = options.secret;
@@ -74,7 +75,7 @@ export class CipherStage {
   }
 
   private send(message: CipherRequest, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(message, transfer);
+    this.thread.postMessage(message, transfer);
   }
 
   private async post(message: { type: 'bytes'; data: Uint8Array } | { type: 'stored'; data: Uint8Array; final: boolean }, data: Uint8Array): Promise<void> {
@@ -104,6 +105,6 @@ export class CipherStage {
 
   async terminate(): Promise<void> {
     this.terminated = true;
-    await this.worker.terminate();
+    await this.thread.terminate();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * CRC-32 (the gzip polynomial) of a concatenation from the CRCs of its pieces, so that workers can
+ * CRC-32 (the gzip polynomial) of a concatenation from the CRCs of its pieces, so that pool threads can
  * checksum their blocks in parallel: crc(A‖B) = crc32Combine(crc(A), crc(B), |B|). Port of zlib 1.2.12's
  * `crc32_combine64` (multiplication modulo the CRC polynomial, x^(2^k) table).
  */

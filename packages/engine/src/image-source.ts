@@ -58,7 +58,7 @@ export interface FileImageSourceOptions {
 /**
  * A local image file. `new FileImageSource(path)` opens the path itself (following symlinks, as a
  * command-line tool does); `FileImageSource.fromHandle` reads a file someone else opened and checked
- * (e.g. inside a worker's image root, without following symlinks): the descriptor checked is the one read.
+ * (e.g. inside a BullMQ worker's image root, without following symlinks): the descriptor checked is the one read.
  */
 export class FileImageSource implements ImageSource {
   readonly description: string;

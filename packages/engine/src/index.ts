@@ -20,7 +20,7 @@
  *   A block that does not compress is sent as stored blocks (stored-blocks.ts), and an all-zero block
  *   as a precomputed piece, so incompressible and sparse images run at copy speed.
  * - SHA-1 of the tar stream is inherently serial: it runs on the main thread, beside everything else.
- * - AES-CBC is serial too: one cipher thread per bundle (cipher-worker.ts), native AES in place when
+ * - AES-CBC is serial too: one cipher thread per bundle (cipher-thread.ts), native AES in place when
  *   the addon is built, node:crypto otherwise.
  * - Memory is bounded by windows, not by image size: at most `threads × 2 + 2` blocks in flight, a fixed
  *   number of messages in the cipher thread's hands and of part buffers out at the sink. A slow sink
@@ -28,12 +28,13 @@
  *   Buffers move between threads without copies; who owns which buffer when is thread-protocol.ts.
  *
  * Where to start reading: create-bundle.ts (the entry point), bundle-image.ts (the main thread's
- * pipeline), pool-worker.ts and cipher-worker.ts (the two kinds of thread), part-sink.ts (where parts
- * go). Unbundling (unbundle.ts, read-parts.ts) is the same in reverse and serial: it checks every
- * part's SHA-1 before using it.
+ * pipeline), then the three kinds of thread and the messages between them: thread-protocol.ts, with
+ * thread-pool.ts / pool-thread.ts (the pool threads) and cipher-stage.ts / cipher-thread.ts (the
+ * cipher thread); part-sink.ts (where parts go). Unbundling (unbundle.ts, read-parts.ts) is the same
+ * in reverse and serial: it checks every part's SHA-1 before using it.
  */
 // Making a bundle: createBundle (image file → bundle directory, the CLI's path) and bundleImage (any
-// ImageSource into any PartSink, the worker's path), with their options, results and progress.
+// ImageSource into any PartSink, a BullMQ worker's path), with their options, results and progress.
 export { createBundle, type CreateBundleOptions, type CreatedBundle } from './create-bundle.js';
 export { bundleImage, DEFAULT_LEVEL, type BundleImageOptions, type BundleResult } from './bundle-image.js';
 export { type BundleProgress } from './progress.js';
@@ -47,12 +48,19 @@ export { DirectorySource } from './directory-source.js';
 export { readVerifiedParts } from './read-parts.js';
 export { unbundle, type UnbundleOptions, type UnbundleResult } from './unbundle.js';
 export { verifyBundle, type VerifyOptions, type VerifyReport } from './verify-bundle.js';
-// The pool of compression threads, shared by every bundle of a process.
-export { WorkerPool, sharedWorkerPool, closeSharedWorkerPool, type WorkerPoolOptions, type PoolActivity } from './worker-pool.js';
-// Which backends run (native or zlib deflate, AES, hole scan, part writes): for --version/--debug and the worker's start log.
+// The pool threads (compression, part hashes, hole scans), shared by every bundle of a process.
+export { ThreadPool, sharedThreadPool, closeSharedThreadPool, type ThreadPoolOptions, type PoolActivity } from './thread-pool.js';
+// Which backends run (native or zlib deflate, AES, hole scan, part writes): for --version/--debug and a BullMQ worker's start log.
 export { engineBackends, formatBackends, type EngineBackends, type EngineBackendsOptions } from './backends.js';
 
 // For tests: the hole scan, the deflate backend choice and CRC-32 combination, checked on their own.
 export { sparseDataRuns, findDataRuns } from './sparse-scan.js';
 export { deflatePreference, resolveBackend } from './deflate-backend.js';
 export { crc32Combine } from './crc32-combine.js';
+
+/**
+ * The pool's former names, kept for packages/queue until it imports the ones above: `WorkerPool`
+ * read as if it were BullMQ's Worker, beside which the queue package uses it.
+ * @deprecated ThreadPool, sharedThreadPool, closeSharedThreadPool.
+ */
+export { ThreadPool as WorkerPool, sharedThreadPool as sharedWorkerPool, closeSharedThreadPool as closeSharedWorkerPool } from './thread-pool.js';

@@ -9,7 +9,7 @@
  */
 import type { DataRun } from '@bundlefarm/format';
 import { loadNative } from '@bundlefarm/native';
-import type { WorkerPool } from './worker-pool.js';
+import type { ThreadPool } from './thread-pool.js';
 
 export type SparseScanMethod = 'seek-data' | 'read';
 
@@ -25,7 +25,7 @@ export interface ScannableFile {
   readonly description: string;
 }
 
-export async function sparseDataRuns(source: ScannableFile, size: number, pool: WorkerPool, options: ScanOptions = {}): Promise<SparseScan> {
+export async function sparseDataRuns(source: ScannableFile, size: number, pool: ThreadPool, options: ScanOptions = {}): Promise<SparseScan> {
   const fd = source.fd;
   if (fd === undefined) throw new Error(`sparseDataRuns: ${source.description} is not open`);
   const native = loadNative().binding;
@@ -54,7 +54,7 @@ export interface ScanOptions {
  * Read-based scan on the pool (the fallback of `sparseDataRuns`) of a file given by path, or by an open
  * descriptor of this process (the pool's threads share it; it must stay open until this resolves).
  */
-export async function findDataRuns(file: string | number, size: number, pool: WorkerPool, options: ScanOptions = {}): Promise<DataRun[]> {
+export async function findDataRuns(file: string | number, size: number, pool: ThreadPool, options: ScanOptions = {}): Promise<DataRun[]> {
   const chunk = options.chunk ?? 64 * 1024;
   const taskSize = Math.max(chunk, Math.floor((options.taskSize ?? 64 * 1024 * 1024) / chunk) * chunk);
   const target = typeof file === 'number' ? { fd: file } : { path: file };

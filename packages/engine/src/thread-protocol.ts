@@ -5,10 +5,11 @@
  * - the **main thread** — the process's event loop: reads the image, builds the tar stream, hashes it
  *   (SHA-1), hands blocks to the pool and gzip bytes to the cipher thread, gives parts to the sink
  *   (bundle-image.ts, cipher-stage.ts);
- * - the **pool threads** — Piscina's, one per core (worker-pool.ts runs pool-worker.ts): compress a block
+ * - the **pool threads** — Piscina's, one per core (thread-pool.ts runs pool-thread.ts): compress a block
  *   (with its CRC-32) or hash a part;
- * - the **cipher thread** — one per bundle (cipher-worker.ts): AES-128-CBC in stream order, and slicing
- *   into 10 MiB parts. (A BullMQ *worker* is another thing: a process running jobs, packages/queue.)
+ * - the **cipher thread** — one per bundle (cipher-thread.ts): AES-128-CBC in stream order, and slicing
+ *   into 10 MiB parts. (A BullMQ *worker* is another thing: a process running jobs, packages/queue: it
+ *   owns one ThreadPool, shared by its jobs.)
  *
  * Ownership. Blocks of the tar stream and part buffers are SharedArrayBuffers, posted, never transferred
  * (transfer-list.ts says why); the rule that keeps them safe is this protocol's:
@@ -22,7 +23,7 @@
  * - compressed **pieces** and `bytes` messages are plain ArrayBuffers, transferred: whoever received one
  *   owns it.
  */
-export type { CompressResult, CompressTask, HashTask, PieceMode } from './pool-worker.js';
+export type { CompressResult, CompressTask, HashTask, PieceMode } from './pool-thread.js';
 
 /** Main thread → cipher thread. */
 export type CipherRequest =

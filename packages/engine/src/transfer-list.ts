@@ -18,3 +18,10 @@ export function transferList(...items: Array<ArrayBufferView | ArrayBufferLike |
   }
   return [...out];
 }
+
+/** A view that owns its whole ArrayBuffer (never a slice of Node's shared Buffer pool), safe to transfer. */
+export function standalone(u8: Uint8Array): Uint8Array {
+  return u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength && !(u8.buffer instanceof SharedArrayBuffer)
+    ? u8
+    : new Uint8Array(u8);
+}

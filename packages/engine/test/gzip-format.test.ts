@@ -4,17 +4,17 @@ import { readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { inflateRawSync, gunzipSync } from 'node:zlib';
-import { bundleImage, crc32Combine, DirectorySink, WorkerPool, type BundleResult } from '@bundlefarm/engine';
+import { bundleImage, crc32Combine, DirectorySink, ThreadPool, type BundleResult } from '@bundlefarm/engine';
 import { buildTarHeader, tarStreamLength } from '@bundlefarm/format';
 import { crc32 } from 'node:zlib';
 import { pseudoRandom, textLike } from '@bundlefarm/testkit/images.js';
 import { run } from '@bundlefarm/testkit/run.js';
 import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
-const pools = new Map<number, WorkerPool>();
-function pool(threads: number): WorkerPool {
+const pools = new Map<number, ThreadPool>();
+function pool(threads: number): ThreadPool {
   let p = pools.get(threads);
-  if (!p) pools.set(threads, (p = new WorkerPool({ threads })));
+  if (!p) pools.set(threads, (p = new ThreadPool({ threads })));
   return p;
 }
 after(() => Promise.all([...pools.values()].map((p) => p.close())));

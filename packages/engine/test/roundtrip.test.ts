@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createBundle, DirectorySink, DirectorySource, unbundle, verifyBundle, WorkerPool } from '@bundlefarm/engine';
+import { createBundle, DirectorySink, DirectorySource, unbundle, verifyBundle, ThreadPool } from '@bundlefarm/engine';
 import {
   ArchiveInvalidError,
   DestinationExistsError,
@@ -33,7 +33,7 @@ import { writeRandomFile } from '@bundlefarm/testkit/images.js';
 import { slowOnly } from '@bundlefarm/testkit/requirements.js';
 import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
-const pool = new WorkerPool({ threads: 2 });
+const pool = new ThreadPool({ threads: 2 });
 after(() => pool.close());
 
 const spec = { accountId: '123456789012', architecture: 'x86_64' };

@@ -17,7 +17,7 @@ import {
   findDataRuns,
   sparseDataRuns,
   unbundle,
-  WorkerPool,
+  ThreadPool,
   type BundleResult,
 } from '@bundlefarm/engine';
 import { ec2CertificateForRegion, parseManifest, TarMemberReader } from '@bundlefarm/format';
@@ -26,7 +26,7 @@ import { pseudoRandom, randomIslands, textLike, writeSparseImage } from '@bundle
 import { slowOnly } from '@bundlefarm/testkit/requirements.js';
 import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
-const pool = new WorkerPool({ threads: 2 });
+const pool = new ThreadPool({ threads: 2 });
 after(() => pool.close());
 
 const GiB = 1024 ** 3;

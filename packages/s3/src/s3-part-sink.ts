@@ -17,15 +17,10 @@
  * manifest goes up only after `commitParts`, and only while the region is healthy, so no manifest
  * ever names a missing part. `abort()` deletes everything the sink wrote, in every region.
  *
- * Deleting waits for the PUTs still in flight: a server may complete a PUT whose client went away
- * after sending the body (S3 does), so a PUT cut off and deleted right after could land after its
- * DELETE and stay. A failed region and `abort()` therefore release callers at once and send nothing
- * more, but let requests already sent run to their end — for at most `settleMs`, after which they are
- * cut off (S3 hangs: its deletes would not pass either). The caller's `signal` (a cancel, a shutdown)
- * stops the sink the same way: what was sent settles, then `abort()` deletes it, so a cancel leaves
- * nothing behind. Only `abandonSignal` cuts requests off at once, and `abort()` then deletes nothing:
- * it is for a lost job lock, when another worker may be writing the same keys already — late PUTs of
- * ours must not land over its parts, and deletes of ours must not take them away.
+ * Stopping — a failed region, `abort()`, the caller's `signal` — sends nothing more but lets requests
+ * already sent settle (at most `settleMs`) before deleting what they may have stored; `abandonSignal`
+ * (a lost job lock) cuts them off at once and deletes nothing. Why, and each region's state:
+ * region-upload.ts.
  *
  * Nothing of a bundle is hidden before commit (S3 has no rename): parts are visible as they land, but
  * without a manifest they are not a bundle; EC2 registers only from a manifest.
@@ -39,13 +34,15 @@
  * (`x-amz-meta-bundlefarm-job`), so that later cleanups can tell its objects from anyone else's.
  */
 import { createHash } from 'node:crypto';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type PutObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, type PutObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { type BundlefarmError, CancelledError, InvalidOptionError, UnsafePathError } from '@bundlefarm/errors';
 import type { PartData, PartSink, SinkBeginInfo } from '@bundlefarm/engine';
 import { isPlainFileName, manifestName, partName } from '@bundlefarm/format';
 import { checkBundleAcl, sdkAcl, type S3BundleAcl } from './bundle-acl.js';
+import { eachLimited } from './each-limited.js';
 import { checkRetryOptions, withRetry, type RetryEvent, type RetryOptions, type RetryPolicy } from './retry.js';
 import { ownerMetadata, withdrawPublished, type WithdrawnBundle } from './published-bundle.js';
+import { abortError, RegionUpload } from './region-upload.js';
 import { toS3Error } from './s3-error-mapping.js';
 import { S3AllRegionsFailedError } from './s3-errors.js';
 import { checkBucketName, checkKeyPrefix, formatS3Url } from './s3-url.js';
@@ -100,44 +97,10 @@ export interface S3PartSinkOptions {
 
 export const S3_PART_SINK_DEFAULTS = { maxInFlight: 4, verifyWithHead: false, settleMs: 10_000 } as const;
 
-/** Deletes run this many at a time per region (abort and failed-region cleanup). */
-const DELETE_CONCURRENCY = 8;
+/** HEADs run this many at a time per region (verifyWithHead). */
+const HEAD_CONCURRENCY = 8;
 const MAX_TARGETS = 64;
 
-/** Upload state of one region. */
-class RegionState {
-  failure: BundlefarmError | undefined;
-  /** Every key a PUT was started for (it may have landed even if the client saw an error); deleted ones leave. */
-  readonly written = new Set<string>();
-  /** Every key a PUT was ever started for (never shrinks). */
-  readonly touched = new Set<string>();
-  /** The check (and withdrawal) of a published manifest, before the region's first write. */
-  prepared: Promise<void> | undefined;
-  /** Stored part index → byte length. */
-  readonly parts = new Map<number, number>();
-  /** Uploads (with their retries) under way. */
-  readonly inflight = new Set<Promise<unknown>>();
-  /** HTTP requests sent and not answered yet: what they did at the server is not known until they end. */
-  readonly requests = new Set<Promise<unknown>>();
-  /** Aborted when the region fails or the sink is cancelled: no more requests, callers released. */
-  readonly controller = new AbortController();
-  /** The sink's signal or the region's own. */
-  readonly signal: AbortSignal;
-  /** Cuts off the requests still in flight once stopping has waited `settleMs` for them. */
-  readonly cutOff = new AbortController();
-  /** What the requests themselves are sent with: the cut-off, or the sink's abandonSignal (a lost lock). */
-  readonly requestSignal: AbortSignal;
-  cleanup: Promise<void> | undefined;
-
-  constructor(
-    readonly target: S3Target,
-    sinkSignal: AbortSignal,
-    abandonSignal: AbortSignal | undefined,
-  ) {
-    this.signal = AbortSignal.any([sinkSignal, this.controller.signal]);
-    this.requestSignal = abandonSignal ? AbortSignal.any([abandonSignal, this.cutOff.signal]) : this.cutOff.signal;
-  }
-}
 
 export class S3PartSink implements PartSink {
   readonly maxInFlight: number;
@@ -147,7 +110,7 @@ export class S3PartSink implements PartSink {
   private readonly settleMs: number;
   /** `Metadata` of every PutObject: the owner, when there is one. */
   private readonly metadata: { Metadata?: Record<string, string> };
-  private readonly regions: RegionState[];
+  private readonly regions: RegionUpload[];
   /** Aborted by `abort()` and by the caller's signal. */
   private readonly internal = new AbortController();
   private readonly detachSignal: () => void;
@@ -169,7 +132,7 @@ export class S3PartSink implements PartSink {
       seen.add(t.region);
       if (typeof t.client?.send !== 'function') throw new InvalidOptionError('S3 target client', `region ${t.region} has no S3 client`);
       const target = { ...t, bucket: checkBucketName(t.bucket), prefix: checkKeyPrefix(t.prefix) };
-      return new RegionState(target, this.internal.signal, options.abandonSignal);
+      return new RegionUpload(target, this.internal.signal, options.abandonSignal);
     });
     this.acl = checkBundleAcl(options.acl);
     this.retry = checkRetryOptions(options.retry);
@@ -322,8 +285,8 @@ export class S3PartSink implements PartSink {
       this.detachSignal();
       // a withdrawal under way (its DELETE is not cancelled) ends, and is reported, before abort() resolves
       await Promise.allSettled(this.regions.flatMap((r) => [...r.inflight, r.cleanup ?? Promise.resolve(), r.prepared ?? Promise.resolve()]));
-      await Promise.all(this.regions.map((r) => this.settle(r)));
-      await Promise.all(this.regions.map((r) => this.deleteWritten(r)));
+      await Promise.all(this.regions.map((r) => r.settle(this.settleMs)));
+      await Promise.all(this.regions.map((r) => r.deleteWritten(this.retry)));
     })().catch(() => {});
     return this.aborting;
   }
@@ -342,7 +305,7 @@ export class S3PartSink implements PartSink {
    * Before the region's first write (once; concurrent parts wait for the same check): a manifest of
    * this bundle already there is refused, or withdrawn (see the class comment).
    */
-  private prepare(r: RegionState): Promise<void> {
+  private prepare(r: RegionUpload): Promise<void> {
     r.prepared ??= (async () => {
       const withdrawn = await withdrawPublished(r.target.client, r.target, manifestName(this.name), {
         ...(this.options.owner !== undefined ? { owner: this.options.owner } : {}),
@@ -356,7 +319,7 @@ export class S3PartSink implements PartSink {
   }
 
   /** One PUT, retried; rejects with the raw error (mapped by the caller's failRegion). */
-  private upload(r: RegionState, key: string, body: Buffer, md5: string): Promise<void> {
+  private upload(r: RegionUpload, key: string, body: Buffer, md5: string): Promise<void> {
     r.written.add(key);
     r.touched.add(key);
     const { bucket, region, client } = r.target;
@@ -370,8 +333,7 @@ export class S3PartSink implements PartSink {
         ...(this.options.onRetry ? { onRetry: (e: RetryEvent) => this.options.onRetry?.({ ...e, region }) } : {}),
       },
       async () => {
-        const out = await this.send(
-          r,
+        const out = await r.send(
           client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length, ContentMD5: md5, ACL: sdkAcl(this.acl), ...this.metadata }), {
             abortSignal: r.requestSignal,
           }),
@@ -385,43 +347,9 @@ export class S3PartSink implements PartSink {
     return op;
   }
 
-  /**
-   * Tracks a request sent for region `r` (see `settle`). The caller gets its outcome, or an AbortError
-   * as soon as the region stops — while the request itself runs on to its end or its cut-off.
-   */
-  private send<T>(r: RegionState, request: Promise<T>): Promise<T> {
-    const tracked = request.then(
-      () => undefined,
-      () => undefined,
-    );
-    r.requests.add(tracked);
-    void tracked.then(() => r.requests.delete(tracked));
-    if (r.signal.aborted) return Promise.reject(abortError());
-    return new Promise<T>((resolve, reject) => {
-      const onStop = (): void => reject(abortError());
-      r.signal.addEventListener('abort', onStop, { once: true });
-      request.then(resolve, reject).finally(() => r.signal.removeEventListener('abort', onStop));
-    });
-  }
-
-  /** Waits until the region's requests in flight have ended, cutting them off after `settleMs`. */
-  private async settle(r: RegionState): Promise<void> {
-    if (r.requests.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all([...r.requests]),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, this.settleMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    r.cutOff.abort();
-    await Promise.all([...r.requests]);
-  }
 
   /** Gives a region up (first error wins) and starts deleting what was written there. */
-  private failRegion(r: RegionState, err: unknown, operation = 'PutObject'): void {
+  private failRegion(r: RegionUpload, err: unknown, operation = 'PutObject'): void {
     // cancellation of the whole sink is not a region failure: abort() cleans up
     if (this.internal.signal.aborted || r.failure) return;
     r.failure = toS3Error(err, { bucket: r.target.bucket, operation, region: r.target.region, acl: this.acl });
@@ -429,8 +357,8 @@ export class S3PartSink implements PartSink {
     this.options.onRegionFailed?.(r.target.region, r.failure);
     r.cleanup = (async () => {
       await Promise.allSettled([...r.inflight]);
-      await this.settle(r);
-      await this.deleteWritten(r);
+      await r.settle(this.settleMs);
+      await r.deleteWritten(this.retry);
     })();
   }
 
@@ -438,10 +366,10 @@ export class S3PartSink implements PartSink {
     await Promise.all(this.regions.flatMap((r) => (r.cleanup ? [r.cleanup] : [])));
   }
 
-  private async verifyRegion(r: RegionState, count: number): Promise<void> {
+  private async verifyRegion(r: RegionUpload, count: number): Promise<void> {
     const { bucket, client, prefix } = r.target;
     const indexes = Array.from({ length: count }, (_, i) => i);
-    await eachLimited(indexes, DELETE_CONCURRENCY, async (i) => {
+    await eachLimited(indexes, HEAD_CONCURRENCY, async (i) => {
       const key = prefix + partName(this.name, i, this.maxPartCount);
       const head = await withRetry({ policy: this.retry, operation: 'HeadObject', bucket, key, signal: r.signal }, () =>
         client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: r.signal }),
@@ -454,24 +382,6 @@ export class S3PartSink implements PartSink {
     });
   }
 
-  /**
-   * Deletes every key written in the region (best effort, retried, never cancelled); forgets those
-   * deleted. Nothing once abandoned: the keys are another writer's then (they stay in leftoverObjects()).
-   */
-  private async deleteWritten(r: RegionState): Promise<void> {
-    if (this.options.abandonSignal?.aborted) return;
-    const { bucket, client } = r.target;
-    await eachLimited([...r.written], DELETE_CONCURRENCY, async (key) => {
-      try {
-        await withRetry({ policy: this.retry, operation: 'DeleteObject', bucket, key }, () =>
-          client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })),
-        );
-        r.written.delete(key);
-      } catch {
-        // kept in `written`: reported by leftoverObjects()
-      }
-    });
-  }
 }
 
 /**
@@ -487,25 +397,4 @@ function checkEtag(out: PutObjectCommandOutput, md5: string): void {
   }
 }
 
-/** What a request's caller gets when its region stops first (withRetry then reports the stop's reason). */
-function abortError(): Error {
-  return Object.assign(new Error('the upload was stopped'), { name: 'AbortError' });
-}
 
-/** Runs `fn` over `items`, at most `limit` at a time; rejects with the first error after all settled. */
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failure ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.err;
-}

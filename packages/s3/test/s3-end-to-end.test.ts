@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { WorkerPool, bundleImage, unbundle, verifyBundle } from '@bundlefarm/engine';
+import { ThreadPool, bundleImage, unbundle, verifyBundle } from '@bundlefarm/engine';
 import { PartMissingError } from '@bundlefarm/errors';
 import { buildSignedManifest, ec2CertificateForRegion, manifestName, parseManifest } from '@bundlefarm/format';
 import { S3ImageSource, S3PartSink, S3PartSource } from '@bundlefarm/s3';
@@ -13,7 +13,7 @@ import { pseudoRandom, writeRandomFile } from '@bundlefarm/testkit/images.js';
 import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 import { freshBucket, listKeys, quickRetry, testClient, testProxy } from './s3-fixture.js';
 
-const pool = new WorkerPool({ threads: 2 });
+const pool = new ThreadPool({ threads: 2 });
 after(() => pool.close());
 
 const spec = { accountId: '123456789012', architecture: 'x86_64' };

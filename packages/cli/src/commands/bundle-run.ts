@@ -4,7 +4,7 @@
  * summary printed at the end.
  */
 import type { Command } from 'commander';
-import { createBundle, DEFAULT_LEVEL, DirectorySink, engineBackends, formatBackends, sharedWorkerPool } from '@bundlefarm/engine';
+import { createBundle, DEFAULT_LEVEL, DirectorySink, engineBackends, formatBackends, sharedThreadPool } from '@bundlefarm/engine';
 import { InvalidNameError } from '@bundlefarm/errors';
 import {
   checkImageId,
@@ -116,7 +116,7 @@ export async function runBundle(
     io.stderr.write(`bundlefarm: backends: ${formatBackends(backends)}\n`);
     for (const [stage, why] of Object.entries(backends.reasons)) io.stderr.write(`bundlefarm: ${stage} falls back: ${why}\n`);
   }
-  const pool = sharedWorkerPool(opts.threads !== undefined ? { threads: opts.threads } : {});
+  const pool = sharedThreadPool(opts.threads !== undefined ? { threads: opts.threads } : {});
   const view = createProgressView(!quiet, 'bundling', io.stderr);
   const sink = new DirectorySink(opts.destination, { fsync: opts.fsync ?? false, directIo: opts.directIo ? 'auto' : 'off' });
   try {

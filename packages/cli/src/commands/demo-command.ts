@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, open, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createBundle, DirectorySink, DirectorySource, sharedWorkerPool, unbundle, verifyBundle } from '@bundlefarm/engine';
+import { createBundle, DirectorySink, DirectorySource, sharedThreadPool, unbundle, verifyBundle } from '@bundlefarm/engine';
 import { ec2CertificateForRegion, generateSelfSignedIdentity, parseManifest } from '@bundlefarm/format';
 import { readFile } from 'node:fs/promises';
 import { out, type CliIo, type GlobalFlags } from '../cli-io.js';
@@ -54,7 +54,7 @@ export function registerDemo(program: Command, io: CliIo, flags: () => GlobalFla
       const created = await createBundle(
         {
           image: imagePath,
-          pool: sharedWorkerPool(),
+          pool: sharedThreadPool(),
           spec: { accountId: '123456789012', architecture: 'x86_64', blockDeviceMapping: [{ virtual: 'ami', device: 'sda1' }, { virtual: 'root', device: '/dev/sda1' }] },
           user: identity,
           ec2Certificate: ec2CertificateForRegion('us-east-1'),

@@ -1,6 +1,7 @@
 /**
- * Piscina worker: the CPU work of bundling that parallelizes — compressing blocks of the tar stream
- * (with their CRC-32) and hashing finished parts. Buffers come in and go back without a copy: blocks and
+ * A pool thread (Piscina runs this module on each thread of thread-pool.ts): the CPU work of bundling
+ * that parallelizes — compressing blocks of the tar stream (with their CRC-32), hashing finished parts,
+ * and scanning a file range for holes when SEEK_DATA is not there. Buffers come in and go back without a copy: blocks and
  * parts are SharedArrayBuffers (posted), compressed pieces are transferred (see transfer-list.ts).
  */
 import { createHash } from 'node:crypto';
@@ -10,7 +11,7 @@ import { Piscina } from 'piscina';
 import { loadLibdeflate } from '@bundlefarm/native';
 import { resolveBackend, type DeflateBackendName } from './deflate-backend.js';
 import { storedBlocksLength } from './stored-blocks.js';
-import { transferList } from './transfer-list.js';
+import { standalone, transferList } from './transfer-list.js';
 
 export interface CompressTask {
   data: Uint8Array;
@@ -42,13 +43,6 @@ export interface HashTask {
 export interface HashResult {
   sha1: string;
   data: Uint8Array;
-}
-
-/** A view that owns its whole ArrayBuffer (never a slice of Node's shared Buffer pool), safe to transfer. */
-export function standalone(u8: Uint8Array): Uint8Array {
-  return u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength && !(u8.buffer instanceof SharedArrayBuffer)
-    ? u8
-    : new Uint8Array(u8);
 }
 
 /** Returns `value` to the main thread with `buffers` transferred, not copied (Piscina's Transferable). */

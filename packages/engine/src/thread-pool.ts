@@ -1,19 +1,20 @@
+/**
+ * The pool threads: one Piscina pool per process, shared by every bundle the process runs (the CLI, or
+ * all the jobs of a BullMQ worker process). Compression, part hashing and hole scans run on it (the
+ * tasks are pool-thread.ts); the main thread only moves buffers.
+ */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { InvalidOptionError } from '@bundlefarm/errors';
-import type { CompressResult, CompressTask, HashResult, HashTask, ScanTask } from './pool-worker.js';
+import type { CompressResult, CompressTask, HashResult, HashTask, ScanTask } from './pool-thread.js';
 import { transferList } from './transfer-list.js';
 
-/**
- * The CPU pool: one Piscina pool per process, shared by every bundle the process runs (CLI, or all the
- * jobs of a worker process). Compression and part hashing run on it; the event loop only moves buffers.
- */
-export interface WorkerPoolOptions {
-  /** Worker threads (default: the number of cores, `os.availableParallelism()`). */
+export interface ThreadPoolOptions {
+  /** Pool threads (default: the number of cores, `os.availableParallelism()`). */
   threads?: number;
 }
 
-/** What the pool is doing, for metrics (see `WorkerPool.activity`). */
+/** What the pool is doing, for metrics (see `ThreadPool.activity`). */
 export interface PoolActivity {
   /** Pool threads. */
   threads: number;
@@ -25,7 +26,7 @@ export interface PoolActivity {
   busySeconds: number;
 }
 
-export class WorkerPool {
+export class ThreadPool {
   readonly threads: number;
   private readonly piscina: Piscina;
   private closed = false;
@@ -34,19 +35,19 @@ export class WorkerPool {
   private busyMs = 0;
   private since = performance.now();
 
-  constructor(options: WorkerPoolOptions = {}) {
+  constructor(options: ThreadPoolOptions = {}) {
     const threads = options.threads ?? availableParallelism();
     if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
       throw new InvalidOptionError('threads', `${String(threads)} is not a whole number of threads between 1 and 256`);
     }
     this.threads = threads;
     this.piscina = new Piscina({
-      filename: new URL('./pool-worker.js', import.meta.url).href,
+      filename: new URL('./pool-thread.js', import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 30_000,
       concurrentTasksPerWorker: 1,
-      // Workers allocate little on the JS heap (buffers are external): a small young generation keeps
+      // Pool threads allocate little on the JS heap (buffers are external): a small young generation keeps
       // their memory flat instead of letting V8 grow it with the allocation rate.
       resourceLimits: { maxYoungGenerationSizeMb: 8 },
     });
@@ -114,7 +115,7 @@ export class WorkerPool {
   /**
    * Resolves once every thread has loaded its code and run a task. A process that exits while a pool
    * thread is still loading its ES module can abort in Node 20 ("v8::Module::IsGraphAsync … instantiated
-   * module"): whoever exits right after creating a pool (a worker refused at start-up) waits for this.
+   * module"): whoever exits right after creating a pool (a BullMQ worker refused at start-up) waits for this.
    */
   async ready(): Promise<void> {
     await Promise.all(Array.from({ length: this.threads }, () => this.sha1({ data: new Uint8Array(0) })));
@@ -127,15 +128,15 @@ export class WorkerPool {
   }
 }
 
-let shared: WorkerPool | undefined;
+let shared: ThreadPool | undefined;
 
 /** The process-wide pool, created on first use with `options` (later options are ignored). */
-export function sharedWorkerPool(options: WorkerPoolOptions = {}): WorkerPool {
-  shared ??= new WorkerPool(options);
+export function sharedThreadPool(options: ThreadPoolOptions = {}): ThreadPool {
+  shared ??= new ThreadPool(options);
   return shared;
 }
 
-export async function closeSharedWorkerPool(): Promise<void> {
+export async function closeSharedThreadPool(): Promise<void> {
   const p = shared;
   shared = undefined;
   await p?.close();
