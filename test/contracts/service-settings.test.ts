@@ -4,9 +4,13 @@
 // An operator sets them once for the API and every worker: a value one of them takes and another refuses
 // would start half a deployment (the worker took a prefix with ":" that the API refused).
 import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { checkProducerOptions, LOG_LEVELS } from '@bundlefarm/queue';
+import { checkProducerOptions, jobMacKey, LOG_LEVELS } from '@bundlefarm/queue';
+import { writeIdentity } from '@bundlefarm/testkit/identity.js';
+import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 import { loadWorkerConfig, WorkerConfigError } from '@bundlefarm/queue/worker';
 import { serverConfigFromEnv, ServerConfigError } from '@bundlefarm/server';
 
@@ -124,5 +128,21 @@ describe('the API, the worker and the producer accept and refuse the same shared
       assert.equal(await workerAccepts({ BUNDLEFARM_REDIS_URL: url }, 'BUNDLEFARM_REDIS_URL'), accepted, `worker ${url}`);
       assert.equal(producerAccepts({ redisUrl: url }), accepted, `producer ${url}`);
     }
+  });
+});
+
+describe('worker and API read a value the same way', () => {
+  it('drops blanks around the job MAC key and the max age as the API does: a key pasted with a newline is the same key on both sides', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'keys'));
+    await writeIdentity(join(dir, 'keys'));
+    const file = join(dir, 'worker.json');
+    await writeFile(file, JSON.stringify({ identities: { release: { key: 'keys/user-key.pem', cert: 'keys/user-cert.pem' } } }));
+    const key = 'k'.repeat(40);
+    const config = await loadWorkerConfig({ BUNDLEFARM_CONFIG: file, BUNDLEFARM_JOB_MAC_KEY: ` ${key}\n`, BUNDLEFARM_JOB_MAX_AGE: ' 12h ' });
+    const api = serverConfigFromEnv({ BUNDLEFARM_API_TOKENS: 'a'.repeat(16), BUNDLEFARM_JOB_MAC_KEY: ` ${key}\n` }).config;
+    assert.equal(api.jobMacKey, key);
+    assert.deepEqual(config.jobMacKey, jobMacKey(key));
+    assert.equal(config.jobMaxAgeMs, 12 * 3600_000);
   });
 });

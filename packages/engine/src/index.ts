@@ -58,9 +58,3 @@ export { sparseDataRuns, findDataRuns } from './sparse-scan.js';
 export { deflatePreference, resolveBackend } from './deflate-backend.js';
 export { crc32Combine } from './crc32-combine.js';
 
-/**
- * The pool's former names, kept for packages/queue until it imports the ones above: `WorkerPool`
- * read as if it were BullMQ's Worker, beside which the queue package uses it.
- * @deprecated ThreadPool, sharedThreadPool, closeSharedThreadPool.
- */
-export { ThreadPool as WorkerPool, sharedThreadPool as sharedWorkerPool, closeSharedThreadPool as closeSharedWorkerPool } from './thread-pool.js';

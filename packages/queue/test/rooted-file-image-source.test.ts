@@ -4,7 +4,7 @@ import { mkdir, realpath, rename, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { bundleImage, DirectorySink, WorkerPool } from '@bundlefarm/engine';
+import { bundleImage, DirectorySink, ThreadPool } from '@bundlefarm/engine';
 import { FileUnreadableError, isBundlefarmError, UnsafePathError } from '@bundlefarm/errors';
 import { isInside } from '@bundlefarm/queue';
 import { RootedFileImageSource } from '@bundlefarm/queue/worker';
@@ -13,7 +13,7 @@ import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 
 /** Local images: inside the image root, whatever symlinks (or races) the path goes through. */
 
-const pool = new WorkerPool({ threads: 1 });
+const pool = new ThreadPool({ threads: 1 });
 after(() => pool.close());
 
 async function layout(): Promise<{ root: string; outside: string }> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { WorkerPool } from '@bundlefarm/engine';
+import { ThreadPool } from '@bundlefarm/engine';
 import { WorkerMetrics } from '@bundlefarm/queue/worker';
 import { createS3Client, withRetry, checkRetryOptions } from '@bundlefarm/s3';
 import { s3Requests, startFaultProxy } from '@bundlefarm/testkit/fault-proxy.js';
@@ -18,7 +18,7 @@ import { registerS3Credentials, startS3Server } from '@bundlefarm/testkit/s3-ser
 const s3 = await startS3Server();
 const proxy = await startFaultProxy({ target: s3.endpoint });
 const credentials = registerS3Credentials();
-const pool = new WorkerPool({ threads: 1 });
+const pool = new ThreadPool({ threads: 1 });
 after(async () => {
   await pool.close();
   await proxy.close();

@@ -28,7 +28,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { engineBackends, type WorkerPool } from '@bundlefarm/engine';
+import { engineBackends, type ThreadPool } from '@bundlefarm/engine';
 import type { BundleJobProgress, BundleJobResult } from '../job-types.js';
 import { parseFailure } from '../producer/bundle-status.js';
 import { registerBuildInfo } from './build-info.js';
@@ -36,7 +36,7 @@ import { JOB_DURATION_BUCKETS } from './metric-buckets.js';
 
 export interface WorkerMetricsOptions {
   /** The process's CPU pool. */
-  pool: WorkerPool;
+  pool: ThreadPool;
   /** Jobs the process runs at once (`concurrency`). */
   slots: number;
   /** Jobs running now. */

@@ -42,7 +42,7 @@
  * renewal that succeeded).
  */
 import type { Job } from 'bullmq';
-import { bundleImage, checkImageSize, type BundleResult, type ImageSource, type WorkerPool } from '@bundlefarm/engine';
+import { bundleImage, checkImageSize, type BundleResult, type ImageSource, type ThreadPool } from '@bundlefarm/engine';
 import { CancelledError, KeyNotConfiguredError, type BundlefarmError } from '@bundlefarm/errors';
 import { checkBundleName, ec2CertificateForPartition, normalizeAccountId, partitionOfRegion, type CertificateMaterial } from '@bundlefarm/format';
 import { removeStaleScratch } from '@bundlefarm/rootfs';
@@ -78,7 +78,7 @@ export { CANCEL_REASON, LOCK_LOST_REASON, SHUTDOWN_REASON } from './job-cancella
 export interface BundleProcessorContext {
   config: WorkerConfig;
   clients: RegionClients;
-  pool: WorkerPool;
+  pool: ThreadPool;
   logger: WorkerLogger;
   /** Claims on targets in Redis: one job at a time writes a bundle of a name to a bucket and prefix. */
   claims: TargetClaims;

@@ -37,7 +37,7 @@
 import { hostname } from 'node:os';
 import { WaitingError, Worker } from 'bullmq';
 import type { RedisClient } from '../redis-connection.js';
-import { closeSharedWorkerPool, engineBackends, sharedWorkerPool, type WorkerPool } from '@bundlefarm/engine';
+import { closeSharedThreadPool, engineBackends, sharedThreadPool, type ThreadPool } from '@bundlefarm/engine';
 import type { BundleJobData, BundleJobResult } from '../job-types.js';
 import { MetricsServer } from '../metrics/metrics-server.js';
 import { WorkerMetrics } from '../metrics/worker-metrics.js';
@@ -59,7 +59,7 @@ export interface BundleWorkerOptions {
   /** Default: JSON lines on stdout at the configured level. */
   logger?: WorkerLogger;
   /** CPU pool (default: the process's shared pool, sized by `config.threads`, closed by `close()`). */
-  pool?: WorkerPool;
+  pool?: ThreadPool;
   /** Worker name in Redis (CLIENT LIST) and logs (default: `hostname:pid`). */
   name?: string;
 }
@@ -141,7 +141,7 @@ export class BundleWorker {
     const logger = options.logger ?? createWorkerLogger({ level: config.logLevel });
     const name = options.name ?? `${hostname()}:${process.pid}`;
     const ownsPool = options.pool === undefined;
-    const pool = options.pool ?? sharedWorkerPool({ threads: config.threads });
+    const pool = options.pool ?? sharedThreadPool({ threads: config.threads });
     if (pool.threads !== config.threads) logger.warn({ threads: pool.threads, configured: config.threads }, 'the process CPU pool already existed with another size');
     const running = new Map<string, RunningJob>();
     const metrics = config.metrics ? new WorkerMetrics({ pool, slots: config.concurrency, running: () => running.size }) : undefined;
@@ -217,7 +217,7 @@ export class BundleWorker {
     } catch (err) {
       await worker.close(true).catch(() => {});
       // the process exits next: not while a pool thread is still loading its code (Node 20 aborts then)
-      if (ownsPool) await pool.ready().then(closeSharedWorkerPool).catch(() => {});
+      if (ownsPool) await pool.ready().then(closeSharedThreadPool).catch(() => {});
       await notices.close();
       await metricsServer?.close();
       metrics?.close();
@@ -305,7 +305,7 @@ export class BundleWorker {
         this.connection.disconnect();
       }
       this.clients.destroy();
-      if (this.ownsPool) await closeSharedWorkerPool();
+      if (this.ownsPool) await closeSharedThreadPool();
       // last: the shutdown itself can be watched
       await this.metricsServer?.close();
       this.metrics?.close();

@@ -159,7 +159,8 @@ export async function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): Pr
   const problems: ConfigProblem[] = [];
   const picked = Object.fromEntries(
     Object.values(WORKER_ENV).flatMap((name) => {
-      const value = isServiceSetting(name) ? serviceSettingFromEnv(env, name) : env[name];
+      // blanks around a value are dropped, as the API does (a MAC key pasted with a newline is the same key)
+      const value = isServiceSetting(name) ? serviceSettingFromEnv(env, name) : env[name]?.trim();
       return value ? [[name, value]] : [];
     }),
   );
