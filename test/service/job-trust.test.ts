@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Queue } from 'bullmq';
-import { BUNDLE_QUEUE, hashToken, jobMac, validateJobSpec, type BundleJobData } from '@bundlefarm/queue';
+import { BUNDLE_QUEUE, hashToken, jobMac, NOTIFY_QUEUE, validateJobSpec, type BundleJobData } from '@bundlefarm/queue';
 import { apiRequest } from '../helpers/api-request.js';
 import { writeRandomFile } from '../helpers/images.js';
 import { ACCOUNT, serviceProcesses, until } from '../helpers/service-processes.js';
@@ -116,6 +116,23 @@ describe('replays of MAC\'d jobs (R5)', { timeout: 180_000 }, () => {
       assert.match(end.failedReason ?? '', reason, what);
       assert.equal(end.attemptsMade, 1, `${what}: failed for good`);
       assert.deepEqual(await keysUnder(`team-a/${data.spec.name}`), [], `${what}: nothing written`);
+    }
+  });
+
+  it('a refused replay makes no job-end notice (no signed notification, no commit status): a fresh job of the same kind does', async () => {
+    const notices = new Queue(NOTIFY_QUEUE, { connection: { host: '127.0.0.1', port: env.redis.port }, prefix: env.prefix });
+    try {
+      const noticesOf = async (id: string): Promise<number> => (await notices.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j?.data?.notice?.job === id).length;
+      const fresh = await addMacd({ spec: validated({ name: 'noticed' }), source: 'api', principal: 'team-a', issuedAt: Date.now(), notify: true });
+      assert.equal((await finished(fresh)).state, 'completed');
+      await until('the notice of the fresh job', async () => ((await noticesOf(fresh)) > 0 ? true : undefined), 30_000);
+      const replayed = await addMacd({ spec: validated({ name: 'replayed-noticed' }), source: 'api', principal: 'team-a', issuedAt: Date.now() - 8 * DAY, notify: true });
+      const end = await finished(replayed);
+      assert.match(end.failedReason ?? '', /^BF_JOB_UNAUTHORIZED: /);
+      // the worker queues a notice before it moves the job to its end state: none is there for the replay
+      assert.equal(await noticesOf(replayed), 0);
+    } finally {
+      await notices.close();
     }
   });
 

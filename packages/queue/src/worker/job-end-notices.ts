@@ -6,7 +6,10 @@
  * the job's state agrees, and the attempt that runs next reports the same notice id, which adds nothing.
  *
  * Only jobs the API marked (`notify`) get notices, and with a job MAC key only jobs whose MAC holds:
- * a job written straight into Redis makes no notice the API would sign.
+ * a job written straight into Redis makes no notice the API would sign. A job the worker refused as
+ * unauthorized (BF_JOB_UNAUTHORIZED: outside its principal's scope, or a replay — a genuine MAC issued
+ * too long ago) makes none either: its notice, a signed delivery and a commit status on an old commit,
+ * could be had again with every copy written back into Redis.
  */
 import { DelayedError, Queue, RateLimitError, UnrecoverableError, WaitingChildrenError, WaitingError } from 'bullmq';
 import type { Job } from 'bullmq';
@@ -15,6 +18,7 @@ import type { BundleJobData, BundleJobResult } from '../job-types.js';
 import { addNotice, jobNotice, NOTIFY_QUEUE, type JobEndState, type NoticeJobData } from '../notify/job-notice.js';
 import { createRedis } from '../redis-connection.js';
 import { jobMacFields, jobMacValid } from '../scopes/job-mac.js';
+import { JobUnauthorizedError } from '../scopes/scope-errors.js';
 import { failureCode } from './job-failure.js';
 import { JobLockLostError } from './worker-errors.js';
 import type { WorkerLogger } from './worker-logger.js';
@@ -48,6 +52,10 @@ export class JobEndNotices {
   async attemptFailed(job: Job<BundleJobData, BundleJobResult>, err: unknown): Promise<void> {
     const state = endState(job, err);
     if (state === undefined) return;
+    if (failureCode(err instanceof Error ? err.message : String(err)) === JobUnauthorizedError.code) {
+      this.options.logger.warn({ jobId: job.id, state }, 'no job-end notice: the job was refused as unauthorized');
+      return;
+    }
     try {
       await this.add(job, state, { failedReason: err instanceof Error ? err.message : String(err) });
     } catch (e) {
