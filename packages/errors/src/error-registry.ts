@@ -109,7 +109,7 @@ export const ERROR_REGISTRY = {
   BF_FORBIDDEN: { http: 403, retry: 'no', where: 'api', meaning: 'authenticated, but this principal may not do this (a read-only board user writing)' },
   BF_NOT_FOUND: { http: 404, retry: 'no', where: 'api', meaning: 'no such route' },
   BF_BODY_TIMEOUT: { http: 408, retry: 'no', where: 'api', meaning: 'the request body arrived too slowly' },
-  BF_IDEMPOTENCY_CONFLICT: { http: 409, retry: 'no', where: 'api', meaning: 'the Idempotency-Key was used before with another spec or by another principal' },
+  BF_IDEMPOTENCY_CONFLICT: { http: 409, retry: 'no', where: 'api', meaning: 'the Idempotency-Key was used before, by the same principal, with another spec' },
   BF_WEBHOOK_REPLAYED: { http: 409, retry: 'no', where: 'api', meaning: 'a signed webhook body or delivery id seen before, as another event' },
   BF_BODY_TOO_LARGE: { http: 413, retry: 'no', where: 'api', meaning: 'the request body is over the configured limit' },
   BF_UNSUPPORTED_MEDIA_TYPE: { http: 415, retry: 'no', where: 'api', meaning: 'the body is not JSON' },

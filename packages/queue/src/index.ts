@@ -16,7 +16,7 @@ export { jobIdSchema, isJobId, deliveryJobId } from './producer/job-ids.js';
 export { InvalidJobSpecError, JobNotFoundError, JobStateConflictError, InvalidJobDataError, InvalidCursorError, IdempotencyConflictError, QueueUnavailableError } from './producer/producer-errors.js';
 export { failureCode } from './failure-reason.js';
 // Per-region failures as data: what the worker records in a failed job and how status and notices read it back.
-export { regionFailureRecord, regionFailures, regionFailuresFromText, recordedRegionFailures, REGIONS_FAILED_CODE, type RegionFailure } from './region-failures.js';
+export { regionFailureRecord, regionFailuresFromText, type RegionFailure } from './region-failures.js';
 // Redis: the URL forms, the queue prefix, the connection; the queue's name and job options.
 export { createRedis, type RedisClient, type RedisSettings } from './redis-connection.js';
 export { parseRedisUrl, redisUrlSchema, resolveQueuePrefix, type RedisTarget } from './redis-url.js';

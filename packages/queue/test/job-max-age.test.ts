@@ -1,20 +1,28 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JOB_CLOCK_SKEW_MS, jobIssueProblem, jobMac, jobMacValid, Principals, specScopeProblems, validateJobSpec } from '@bundlefarm/queue';
-import { DEFAULT_JOB_MAX_AGE_MS, jobMaxAgeSetting } from '@bundlefarm/queue/worker';
+import { DEFAULT_JOB_MAX_AGE_MS, jobMaxAgeSchema, loadWorkerConfig, WorkerConfigError } from '@bundlefarm/queue/worker';
 
 /** BUNDLEFARM_JOB_MAX_AGE, the issue time in the job MAC, and the `register` scope, without Redis (test/service/job-trust.test.ts runs them for real). */
 
 describe('BUNDLEFARM_JOB_MAX_AGE', () => {
-  it('defaults to 7 days; takes seconds or a unit; refuses what it cannot use, naming the variable', () => {
-    assert.equal(jobMaxAgeSetting({}).jobMaxAgeMs, DEFAULT_JOB_MAX_AGE_MS);
+  it('defaults to 7 days; takes seconds or a unit; the worker refuses what it cannot use, naming the variable', async () => {
     assert.equal(DEFAULT_JOB_MAX_AGE_MS, 7 * 24 * 3600_000);
-    for (const [text, ms] of [['3600', 3600_000], ['90s', 90_000], ['30m', 1_800_000], ['12h', 43_200_000], ['2d', 172_800_000]] as const) {
-      assert.equal(jobMaxAgeSetting({ BUNDLEFARM_JOB_MAX_AGE: text }).jobMaxAgeMs, ms, text);
+    for (const [text, ms] of [['3600', 3600_000], ['90s', 90_000], ['30m', 1_800_000], ['12h', 43_200_000], ['2d', 172_800_000], [' 2d\n', 172_800_000]] as const) {
+      assert.equal(jobMaxAgeSchema.parse(text), ms, text);
     }
-    for (const bad of ['-1', '1.5h', '7 days', 'forever', '59s', '0']) {
-      assert.throws(() => jobMaxAgeSetting({ BUNDLEFARM_JOB_MAX_AGE: bad }), (err: Error & { code?: string }) => err.code === 'BF_WORKER_CONFIG' && /BUNDLEFARM_JOB_MAX_AGE/.test(err.message), bad);
-    }
+    /** The worker's problems with BUNDLEFARM_JOB_MAX_AGE (its configuration file is missing: always a problem too). */
+    const problems = async (value: string): Promise<string[]> => {
+      try {
+        await loadWorkerConfig({ BUNDLEFARM_CONFIG: '/nonexistent/bundlefarm-worker.json', BUNDLEFARM_JOB_MAX_AGE: value });
+      } catch (err) {
+        assert.ok(err instanceof WorkerConfigError, String(err));
+        return err.problems.filter((p) => p.path === 'BUNDLEFARM_JOB_MAX_AGE').map((p) => p.message);
+      }
+      return assert.fail('a worker without its configuration file started');
+    };
+    assert.deepEqual(await problems('12h'), []);
+    for (const bad of ['-1', '1.5h', '7 days', 'forever', '59s', '0']) assert.equal((await problems(bad)).length, 1, bad);
   });
 
   it('a job may run from its issue time (less the clock skew) until the maximum age', () => {

@@ -73,7 +73,7 @@ export class IdempotencyConflictError extends BundlefarmError {
   constructor(id: string, options: BundlefarmErrorOptions = {}) {
     super(
       IdempotencyConflictError.code,
-      `idempotency key ${JSON.stringify(id)} was already used for a different job spec; use a new key for a new job`,
+      `the Idempotency-Key of job ${JSON.stringify(id)} was already used with a different job spec; use a new key for a new job`,
       false,
       { ...options, details: { ...options.details, id } },
     );

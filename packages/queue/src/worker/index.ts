@@ -23,7 +23,7 @@ export { RootedFileImageSource, type OpenedImageCheck } from './rooted-file-imag
 export { checkJobScope, openedImageCheck } from './job-authorization.js';
 export { resolveImage } from './image-resolver.js';
 export { type RegionClients } from './region-clients.js';
-export { jobMaxAgeSetting, DEFAULT_JOB_MAX_AGE_MS } from './job-max-age.js';
+export { jobMaxAgeSchema, DEFAULT_JOB_MAX_AGE_MS } from './job-max-age.js';
 export { WorkerMetrics } from '../metrics/worker-metrics.js';
 // For tests: how a classified error becomes the job's failure (BullMQ's UnrecoverableError for a permanent one).
 export { toJobFailure } from './job-failure.js';

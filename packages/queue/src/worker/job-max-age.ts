@@ -7,7 +7,6 @@
  * Value: a whole number of seconds, or with a unit: `90s`, `30m`, `12h`, `7d`. At least one minute.
  */
 import { z } from 'zod';
-import { WorkerConfigError } from './worker-errors.js';
 
 export const JOB_MAX_AGE_ENV = 'BUNDLEFARM_JOB_MAX_AGE';
 export const DEFAULT_JOB_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -21,17 +20,3 @@ export const jobMaxAgeSchema = z
   .regex(/^\d{1,9}[smhd]?$/, 'must be a whole number of seconds, or with a unit: 90s, 30m, 12h, 7d')
   .transform((s) => Number(/^\d+/.exec(s)![0]) * (UNIT_MS[s.at(-1)!] ?? 1000))
   .refine((ms) => ms >= MIN_JOB_MAX_AGE_MS, 'must be at least one minute');
-
-export interface JobMaxAgeSetting {
-  /** How long after its issue time a job may still run, in ms (BUNDLEFARM_JOB_MAX_AGE; default 7 days). */
-  jobMaxAgeMs: number;
-}
-
-/** The setting from the environment; WorkerConfigError (naming the variable) for a value it cannot use. */
-export function jobMaxAgeSetting(env: NodeJS.ProcessEnv, configFile?: string): JobMaxAgeSetting {
-  const raw = env[JOB_MAX_AGE_ENV];
-  if (raw === undefined || raw === '') return { jobMaxAgeMs: DEFAULT_JOB_MAX_AGE_MS };
-  const r = jobMaxAgeSchema.safeParse(raw);
-  if (!r.success) throw new WorkerConfigError([{ path: JOB_MAX_AGE_ENV, message: r.error.issues[0]?.message ?? 'is not usable' }], configFile);
-  return { jobMaxAgeMs: r.data };
-}
