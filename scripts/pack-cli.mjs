@@ -13,9 +13,15 @@
 //      build script, not a build made on this machine);
 //   2. each unpacked into a staging directory, the workspace packages under node_modules/@bundlefarm/;
 //   3. the staged package.json: not private, the workspace packages listed as dependencies and as
-//      bundleDependencies, and every registry dependency they have (one range each; the script stops when
-//      two packages ask for different ranges) as the command's own dependencies, so npm installs them
-//      beside the bundle (and taken out of the bundled packages' package.json: see below);
+//      bundleDependencies, and the registry packages they need as the command's own dependencies, so npm
+//      installs them beside the bundle (and taken out of the bundled packages' package.json: see below):
+//      every package of their tree npm puts at the top, at the version of the root package-lock.json (npm
+//      resolves their ranges against that lock here, offline: lockedTree), and for each root `overrides`
+//      entry its parent at a version that takes the overridden child (OVERRIDE_PINS). Exact versions,
+//      because an installed package carries no lock: npm applies no `overrides` but the installing project's
+//      own, and reads no npm-shrinkwrap.json from a tarball (npm 11: only when the registry says a version has
+//      one; npm 12: never). Without them `npm install -g` resolves afresh, to other versions than the ones
+//      tested here, some wanting a newer Node than `engines` (EBADENGINE warnings on Node 20);
 //   4. `npm pack` of the staging directory, renamed bundlefarm-cli-<version>.tgz.
 //
 // npm runs the bundled native package's install script (node scripts/build.mjs) at install, as for a
@@ -104,11 +110,9 @@ function rootLockEntries() {
 const nameAt = (path, entry) => entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
 
 /**
- * What each root `overrides` entry does in the checkout, for the installed tarball. npm applies no overrides but
- * the installing project's own (and, for a tarball, no npm-shrinkwrap.json either: npm 11 reads one only when the
- * registry says a version has it, npm 12 never), so the tarball cannot say "child X under parent P at range R";
- * it pins P instead, as a dependency of its own, at the newest version whose own range for X takes R
- * (`npm view P versions dependencies.X`; these wrap Node >=22-only releases, EBADENGINE on Node 20).
+ * Each root `overrides` entry ("child X under parent P at range R"), for the installed tarball, where npm applies
+ * none (step 3): P pinned at the newest version whose own range for X takes R (found with
+ * `npm view P versions dependencies.X`). Both pin away from releases that want Node >=22.
  */
 const OVERRIDE_PINS = {
   '@fastify/static': { child: 'content-disposition', version: '10.1.3' }, // 10.1.4 on: content-disposition ^3
@@ -116,7 +120,7 @@ const OVERRIDE_PINS = {
 };
 
 /**
- * The command's registry dependencies as npm resolves them from the root package-lock.json (step 3b), by path:
+ * The command's registry dependencies as npm resolves them from the root package-lock.json (step 3), by path:
  * a package-lock.json seeded with the root lock's registry entries (dependency flags left for npm to work out),
  * the bundled packages and the root `overrides`, then `npm install --package-lock-only`, which keeps every locked
  * version that satisfies its ranges and drops what the command does not use. Stops when npm chose a version the
@@ -146,7 +150,8 @@ function lockedTree(stage, manifest, bundled, overrides) {
   const resolving = { ...manifest, ...(overrides ? { overrides } : {}) };
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify(resolving, null, 2)}\n`);
   writeFileSync(join(stage, 'package-lock.json'), `${JSON.stringify(seed, null, 2)}\n`);
-  sh('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], stage);
+  // --offline: everything is in the seed; a version it lacks is the root lock being out of date, not a fetch
+  sh('npm', ['install', '--package-lock-only', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], stage);
   const lock = readJson(join(stage, 'package-lock.json'));
   rmSync(join(stage, 'package-lock.json'));
 
@@ -167,14 +172,15 @@ function lockedTree(stage, manifest, bundled, overrides) {
  * The staged package's own registry dependencies: every package the locked tree has at the top (where npm puts it
  * again, and where whatever asks for it finds it: an exact version here is a version fixed for the whole tree,
  * as far as the askers' ranges take it), at the locked version; optional ones as optionalDependencies (the
- * platform builds a machine skips); and each override's parent at its OVERRIDE_PINS version.
+ * platform builds a machine skips); and each override's parent at its OVERRIDE_PINS version (`repinned`).
  */
 function pinnedDependencies(tree, overrides) {
   const dependencies = {};
   const optionalDependencies = {};
+  const repinned = [];
   for (const [path, entry] of tree) {
     const name = path.slice('node_modules/'.length);
-    if (name.includes('/node_modules/')) continue; // nested: what npm installs under its asker anyway
+    if (name.includes('/node_modules/')) continue; // nested under its asker (no version at the top takes its range): npm resolves it there again
     (entry.optional ? optionalDependencies : dependencies)[name] = entry.version;
   }
   for (const [parent, children] of Object.entries(overrides ?? {})) {
@@ -186,9 +192,10 @@ function pinnedDependencies(tree, overrides) {
     }
     const into = dependencies[parent] === undefined ? optionalDependencies : dependencies;
     into[parent] = pin.version;
+    repinned.push(`${parent}@${pin.version}`);
   }
   const sorted = (o) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
-  return { dependencies: sorted(dependencies), optionalDependencies: sorted(optionalDependencies) };
+  return { dependencies: sorted(dependencies), optionalDependencies: sorted(optionalDependencies), repinned };
 }
 
 function main() {
@@ -261,7 +268,8 @@ function main() {
     copyFileSync(join(tarballs, result.filename), target); // not rename: the temporary directory may be another file system
     console.log(
       `pack-cli: ${result.entryCount} files, ${bundled.length} workspace packages bundled, ${external.size} registry dependencies ` +
-        `(${Object.keys(pinned.dependencies).length + Object.keys(pinned.optionalDependencies).length} packages pinned at the versions of package-lock.json)`,
+        `(${Object.keys(pinned.dependencies).length + Object.keys(pinned.optionalDependencies).length - pinned.repinned.length} pinned at package-lock.json's versions; ` +
+        `for its overrides: ${pinned.repinned.join(', ') || 'none'})`,
     );
     console.log(target);
   } finally {
