@@ -3,7 +3,11 @@
 // directory outside the checkout, with install scripts on (the bundled native addon builds as from a
 // clone), then `bundlefarm --version` says what the checkout's says (the same version and native backends)
 // and `bundlefarm demo` bundles, verifies and unbundles — no @bundlefarm package comes from the registry
-// (none is published), and nothing of the checkout is on the way.
+// (none is published), and nothing of the checkout is on the way. The install prints no EBADENGINE warning
+// on this Node (the project's promise; npm applies no `overrides` to an installed package, so the tarball
+// pins instead), and installs the registry packages at the versions of the checkout's package-lock.json
+// (what was tested here), but for the root overrides' parents, which the tarball pins to versions that take
+// the overridden child.
 //
 // Needs the npm registry (the registry dependencies install from it): skipped with the reason printed
 // when `npm ping` fails, except in CI (CI=true), where that fails the test.
@@ -32,6 +36,26 @@ async function registrySkip(): Promise<string | false> {
   if (process.env.CI === 'true') throw new Error(`CI=true, but ${reason}`);
   announceSkip(reason);
   return reason;
+}
+
+/** path (node_modules/a/node_modules/b, relative to `dir`) → version of every package installed under `dir`. */
+async function installedVersions(dir: string, rel = '', into = new Map<string, string>()): Promise<Map<string, string>> {
+  let entries: string[];
+  try {
+    entries = await readdir(join(dir, 'node_modules'));
+  } catch {
+    return into;
+  }
+  for (const entry of entries.filter((e) => !e.startsWith('.'))) {
+    const names = entry.startsWith('@') ? (await readdir(join(dir, 'node_modules', entry))).map((n) => `${entry}/${n}`) : [entry];
+    for (const name of names) {
+      const at = join(dir, 'node_modules', name);
+      const path = `${rel}node_modules/${name}`;
+      into.set(path, (JSON.parse(await readFile(join(at, 'package.json'), 'utf8')) as { version: string }).version);
+      await installedVersions(at, `${path}/`, into);
+    }
+  }
+  return into;
 }
 
 const skip = await registrySkip();
@@ -65,6 +89,26 @@ describe('the packed CLI (npm run pack:cli)', { skip, timeout: 600_000 }, () => 
     // the tarball alone: installed from elsewhere, install scripts on
     const install = await run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', tarball], { cwd: elsewhere, env });
     assert.equal(install.code, 0, `${install.stdout}\n${install.stderr}`);
+    assert.doesNotMatch(`${install.stdout}\n${install.stderr}`, /EBADENGINE/, `npm warned of an engine mismatch:\n${install.stderr}`);
+    // the registry packages as the checkout's lock has them (where it has them), but the overrides' parents
+    const rootManifest = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { overrides?: Record<string, Record<string, string>> };
+    const overridden = Object.keys(rootManifest.overrides ?? {});
+    const locked = (JSON.parse(await readFile(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> }).packages;
+    const packageDir = join(prefix, 'lib', 'node_modules', 'bundlefarm');
+    const installedTree = await installedVersions(packageDir);
+    const differing = [...installedTree].filter(
+      ([path, version]) => !path.startsWith('node_modules/@bundlefarm/') && locked[path] !== undefined && locked[path].version !== version,
+    );
+    assert.deepEqual(
+      differing.map(([path]) => path.slice('node_modules/'.length)).sort(),
+      overridden.filter((name) => installedTree.has(`node_modules/${name}`)).sort(),
+      `installed at other versions than package-lock.json's: ${differing.map(([path, v]) => `${path} ${v} (locked: ${locked[path]?.version})`).join(', ')}`,
+    );
+    for (const [parent, children] of Object.entries(rootManifest.overrides ?? {})) {
+      for (const child of Object.keys(children)) {
+        assert.ok(!installedTree.has(`node_modules/${parent}/node_modules/${child}`), `${parent} got its own ${child}, not the overridden one`);
+      }
+    }
     const bin = join(prefix, 'bin', 'bundlefarm');
     const path = `${join(prefix, 'bin')}:${dirname(process.execPath)}:/usr/bin:/bin`;
 
