@@ -18,7 +18,7 @@ import { Principals, validateJobSpec, type BundleJobData } from '@bundlefarm/que
 import { checkJobScope, openedImageCheck, resolveImage, type RegionClients } from '@bundlefarm/queue/worker';
 import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
 // RootfsInput is the processor's own (not exported by the package): its tarball branch is what is checked
-import { RootfsInput } from '../src/worker/rootfs-source.js';
+import { RootfsInput, type RootfsInputOptions } from '../src/worker/rootfs-source.js';
 
 const principals = Principals.parse({
   principals: [
@@ -77,7 +77,7 @@ async function authorizeSwapAndOpenTarball(root: string, image: string, swap: ()
   await swap();
   const input = await RootfsInput.open(spec.image, 'tarball', {
     imageRoot: root,
-    clients: undefined as unknown as RegionClients,
+    clients: undefined as unknown as RootfsInputOptions['clients'], // used for s3:// tarballs only
     imageScope: openedImageCheck(config, 'team-a', spec.image),
   });
   try {
