@@ -10,6 +10,12 @@
  * left by an earlier attempt (each attempt clears it when it starts) is not passed off as this failure's.
  * Anything else is ignored. Jobs failed by earlier versions have no record: their regions' failures are
  * read, as then, from the `region: BF_CODE: message` list in the BF_REGIONS_FAILED message.
+ *
+ * One rule for a region's failure, whoever shows it (the job's status, its end notice): a recorded
+ * failure of a BF_REGIONS_FAILED job counts only for a region its failure text names as failed (when the
+ * text names any), and no failure counts for a region that has published its manifest — but for one
+ * whose target asks for an AMI it does not have (its registration failed: the bundle is there, the AMI
+ * is not).
  */
 import { z } from 'zod';
 import type { FailedReason } from './failure-reason.js';
@@ -43,23 +49,54 @@ export function regionFailureRecord(errors: ReadonlyMap<string, { code: string; 
   return out;
 }
 
+/** A region of the job as it stands: whether its target asks for an AMI, and what it has published. */
+export interface RegionStanding {
+  region: string;
+  /** The target asks for `register`. */
+  register: boolean;
+  /** Its manifest, once published. */
+  manifestKey?: string | undefined;
+  /** The AMI it is registered as. */
+  imageId?: string | undefined;
+}
+
 /**
  * The per-region failures a job's data records for its `failure`, in the order of `regions` (the
- * spec's); undefined when it records none that can be trusted (see above).
+ * spec's), for the regions a failure can be (see above); undefined when it records none that can be
+ * trusted.
  */
-export function recordedRegionFailures(data: unknown, failure: FailedReason | null | undefined, regions: readonly string[]): Record<string, RegionFailure> | undefined {
+export function recordedRegionFailures(data: unknown, failure: FailedReason | null | undefined, regions: readonly RegionStanding[]): Record<string, RegionFailure> | undefined {
+  const recorded = trustedRecord(data, failure, regions.map((r) => r.region));
+  return recorded && failedOnly(recorded, regions);
+}
+
+/**
+ * Per-region failures of a failed job: what its data records (recordedRegionFailures), else — a job
+ * failed by an earlier version — what its failure says: a one-region job's error is its region's; a
+ * BF_REGIONS_FAILED message lists `region: BF_CODE: message` for each failed region. Only for the regions
+ * a failure can be (see above).
+ */
+export function regionFailures(data: unknown, failure: FailedReason | null | undefined, regions: readonly RegionStanding[]): Record<string, RegionFailure> {
+  const names = regions.map((r) => r.region);
+  return failedOnly(trustedRecord(data, failure, names) ?? regionFailuresFromText(failure, names), regions);
+}
+
+/** The record in `data`, if it can be trusted as `failure`'s, for the regions the failure text names. */
+function trustedRecord(data: unknown, failure: FailedReason | null | undefined, regions: readonly string[]): Record<string, RegionFailure> | undefined {
   if (!failure) return undefined;
   const raw = typeof data === 'object' && data !== null ? (data as { failedRegions?: unknown }).failedRegions : undefined;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const record = raw as Record<string, unknown>;
   const keys = Object.keys(record);
   if (!keys.every((k) => regions.includes(k))) return undefined;
+  // BF_REGIONS_FAILED names its failed regions: a recorded failure counts for those only
+  const named = failure.code === REGIONS_FAILED_CODE ? Object.keys(regionFailuresFromText(failure, regions)) : [];
   const out: Record<string, RegionFailure> = {};
   for (const region of regions) {
     if (!Object.hasOwn(record, region)) continue;
     const entry = regionFailureSchema.safeParse(record[region]);
     if (!entry.success) return undefined;
-    out[region] = entry.data;
+    if (named.length === 0 || named.includes(region)) out[region] = entry.data;
   }
   // the record must be this failure's: every region's, or the one region's own error
   const entries = Object.values(out);
@@ -67,13 +104,15 @@ export function recordedRegionFailures(data: unknown, failure: FailedReason | nu
   return agrees ? out : undefined;
 }
 
-/**
- * Per-region failures of a failed job: what its data records (recordedRegionFailures), else — a job
- * failed by an earlier version — what its failure says: a one-region job's error is its region's; a
- * BF_REGIONS_FAILED message lists `region: BF_CODE: message` for each failed region.
- */
-export function regionFailures(data: unknown, failure: FailedReason | null | undefined, regions: readonly string[]): Record<string, RegionFailure> {
-  return recordedRegionFailures(data, failure, regions) ?? regionFailuresFromText(failure, regions);
+/** `failures` but of regions that published their manifest (unless they lack the AMI they ask for). */
+function failedOnly(failures: Record<string, RegionFailure>, regions: readonly RegionStanding[]): Record<string, RegionFailure> {
+  const out: Record<string, RegionFailure> = {};
+  for (const r of regions) {
+    if (!Object.hasOwn(failures, r.region)) continue;
+    const failure = failures[r.region]!;
+    if (r.manifestKey === undefined || (r.register && r.imageId === undefined)) out[r.region] = failure;
+  }
+  return out;
 }
 
 /**

@@ -4,7 +4,9 @@
  * between — in the file's place or a directory's on the way — used to lead the read into an image the
  * principal may not read (another team's, inside the same image root). The race is made deterministic
  * by swapping right after the check passed, in the order the bundle processor calls things: check,
- * resolveImage with the scope of openedImageCheck, open.
+ * resolveImage with the scope of openedImageCheck, open. A rootfs tarball under the image root
+ * (`filesystem.from: 'tarball'`) is opened by RootfsInput.open, with the same scope: swapped the same way.
+ * (image-scope-worker.test.ts checks that the job processor itself passes the scope.)
  */
 import assert from 'node:assert/strict';
 import { mkdir, realpath, rename, rm, symlink, writeFile } from 'node:fs/promises';
@@ -15,6 +17,8 @@ import { isBundlefarmError } from '@bundlefarm/errors';
 import { Principals, validateJobSpec, type BundleJobData } from '@bundlefarm/queue';
 import { checkJobScope, openedImageCheck, resolveImage, type RegionClients } from '@bundlefarm/queue/worker';
 import { tempDir } from '@bundlefarm/testkit/temp-dir.js';
+// RootfsInput is the processor's own (not exported by the package): its tarball branch is what is checked
+import { RootfsInput, type RootfsInputOptions } from '../src/worker/rootfs-source.js';
 
 const principals = Principals.parse({
   principals: [
@@ -62,6 +66,24 @@ async function authorizeSwapAndRead(root: string, image: string, swap: () => Pro
     return Buffer.from(buf).toString();
   } finally {
     await source.close();
+  }
+}
+
+/** The same order for a job with `filesystem.from: 'tarball'`: authorize, swap, then RootfsInput.open as the processor calls it. */
+async function authorizeSwapAndOpenTarball(root: string, image: string, swap: () => Promise<void>): Promise<number | undefined> {
+  const config = { principals, jobMacKey: undefined, imageRoot: root };
+  const { job: j, spec } = job(image);
+  assert.equal(await checkJobScope(j, spec, config), 'team-a');
+  await swap();
+  const input = await RootfsInput.open(spec.image, 'tarball', {
+    imageRoot: root,
+    clients: undefined as unknown as RootfsInputOptions['clients'], // used for s3:// tarballs only
+    imageScope: openedImageCheck(config, 'team-a', spec.image),
+  });
+  try {
+    return input.size;
+  } finally {
+    await input.close();
   }
 }
 
@@ -113,5 +135,19 @@ describe('image scope against the file opened (TOCTOU)', () => {
     await symlink('../team-b/secret.img', join(root, 'team-a', 'link.img'));
     const { job: j, spec } = job('team-a/link.img');
     await assert.rejects(checkJobScope(j, spec, { principals, jobMacKey: undefined, imageRoot: root }), outOfScope);
+  });
+
+  it('a rootfs tarball (filesystem.from tarball) swapped for a symlink into another team\'s directory after the check: refused', async () => {
+    const root = await imageRoot();
+    await writeFile(join(root, 'team-a', 'root.tar'), 'team-a tarball');
+    await writeFile(join(root, 'team-b', 'root.tar'), 'TEAM B SECRET tarball, longer');
+    assert.equal(await authorizeSwapAndOpenTarball(root, 'team-a/root.tar', async () => {}), 'team-a tarball'.length, 'unswapped, the tarball opens');
+    await assert.rejects(
+      authorizeSwapAndOpenTarball(root, 'team-a/root.tar', async () => {
+        await rm(join(root, 'team-a', 'root.tar'));
+        await symlink('../team-b/root.tar', join(root, 'team-a', 'root.tar'));
+      }),
+      (err) => outOfScope(err) && /opened as "team-b\/root\.tar"/.test((err as Error).message),
+    );
   });
 });

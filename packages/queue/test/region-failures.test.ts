@@ -131,4 +131,40 @@ describe('region failures as data', () => {
       [undefined, undefined, undefined],
     );
   });
+
+  it('a recorded failure counts only for a region the failure text names as failed', () => {
+    const record = regionFailureRecord(failed.regions);
+    const forged = { code: 'BF_S3_ACCESS_DENIED', message: 'made up', retryable: false };
+    // the text says us-west-2 was published: a record saying it failed is not believed there, the others are
+    const status = regionErrors(failedJob({ failedRegions: { ...record, 'us-west-2': forged } }, reason));
+    assert.deepEqual(status, {
+      'us-east-1': { code: 'BF_S3_UNAVAILABLE', message: 'S3 did not answer', transient: true },
+      'eu-west-1': { code: 'BF_S3_ACCESS_DENIED', message: 'access denied; PutObject', transient: false },
+      'us-west-2': undefined,
+    });
+    // a record of only regions the text does not name: nothing of it counts (the text is read instead)
+    assert.deepEqual(regionErrors(failedJob({ failedRegions: { 'us-west-2': forged } }, reason)), fromText);
+    const notice = jobNotice({ id: 'job-1', data: failedJob({ failedRegions: { 'us-west-2': forged } }, reason).data, state: 'failed', failedReason: reason, at: new Date(0) });
+    assert.deepEqual(notice.regions.map((r) => r.error), [undefined, undefined, undefined]);
+  });
+
+  it('no failure is shown for a region that published its manifest (status and notice alike), but for its registration', () => {
+    const record = regionFailureRecord(failed.regions);
+    const publishedAt = (region: string) => ({ region, bucket: 'b', manifestKey: 'os.manifest.xml', partKeys: ['os.part.0'] });
+    const data = failedJob({ failedRegions: record, completedRegions: { 'us-east-1': publishedAt('us-east-1') } }, reason).data;
+    const expected = [undefined, { code: 'BF_S3_ACCESS_DENIED', message: 'access denied; PutObject' }, undefined];
+    const status = toBundleStatus(failedJob({ failedRegions: record, completedRegions: { 'us-east-1': publishedAt('us-east-1') } }, reason), 'failed');
+    assert.deepEqual(status.regions.map((r) => (r.error ? { code: r.error.code, message: r.error.message } : undefined)), expected);
+    assert.equal(status.regions[0]!.stage, 'published');
+    const notice = jobNotice({ id: 'job-1', data, state: 'failed', failedReason: reason, at: new Date(0) });
+    assert.deepEqual(notice.regions.map((r) => r.error), expected);
+    assert.equal(notice.regions[0]!.manifestKey, 'os.manifest.xml');
+
+    // a published region asking for an AMI it does not have: its failure (the registration's) is shown by both
+    const registering = REGIONS.map((r) => (r.region === 'us-east-1' ? { ...r, register: { name: 'os-ami' } } : r));
+    const job = failedJob({ failedRegions: record, completedRegions: { 'us-east-1': publishedAt('us-east-1') } }, reason, registering);
+    const withAmi = [{ code: 'BF_S3_UNAVAILABLE', message: 'S3 did not answer' }, expected[1], undefined];
+    assert.deepEqual(toBundleStatus(job, 'failed').regions.map((r) => (r.error ? { code: r.error.code, message: r.error.message } : undefined)), withAmi);
+    assert.deepEqual(jobNotice({ id: 'job-1', data: job.data, state: 'failed', failedReason: reason, at: new Date(0) }).regions.map((r) => r.error), withAmi);
+  });
 });

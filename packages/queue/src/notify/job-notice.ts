@@ -17,7 +17,7 @@ import { posix } from 'node:path';
 import type { JobsOptions, Queue } from 'bullmq';
 import { canonicalJson } from '../canonical-json.js';
 import { parseFailedReason } from '../failure-reason.js';
-import type { BundleJobData, BundleJobResult, JobOrigin } from '../job-types.js';
+import type { BundleJobData, BundleJobResult, JobOrigin, RegionResult } from '../job-types.js';
 import { recordedRegionFailures } from '../region-failures.js';
 
 /** Name of the BullMQ queue of notices. */
@@ -103,8 +103,11 @@ export function jobNotice(input: JobEndInput): NotificationPayload {
   const spec = data.spec;
   const name = spec.name ?? posix.basename(spec.image.startsWith('s3://') ? spec.image.replace(/^s3:\/\/[^/]+\//, '') : spec.image);
   const failure = input.failedReason !== undefined ? parseFailure(input.failedReason) : undefined;
-  // the regions that failed, as the worker recorded them in the job (checked: region-failures.ts)
-  const failedRegions = recordedRegionFailures(data, parseFailedReason(input.failedReason), spec.regions.map((t) => t.region)) ?? {};
+  const published = (region: string): RegionResult | undefined => result?.regions[region] ?? data.completedRegions?.[region];
+  // the regions that failed, as the worker recorded them in the job — for the regions a failure can be
+  // (region-failures.ts: not one published, but for its registration; the job's status says the same)
+  const standing = spec.regions.map((t) => ({ region: t.region, register: t.register !== undefined, manifestKey: published(t.region)?.manifestKey, imageId: published(t.region)?.imageId }));
+  const failedRegions = recordedRegionFailures(data, parseFailedReason(input.failedReason), standing) ?? {};
   return {
     event: `job.${input.state}`,
     job: input.id,
@@ -119,7 +122,7 @@ export function jobNotice(input: JobEndInput): NotificationPayload {
       ? { result: { digest: result.digest, size: result.size, bundledSize: result.bundledSize, parts: result.parts, seconds: result.seconds } }
       : {}),
     regions: spec.regions.map((t) => {
-      const r = result?.regions[t.region] ?? data.completedRegions?.[t.region];
+      const r = published(t.region);
       return {
         region: t.region,
         bucket: t.bucket,

@@ -142,8 +142,22 @@ export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, bullSta
   const result = state === 'completed' && job.returnvalue ? job.returnvalue : null;
   const finished = FINISHED_STATES.includes(state);
   const error = state === 'completed' ? null : parseFailure(job.failedReason);
-  // per-region failures: recorded in the job's data (checked: region-failures.ts), or in an old job's failure text
-  const failures = state === 'failed' || state === 'cancelled' ? regionFailures(data, error, data.spec.regions.map((r) => r.region)) : {};
+  const regions = data.spec.regions.map((t) => {
+    const status = regionStatus(t, progress, data.completedRegions?.[t.region], result?.regions?.[t.region]);
+    const replaced = result?.regions?.[t.region]?.replaced ?? data.replaced?.[t.region];
+    if (replaced) status.replaced = replaced;
+    return status;
+  });
+  // per-region failures: recorded in the job's data, or in an old job's failure text — for the regions a
+  // failure can be (region-failures.ts: not one published, but for its registration)
+  const standing = regions.map((status, i) => ({ region: status.region, register: data.spec.regions[i]!.register !== undefined, manifestKey: status.manifestKey, imageId: status.imageId }));
+  const failures = state === 'failed' || state === 'cancelled' ? regionFailures(data, error, standing) : {};
+  for (const status of regions) {
+    if (!Object.hasOwn(failures, status.region)) continue;
+    status.error = serialized(failures[status.region]!);
+    // published, but its registration failed: the bundle is there, the AMI is not
+    if (status.manifestKey === undefined) status.stage = 'failed';
+  }
   return {
     id: job.id ?? '',
     name: job.name,
@@ -157,20 +171,7 @@ export function toBundleStatus(job: Job<BundleJobData, BundleJobResult>, bullSta
     result,
     error,
     attempts: { made: job.attemptsMade ?? 0, started: job.attemptsStarted ?? 0, max: job.opts.attempts ?? 1 },
-    regions: data.spec.regions.map((t) => {
-      const status = regionStatus(t, progress, data.completedRegions?.[t.region], result?.regions?.[t.region]);
-      const replaced = result?.regions?.[t.region]?.replaced ?? data.replaced?.[t.region];
-      if (replaced) status.replaced = replaced;
-      const failure = failures[t.region] !== undefined ? serialized(failures[t.region]!) : undefined;
-      if (failure && status.manifestKey === undefined) {
-        status.error = failure;
-        status.stage = 'failed';
-      } else if (failure && t.register !== undefined && status.imageId === undefined) {
-        // published, but its registration failed: the bundle is there, the AMI is not
-        status.error = failure;
-      }
-      return status;
-    }),
+    regions,
     createdAt: iso(job.timestamp) ?? new Date(0).toISOString(),
     startedAt: iso(job.processedOn),
     finishedAt: finished ? iso(job.finishedOn) : null,
