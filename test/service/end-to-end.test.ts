@@ -282,12 +282,12 @@ describe('bundlefarm service end to end', () => {
     }
   });
 
-  it('CLI: list, cancel, retry and logs a job against the real service', async () => {
+  it('CLI: list, cancel, retry and logs a job against the real service', { timeout: 240_000 }, async () => {
     const use1 = await env.bucket('cli-jobs-use1');
     const gov = await env.bucket('cli-jobs-gov', GOV);
-    // GovCloud uploads held 5 s each: the job is still uploading when `list` and `cancel` (two CLI processes, slow on a loaded
-    // machine) reach it; with 1.5 s it was sometimes publishing already, past the point a cancel stops it
-    env.govProxy.addFault({ match: (q) => s3Requests.putObject(q) && s3Requests.inBucket(gov)(q), action: { type: 'delay', ms: 5000 } });
+    // GovCloud uploads held 15 s each: the job is surely still uploading when `list` and `cancel` (two CLI processes, slow
+    // on a loaded machine) reach it; with 1.5 s or 5 s it was sometimes publishing already, past the point a cancel stops it
+    env.govProxy.addFault({ match: (q) => s3Requests.putObject(q) && s3Requests.inBucket(gov)(q), action: { type: 'delay', ms: 15_000 } });
     let id: string;
     try {
       const r = await bundlefarm(['enqueue', '-i', 'os-60m.img', '-u', '123456789012', '-r', 'x86_64', '--identity', 'release', '--target', `us-east-1:${use1}`, '--target', `${GOV}:${gov}`, '-p', 'cli-jobs'], {

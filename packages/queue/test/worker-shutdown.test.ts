@@ -106,8 +106,10 @@ describe('worker shutdown (real worker processes)', SLOW_TEST, () => {
   it('SIGTERM mid-job hands the job back: a second worker process completes it, one bundle per region', SLOW_TEST, async () => {
     const east = await env.bucket('east');
     const gov = await env.bucket('gov', GOV_REGION);
-    // GovCloud part uploads answer after 3 s: the first worker is caught mid-upload, its grace (300 ms) runs out
-    env.govProxy.addFault({ match: isPartPut, action: { type: 'delay', ms: 3_000 } });
+    // GovCloud part uploads answer after 30 s: the first worker is surely caught mid-upload when the SIGTERM
+    // comes (starting the second worker process takes seconds on a loaded machine: with 3 s, A had sometimes
+    // uploaded everything and was publishing, which a stop lets finish), and its grace (300 ms) runs out
+    env.govProxy.addFault({ match: isPartPut, action: { type: 'delay', ms: 30_000 } });
     env.govProxy.resetRecords();
     const a = await env.startWorker();
     workers.push(a);
