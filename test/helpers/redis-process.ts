@@ -14,10 +14,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killOnExit, removeOnExit } from './exit-cleanup.js';
+import { redisAnsweringPid } from '@bundlefarm/local-service';
 
 /** Nothing on disk: no RDB snapshots, no AOF (a restart brings back an empty Redis). */
 export const NO_PERSISTENCE: readonly string[] = ['--save', '', '--appendonly', 'no'];
@@ -129,7 +130,7 @@ async function startOn(port: number, dir: string, options: RedisLaunchOptions): 
   child.once('error', () => {}); // no redis-server: the 'exit' above says so
   let pid: number;
   try {
-    pid = await Promise.race([waitForServer(port, options.timeoutMs ?? 10_000), exited]);
+    pid = await Promise.race([redisAnsweringPid(port, options.timeoutMs ?? 10_000), exited]);
   } catch (err) {
     await terminate('SIGKILL');
     throw err instanceof Error && err.message.includes('its log') ? err : failed(err instanceof Error ? err.message : String(err));
@@ -151,43 +152,3 @@ async function startOn(port: number, dir: string, options: RedisLaunchOptions): 
   };
 }
 
-/**
- * Resolves with the process id of the server answering on `port` once it answers (`INFO server`; not
- * while it is still loading its AOF, when it says -LOADING).
- */
-function waitForServer(port: number, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const retry = (): void => {
-      if (Date.now() > deadline) reject(new Error(`did not answer within ${timeoutMs} ms`));
-      else setTimeout(attempt, 50);
-    };
-    const attempt = (): void => {
-      const sock = connect(port, '127.0.0.1');
-      let answer = '';
-      let settled = false;
-      sock.setTimeout(2_000, () => sock.destroy());
-      sock.once('connect', () => sock.write('INFO server\r\n'));
-      sock.on('data', (d: Buffer) => {
-        answer += d.toString('latin1');
-        if (answer.startsWith('-')) {
-          if (!answer.includes('\r\n')) return;
-          settled = true;
-          sock.end();
-          retry(); // -LOADING while the AOF is read back
-          return;
-        }
-        const pid = /\r\nprocess_id:(\d+)\r\n/.exec(answer);
-        if (!pid) return;
-        settled = true;
-        sock.end();
-        resolve(Number(pid[1]));
-      });
-      sock.once('error', () => sock.destroy());
-      sock.once('close', () => {
-        if (!settled) retry();
-      });
-    };
-    attempt();
-  });
-}

@@ -59,7 +59,7 @@ async function startOn(dir: string, port: number): Promise<RedisProcess> {
   });
   exited.catch(() => {});
   try {
-    const pid = await Promise.race([answeringPid(port, 20_000), exited]);
+    const pid = await Promise.race([redisAnsweringPid(port, 20_000), exited]);
     if (pid !== child.pid) throw new LocalServiceError(`port ${port} is answered by another Redis (pid ${pid}): choose another --redis-port`);
   } catch (err) {
     await terminate(child, 'SIGKILL', 0);
@@ -83,7 +83,7 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals, killAfterM
 }
 
 /** The process id of the Redis answering on `port`, once it answers `INFO server` (not while it loads its AOF). */
-function answeringPid(port: number, timeoutMs: number): Promise<number> {
+export function redisAnsweringPid(port: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const retry = (): void => {
